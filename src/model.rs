@@ -1,0 +1,394 @@
+//! The resolved model: the one thing templates see.
+//!
+//! Owns the data shapes produced by `resolve` and consumed by `plan` and `render`. Every
+//! name, Rust type, SQL type and literal is computed before it lands here, so templates only
+//! loop and branch. **Invariant:** nothing in a `Model` depends on the clock, the machine or
+//! hash-map order, so rendering it twice gives the same bytes.
+
+use crate::diag::Diagnostic;
+use serde::Serialize;
+
+/// Which SQL database the generated service uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Database {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+impl Database {
+    /// Parses `sqlite` or `postgres` (also `postgresql`, `pg`).
+    pub fn parse(s: &str) -> Option<Database> {
+        match s.to_ascii_lowercase().as_str() {
+            "sqlite" => Some(Database::Sqlite),
+            "postgres" | "postgresql" | "pg" => Some(Database::Postgres),
+            _ => None,
+        }
+    }
+}
+
+/// A whole service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    /// Crate name of the generated project (snake_case, a valid Rust identifier).
+    pub package: String,
+    pub title: String,
+    /// The contract's own version (`info.version`).
+    pub api_version: String,
+    /// apigen's version, written in every generated header.
+    pub generator_version: String,
+    /// File name of the contract inside the generated project (`contract.yaml`, say).
+    pub contract_file: String,
+    /// `openapi` or `domain`.
+    pub source_kind: String,
+    pub database: Database,
+    /// Success bodies are wrapped as `{"data": …, "meta": …, "error": null}` (domain specs).
+    pub envelope: bool,
+    /// Named Rust types (structs, string enums, unions, aliases), in dependency-free order.
+    pub types: Vec<RustType>,
+    /// Validation rule statics, one per schema node (see the generated `schemas.rs`).
+    pub schemas: Vec<SchemaNode>,
+    /// Distinct regex patterns used by the schemas, in first-use order.
+    pub resources: Vec<Resource>,
+    /// Routes grouped by axum path (one `route()` call each).
+    pub routes: Vec<Route>,
+    /// The OpenAPI document the service serves at `/openapi.json`, pretty-printed.
+    pub openapi_json: String,
+    /// Whether any table has a JSON column (pulls in `sqlx::types::Json`).
+    pub has_json_columns: bool,
+    /// Whether any entity uses a UUID / date-time key or field (dependency switches).
+    pub uses_uuid: bool,
+    pub uses_chrono: bool,
+    /// Problems and notes found while resolving; never rendered.
+    #[serde(skip)]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A named Rust type in the generated `models.rs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RustType {
+    /// PascalCase, unique in the project.
+    pub name: String,
+    /// One line of documentation, already safe inside a `///` comment.
+    pub doc: String,
+    /// `struct`, `enum` (string enum), `union` (oneOf/anyOf, untagged) or `alias`.
+    pub kind: String,
+    pub fields: Vec<StructField>,
+    pub variants: Vec<Variant>,
+    /// Target of an alias (a Rust type).
+    pub alias_of: String,
+    /// Ident of the validation static for this type.
+    pub schema: String,
+    /// A string enum stored in a TEXT column needs sqlx encode/decode impls.
+    pub sql_text: bool,
+}
+
+/// One field of a generated struct.
+#[derive(Debug, Clone, Serialize)]
+pub struct StructField {
+    /// snake_case Rust identifier (keywords get a trailing underscore).
+    pub name: String,
+    /// The JSON property name, as a Rust string literal (quotes included).
+    pub json_lit: String,
+    /// Full Rust type, `Option<…>` included.
+    pub ty: String,
+    pub doc: String,
+    /// Contents of the `#[serde(…)]` attribute, or empty.
+    pub serde: String,
+}
+
+/// A variant of a string enum (`value_lit` is the JSON string as a Rust literal) or of a
+/// union (`ty` is the wrapped Rust type).
+#[derive(Debug, Clone, Serialize)]
+pub struct Variant {
+    pub name: String,
+    pub value_lit: String,
+    pub ty: String,
+}
+
+/// One node of the validation tables: the runtime validator walks these statics.
+/// Option-valued fields hold Rust literals (`None`, `Some(3)`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaNode {
+    pub ident: String,
+    /// `any`, `string`, `integer`, `number`, `boolean`, `array`, `object`, `union`.
+    pub kind: String,
+    pub nullable: bool,
+    pub min_length: String,
+    pub max_length: String,
+    pub pattern: String,
+    /// `None` or `Some(Format::Email)` etc.
+    pub format: String,
+    /// String enum values as Rust literals.
+    pub enum_values: Vec<String>,
+    pub trim: bool,
+    pub lowercase: bool,
+    pub minimum: String,
+    pub maximum: String,
+    pub exclusive_minimum: bool,
+    pub exclusive_maximum: bool,
+    pub multiple_of: String,
+    /// Array items node ident (or the empty string).
+    pub items: String,
+    pub min_items: String,
+    pub max_items: String,
+    pub unique_items: bool,
+    pub properties: Vec<PropNode>,
+    /// `Deny`, `Allow` or `Schema(&IDENT)`.
+    pub additional: String,
+    /// Union alternatives (node idents).
+    pub variants: Vec<String>,
+}
+
+/// A property of an object node.
+#[derive(Debug, Clone, Serialize)]
+pub struct PropNode {
+    pub name_lit: String,
+    pub schema: String,
+    pub required: bool,
+    pub read_only: bool,
+    pub write_only: bool,
+    /// `None` or `Some("<json>")`: a default applied to input when the property is absent.
+    pub default_lit: String,
+}
+
+/// A group of operations sharing a path prefix; a module in `routes/`, `services/` and,
+/// when it has a table, `repositories/`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resource {
+    /// snake_case module name, unique and never a Rust keyword.
+    pub module: String,
+    /// Human name for docs ("pet").
+    pub label: String,
+    pub entity: Option<Entity>,
+    pub operations: Vec<Operation>,
+    /// Generated tests for this resource.
+    pub tests: ResourceTests,
+}
+
+/// A table-backed model type.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entity {
+    /// The Rust struct stored in the table.
+    pub type_name: String,
+    pub table: String,
+    /// Columns in declaration order; the key first.
+    pub columns: Vec<Column>,
+    pub key: Column,
+    /// `uuid` (server makes UUIDv7 when absent), `uuid_string`, `integer` (database assigns).
+    pub key_strategy: String,
+    /// Rust type of the key value (`uuid::Uuid`, `i64`, `String`).
+    pub key_ty: String,
+    /// Foreign keys as SQL (`FOREIGN KEY (author_id) REFERENCES authors (id)`), per dialect.
+    pub foreign_keys: Vec<String>,
+    /// Secondary indexes to create (`CREATE INDEX …`), identical in both dialects.
+    pub indexes: Vec<String>,
+    /// `created_at`/`updated_at` field names when present (set by the server).
+    pub created_field: String,
+    pub updated_field: String,
+    /// Columns a list may filter on (`?name=value`), each with its query field.
+    pub filters: Vec<Filter>,
+    /// Columns a list may sort on: (json name, column).
+    pub sorts: Vec<SortKey>,
+    /// SQL of the column list (`"id", "name"`) and `$1, $2` placeholders for inserts.
+    pub column_list: String,
+    pub insert_placeholders: String,
+    pub insert_list_without_key: String,
+    pub insert_placeholders_without_key: String,
+    pub update_assignments: String,
+    /// Placeholder number of the key in the update statement.
+    pub update_key_placeholder: String,
+}
+
+/// A table column backing one struct field.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    /// SQL column name (snake_case, quoted where needed by the templates).
+    pub name: String,
+    /// Rust field on the entity struct.
+    pub field: String,
+    pub json_name: String,
+    pub sqlite_type: String,
+    pub postgres_type: String,
+    pub not_null: bool,
+    pub unique: bool,
+    /// CHECK expressions per dialect (without `CHECK`).
+    pub sqlite_checks: Vec<String>,
+    pub postgres_checks: Vec<String>,
+    /// Type passed to `row.try_get::<T, _>()`, and what turns it into the field's type.
+    pub row_ty: String,
+    pub row_suffix: String,
+    /// Expression binding the field of `e` (the entity) as a query argument.
+    pub bind: String,
+    /// SQL default literal per dialect, or empty.
+    pub sqlite_default: String,
+    pub postgres_default: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Filter {
+    /// Field name on the query struct.
+    pub query_field: String,
+    pub column: String,
+    /// Expression turning `v` (a reference to the query value) into something bindable.
+    pub bind: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SortKey {
+    pub json_name: String,
+    pub column: String,
+}
+
+/// One OpenAPI operation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Operation {
+    /// Handler and service function name, unique within its module.
+    pub func: String,
+    pub operation_id: String,
+    pub doc: String,
+    /// Lowercase HTTP method (`get`), the axum routing function's name.
+    pub method: String,
+    pub method_upper: String,
+    /// The path as the contract writes it.
+    pub path: String,
+    /// The axum route (`/pets/{id}`), with parameter names shared by sibling routes.
+    pub route: String,
+    /// `list`, `create`, `read`, `replace`, `update`, `delete` or `custom`.
+    pub kind: String,
+    /// The service method has a working default (repository-backed); otherwise it answers 501.
+    pub implemented: bool,
+    /// Why the operation answers 501 (shown in the stub's doc comment).
+    pub not_implemented_reason: String,
+    /// Path parameters in route order.
+    pub path_params: Vec<Param>,
+    pub path_struct: String,
+    pub path_schema: String,
+    pub query_params: Vec<Param>,
+    pub query_struct: String,
+    pub query_schema: String,
+    pub body: Option<Body>,
+    /// The success status (`201`) and its Rust `StatusCode` constant name (`CREATED`).
+    pub success_status: u16,
+    pub success_const: String,
+    /// Rust type of the success body, or empty for no body.
+    pub success_ty: String,
+    /// Assignments building the entity from `body` and `key` in create / replace.
+    pub assigns: Vec<Assign>,
+    /// Name of the path parameter field holding the entity key, for item operations.
+    pub key_param: String,
+    /// Expression converting that parameter into the key type.
+    pub key_expr: String,
+    /// Filters of a nested collection: (entity column, path param field).
+    pub scope: Vec<Scope>,
+    /// Query struct fields that map to `limit` / `offset` / `cursor` / `sort`.
+    pub limit_field: String,
+    pub offset_field: String,
+    pub cursor_field: String,
+    pub sort_field: String,
+    /// Filters used by this list (subset of the entity's filters present in the query).
+    pub filters: Vec<Filter>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Param {
+    /// Rust field name.
+    pub field: String,
+    /// Name in the contract, as a Rust string literal.
+    pub name_lit: String,
+    pub ty: String,
+    pub required: bool,
+    pub serde: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Body {
+    pub ty: String,
+    pub schema: String,
+    pub required: bool,
+    /// `json`, or `unsupported` (form, multipart, XML…: the operation answers 501).
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Assign {
+    pub field: String,
+    pub expr: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scope {
+    pub column: String,
+    pub param_field: String,
+    pub bind: String,
+}
+
+/// One axum route: a path and its method handlers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    pub path: String,
+    /// `get(routes::pets::list_pets).post(…)`, built from handler paths.
+    pub handlers: Vec<RouteHandler>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteHandler {
+    pub method: String,
+    pub module: String,
+    pub func: String,
+}
+
+/// Test data for a resource, computed from its schemas.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ResourceTests {
+    /// Whether CRUD happy-path tests can be generated (a valid sample exists).
+    pub crud: bool,
+    /// A valid create body as JSON text, and a second distinct one.
+    pub sample: String,
+    pub sample2: String,
+    /// A valid entity row for seeding read-only resources (JSON of the entity struct).
+    pub entity_sample: String,
+    /// Collection and item URLs used by tests (item with `{id}` to replace).
+    pub collection_url: String,
+    pub item_url: String,
+    pub has_list: bool,
+    pub has_create: bool,
+    pub has_read: bool,
+    pub has_replace: bool,
+    pub has_update: bool,
+    pub has_delete: bool,
+    /// Status codes the contract declares for those operations.
+    pub create_status: u16,
+    pub delete_status: u16,
+    /// JSON pointer of the id in a created/read body (`/id` or `/data/id`).
+    pub id_pointer: String,
+    /// A field to change in replace / update, as (json name, new value JSON).
+    pub change_field: String,
+    pub change_value: String,
+    /// Invalid create bodies, one per constraint kind.
+    pub invalid_cases: Vec<InvalidCase>,
+    /// A unique field for the 409 test, or empty.
+    pub unique_field: String,
+    /// A path to a missing row for the 404 test (empty when no read operation).
+    pub missing_url: String,
+    /// Operations answering 501 (method, concrete URL) for the stub tests.
+    pub stubs: Vec<StubCase>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InvalidCase {
+    /// Test function suffix (`title_too_long`).
+    pub name: String,
+    pub body: String,
+    /// JSON name of the field the error must name.
+    pub field: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StubCase {
+    pub name: String,
+    pub method: String,
+    pub url: String,
+    pub body: String,
+}

@@ -1,0 +1,368 @@
+//! Designs an OpenAPI document from a domain spec, following STANDARDS.md.
+//!
+//! Owns the translation of `spec::DomainSpec` into an OpenAPI 3.0.3 document carrying
+//! `x-apigen-*` extensions (table, envelope, pagination, uniqueness, references). The
+//! result is both the document the service serves and the input of the one resolver, so
+//! domain specs and OpenAPI contracts share every later stage. It must not build model types.
+
+use super::names::{plural, snake_ident};
+use crate::diag::{ptr, Diagnostic, Severity};
+use crate::spec::{DomainSpec, FieldSpec, ResourceSpec};
+use heck::{ToLowerCamelCase, ToPascalCase};
+use serde_json::{json, Map, Value};
+
+const OPS: [&str; 6] = ["list", "create", "read", "replace", "update", "delete"];
+const TYPES: [&str; 12] = ["string", "text", "integer", "bigint", "number", "boolean", "uuid", "email", "url", "date", "datetime", "json"];
+
+/// Translates `spec` into an OpenAPI document. Problems (unknown types, refs to missing
+/// resources, clashing names) are returned as diagnostics against `file`.
+pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let base = spec.base_path.clone().unwrap_or_else(|| "/api/v1".into());
+    let base = base.trim_end_matches('/').to_string();
+    let offset = spec.pagination.as_deref() == Some("offset");
+    if let Some(p) = spec.pagination.as_deref() {
+        if p != "offset" && p != "cursor" {
+            diags.push(Diagnostic::new(Severity::Error, file, "/pagination", format!("unknown pagination `{p}`")).hint("use `cursor` or `offset`"));
+        }
+    }
+    if spec.name.trim().is_empty() || !spec.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        diags.push(Diagnostic::new(Severity::Error, file, "/name", format!("invalid service name `{}`", spec.name)).hint("use letters, digits, `-` and `_`, starting with a letter (it becomes the crate name)"));
+    }
+    let mut schemas = Map::new();
+    let mut paths = Map::new();
+    schemas.insert("Error".into(), error_schema());
+    schemas.insert("PageMeta".into(), page_meta(offset));
+    for (rname, res) in &spec.resources {
+        let rptr = ptr("/resources", rname);
+        let singular = snake_ident(rname, "resource");
+        if singular != *rname {
+            diags.push(Diagnostic::new(Severity::Error, file, &rptr, format!("resource name `{rname}` is not snake_case")).hint(format!("rename it `{singular}`")));
+        }
+        let plural_name = res.plural.clone().unwrap_or_else(|| plural(&singular));
+        let type_name = singular.to_pascal_case();
+        let (schema, filters, sorts) = entity_schema(spec, rname, res, &rptr, file, &mut diags);
+        schemas.insert(type_name.clone(), schema);
+        schemas.insert(format!("{type_name}Envelope"), envelope(json!({"$ref": format!("#/components/schemas/{type_name}")}), json!({"type": "object"})));
+        schemas.insert(format!("{type_name}ListEnvelope"), envelope(json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{type_name}")}}), json!({"$ref": "#/components/schemas/PageMeta"})));
+        for e in &res.except {
+            if !OPS.contains(&e.as_str()) {
+                diags.push(Diagnostic::new(Severity::Error, file, ptr(&rptr, "except"), format!("unknown operation `{e}`")).hint(format!("use one of {}", OPS.join(", "))));
+            }
+        }
+        let has = |op: &str| !res.except.iter().any(|e| e == op);
+        let coll = format!("{base}/{plural_name}");
+        let item = format!("{coll}/{{id}}");
+        let one = json!({"$ref": format!("#/components/schemas/{type_name}Envelope")});
+        let many = json!({"$ref": format!("#/components/schemas/{type_name}ListEnvelope")});
+        let entity_ref = json!({"$ref": format!("#/components/schemas/{type_name}")});
+        let label = singular.replace('_', " ");
+        let mut coll_item = Map::new();
+        if has("list") {
+            let params = list_params(&filters, &sorts, offset, spec, res);
+            coll_item.insert("get".into(), op(&format!("list{}", plural_name.to_pascal_case()), &format!("List {}", plural_name.replace('_', " ")), params, None, "200", Some(many.clone()), &["400"], true));
+        }
+        if has("create") {
+            coll_item.insert("post".into(), op(&format!("create{type_name}"), &format!("Create a {label}"), vec![], Some(entity_ref.clone()), "201", Some(one.clone()), &["400", "409", "413", "415"], false));
+        }
+        if !coll_item.is_empty() {
+            paths.insert(coll.clone(), Value::Object(coll_item));
+        }
+        let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
+        let mut item_item = Map::new();
+        if has("read") {
+            item_item.insert("get".into(), op(&format!("get{type_name}"), &format!("Get a {label}"), vec![id_param.clone()], None, "200", Some(one.clone()), &["400", "404"], false));
+        }
+        if has("replace") {
+            item_item.insert("put".into(), op(&format!("replace{type_name}"), &format!("Replace a {label}"), vec![id_param.clone()], Some(entity_ref.clone()), "200", Some(one.clone()), &["400", "404", "409", "413", "415"], false));
+        }
+        if has("update") {
+            item_item.insert("patch".into(), op(&format!("update{type_name}"), &format!("Update a {label} partially"), vec![id_param.clone()], Some(entity_ref.clone()), "200", Some(one.clone()), &["400", "404", "409", "413", "415"], false));
+        }
+        if has("delete") {
+            item_item.insert("delete".into(), op(&format!("delete{type_name}"), &format!("Delete a {label}"), vec![id_param.clone()], None, "204", None, &["400", "404"], false));
+        }
+        if !item_item.is_empty() {
+            paths.insert(item.clone(), Value::Object(item_item));
+        }
+        for action in &res.actions {
+            let a = snake_ident(action, "action");
+            let mut o = op(&format!("{}{type_name}", a.to_lower_camel_case()), &format!("{} a {label}", a.replace('_', " ")), vec![id_param.clone()], None, "200", Some(one.clone()), &["400", "404"], false);
+            o["x-apigen-action"] = Value::Bool(true);
+            paths.insert(format!("{item}/{a}"), json!({"post": o}));
+        }
+        // Nested lists: /{parents}/{parentId}/{plural} for every `ref` field.
+        if has("list") {
+            for (fname, f) in &res.fields {
+                if let Some(target) = &f.reference {
+                    let Some(tres) = spec.resources.get(target) else { continue };
+                    let tplural = tres.plural.clone().unwrap_or_else(|| plural(&snake_ident(target, "resource")));
+                    let prop = format!("{}Id", fname.to_lower_camel_case());
+                    let p = json!({"name": prop, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
+                    let mut params = vec![p];
+                    params.extend(list_params(&[], &sorts, offset, spec, res));
+                    let o = op(&format!("list{}{}", target.to_pascal_case(), plural_name.to_pascal_case()), &format!("List the {} of a {}", plural_name.replace('_', " "), target.replace('_', " ")), params, None, "200", Some(many.clone()), &["400"], true);
+                    paths.insert(format!("{base}/{tplural}/{{{prop}}}/{plural_name}"), json!({"get": o}));
+                }
+            }
+        }
+    }
+    let title = spec.title.clone().unwrap_or_else(|| spec.name.clone());
+    let mut info = json!({"title": title, "version": spec.version.clone().unwrap_or_else(|| "1.0.0".into())});
+    if let Some(d) = &spec.description {
+        info["description"] = Value::String(d.clone());
+    }
+    let doc = json!({
+        "openapi": "3.0.3",
+        "info": info,
+        "x-apigen-envelope": true,
+        "x-apigen-name": spec.name,
+        "paths": paths,
+        "components": {"schemas": schemas},
+    });
+    (doc, diags)
+}
+
+fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str, file: &str, diags: &mut Vec<Diagnostic>) -> (Value, Vec<String>, Vec<String>) {
+    let mut props = Map::new();
+    let mut required = vec![Value::from("id"), Value::from("createdAt"), Value::from("updatedAt")];
+    props.insert("id".into(), json!({"type": "string", "format": "uuid", "readOnly": true, "description": "Server-assigned identifier."}));
+    let mut filters = Vec::new();
+    let mut sorts = vec!["createdAt".to_string()];
+    for (fname, f) in &res.fields {
+        let fptr = ptr(&ptr(rptr, "fields"), fname);
+        let reserved = ["id", "createdAt", "updatedAt", "ownerId", "deletedAt"];
+        let mut name = fname.to_lower_camel_case();
+        if f.reference.is_some() {
+            name = format!("{name}Id");
+        }
+        if reserved.contains(&name.as_str()) {
+            diags.push(Diagnostic::new(Severity::Error, file, &fptr, format!("field `{fname}` clashes with the server-set field `{name}`")).hint("rename the field"));
+            continue;
+        }
+        if props.contains_key(&name) {
+            diags.push(Diagnostic::new(Severity::Error, file, &fptr, format!("field `{fname}` becomes `{name}`, which another field already is")).hint("rename one of them"));
+            continue;
+        }
+        let Some(schema) = field_schema(spec, f, &fptr, file, diags) else { continue };
+        if f.enum_values.is_some() || f.reference.is_some() || f.ty.as_deref() == Some("boolean") {
+            filters.push(name.clone());
+        }
+        if f.unique || f.enum_values.is_some() || matches!(f.ty.as_deref(), Some("integer" | "bigint" | "number" | "date" | "datetime")) {
+            sorts.push(name.clone());
+        }
+        if !f.optional && f.default.is_none() {
+            required.push(Value::String(name.clone()));
+        }
+        props.insert(name, schema);
+    }
+    if res.owned {
+        props.insert("ownerId".into(), json!({"type": "string", "format": "uuid", "readOnly": true, "nullable": true, "description": "The user who owns this row."}));
+    }
+    props.insert("createdAt".into(), json!({"type": "string", "format": "date-time", "readOnly": true}));
+    props.insert("updatedAt".into(), json!({"type": "string", "format": "date-time", "readOnly": true}));
+    let pick = |given: &Option<Vec<String>>, defaults: Vec<String>, key: &str, diags: &mut Vec<Diagnostic>| -> Vec<String> {
+        match given {
+            None => defaults,
+            Some(list) => list
+                .iter()
+                .filter_map(|f| {
+                    let n = f.to_lower_camel_case();
+                    let n = if res.fields.get(f).is_some_and(|x| x.reference.is_some()) { format!("{n}Id") } else { n };
+                    if props.contains_key(&n) {
+                        Some(n)
+                    } else {
+                        diags.push(Diagnostic::new(Severity::Error, file, ptr(rptr, key), format!("`{f}` is not a field of `{rname}`")).hint("list fields declared under `fields`"));
+                        None
+                    }
+                })
+                .collect(),
+        }
+    };
+    let filters = pick(&res.filters, filters, "filters", diags);
+    let sorts = pick(&res.sort, sorts, "sort", diags);
+    let mut schema = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": required,
+        "properties": props,
+        "x-apigen-table": res.table.clone().unwrap_or_else(|| res.plural.clone().unwrap_or_else(|| plural(rname))),
+    });
+    if let Some(d) = &res.description {
+        schema["description"] = Value::String(d.clone());
+    }
+    if res.owned {
+        schema["x-apigen-owned"] = Value::Bool(true);
+    }
+    if res.soft_delete {
+        schema["x-apigen-soft-delete"] = Value::Bool(true);
+    }
+    if !res.access.is_empty() {
+        schema["x-apigen-access"] = serde_json::to_value(&res.access).unwrap_or(Value::Null);
+    }
+    (schema, filters, sorts)
+}
+
+fn field_schema(spec: &DomainSpec, f: &FieldSpec, fptr: &str, file: &str, diags: &mut Vec<Diagnostic>) -> Option<Value> {
+    let kinds = usize::from(f.ty.is_some()) + usize::from(f.enum_values.is_some()) + usize::from(f.reference.is_some());
+    if kinds != 1 {
+        diags.push(Diagnostic::new(Severity::Error, file, fptr, "a field needs exactly one of `type`, `enum` or `ref`").hint("for example `title: { type: string }`"));
+        return None;
+    }
+    let mut s = if let Some(values) = &f.enum_values {
+        if values.is_empty() {
+            diags.push(Diagnostic::new(Severity::Error, file, ptr(fptr, "enum"), "an enum needs at least one value").hint("list the allowed values"));
+            return None;
+        }
+        json!({"type": "string", "enum": values})
+    } else if let Some(target) = &f.reference {
+        if !spec.resources.contains_key(target) {
+            diags.push(Diagnostic::new(Severity::Error, file, ptr(fptr, "ref"), format!("`{target}` is not a resource of this spec")).hint(format!("declare `{target}` under `resources`, or fix the name")));
+            return None;
+        }
+        json!({"type": "string", "format": "uuid", "x-apigen-references": target})
+    } else {
+        let t = f.ty.as_deref().unwrap_or_default();
+        match t {
+            "string" | "text" => json!({"type": "string"}),
+            "integer" | "bigint" => json!({"type": "integer", "format": "int64"}),
+            "number" => json!({"type": "number", "format": "double"}),
+            "boolean" => json!({"type": "boolean"}),
+            "uuid" => json!({"type": "string", "format": "uuid"}),
+            "email" => json!({"type": "string", "format": "email"}),
+            "url" => json!({"type": "string", "format": "uri"}),
+            "date" => json!({"type": "string", "format": "date"}),
+            "datetime" => json!({"type": "string", "format": "date-time"}),
+            "json" => json!({"description": "Free-form JSON."}),
+            other => {
+                diags.push(Diagnostic::new(Severity::Error, file, ptr(fptr, "type"), format!("unknown field type `{other}`")).hint(format!("use one of {}", TYPES.join(", "))));
+                return None;
+            }
+        }
+    };
+    let o = s.as_object_mut()?;
+    let mut set = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            o.insert(k.into(), v);
+        }
+    };
+    set("minLength", f.min_length.map(Value::from));
+    set("maxLength", f.max_length.map(Value::from));
+    set("pattern", f.pattern.clone().map(Value::from));
+    let int = matches!(f.ty.as_deref(), Some("integer" | "bigint"));
+    let num = |v: f64| if int { Value::from(v as i64) } else { Value::from(v) };
+    set("minimum", f.minimum.map(num));
+    set("maximum", f.maximum.map(num));
+    set("default", f.default.clone());
+    set("description", f.description.clone().map(Value::from));
+    set("example", f.example.clone());
+    if f.optional {
+        o.insert("nullable".into(), Value::Bool(true));
+    }
+    if f.unique {
+        o.insert("x-apigen-unique".into(), Value::Bool(true));
+    }
+    if f.trim {
+        o.insert("x-apigen-trim".into(), Value::Bool(true));
+    }
+    if let Some(r) = &f.renamed_from {
+        o.insert("x-apigen-renamed-from".into(), Value::String(r.to_lower_camel_case()));
+    }
+    if let Some(p) = &f.pattern {
+        if regex::Regex::new(p).is_err() {
+            diags.push(Diagnostic::new(Severity::Error, file, ptr(fptr, "pattern"), format!("pattern `{p}` is not a valid regular expression for the service")).hint("use RE2-style syntax without look-around"));
+        }
+    }
+    Some(s)
+}
+
+fn list_params(filters: &[String], sorts: &[String], offset: bool, _spec: &DomainSpec, _res: &ResourceSpec) -> Vec<Value> {
+    let mut out = Vec::new();
+    if offset {
+        out.push(json!({"name": "page", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 1, "default": 1}}));
+        out.push(json!({"name": "perPage", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 100, "default": 20}}));
+    } else {
+        out.push(json!({"name": "cursor", "in": "query", "description": "Opaque cursor from `meta.nextCursor`.", "schema": {"type": "string", "maxLength": 200}}));
+        out.push(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 100, "default": 20}}));
+    }
+    if !sorts.is_empty() {
+        let mut values = Vec::new();
+        for s in sorts {
+            values.push(Value::String(s.clone()));
+            values.push(Value::String(format!("-{s}")));
+        }
+        out.push(json!({"name": "sort", "in": "query", "description": "Sort key; a leading `-` sorts descending.", "schema": {"type": "string", "enum": values}}));
+    }
+    for f in filters {
+        out.push(json!({"name": f, "in": "query", "description": format!("Only rows whose `{f}` equals this value."), "schema": {"type": "string"}, "x-apigen-filter": true}));
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn op(id: &str, summary: &str, params: Vec<Value>, body: Option<Value>, status: &str, ok: Option<Value>, errors: &[&str], paged: bool) -> Value {
+    let mut responses = Map::new();
+    let mut okr = json!({"description": "Success."});
+    if let Some(schema) = ok {
+        okr["content"] = json!({"application/json": {"schema": schema}});
+    }
+    responses.insert(status.into(), okr);
+    for e in errors {
+        let description = match *e {
+            "400" => "The request is malformed or invalid.",
+            "404" => "No such row.",
+            "409" => "A unique value is already taken.",
+            "413" => "The body is too large.",
+            "415" => "The body is not JSON.",
+            _ => "Error.",
+        };
+        responses.insert((*e).into(), json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+    }
+    let mut o = json!({"operationId": id, "summary": summary, "responses": responses});
+    if !params.is_empty() {
+        o["parameters"] = Value::Array(params);
+    }
+    if let Some(b) = body {
+        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": b}}});
+    }
+    if paged {
+        o["x-apigen-pagination"] = Value::Bool(true);
+    }
+    o
+}
+
+fn envelope(data: Value, meta: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": ["data", "meta", "error"],
+        "properties": {"data": data, "meta": meta, "error": {"nullable": true, "description": "Always null on success."}},
+    })
+}
+
+fn page_meta(offset: bool) -> Value {
+    if offset {
+        json!({"type": "object", "required": ["page", "perPage", "total"], "properties": {"page": {"type": "integer"}, "perPage": {"type": "integer"}, "total": {"type": "integer"}}})
+    } else {
+        json!({"type": "object", "required": ["limit"], "properties": {"limit": {"type": "integer"}, "nextCursor": {"type": "string", "nullable": true}}})
+    }
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["data", "error"],
+        "properties": {
+            "data": {"nullable": true},
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details", "requestId"],
+                "properties": {
+                    "code": {"type": "string", "example": "VALIDATION_ERROR"},
+                    "message": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "object", "required": ["field", "issue"], "properties": {"field": {"type": "string"}, "issue": {"type": "string"}}}},
+                    "requestId": {"type": "string"}
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,1208 @@
+//! Resolves an OpenAPI 3.0 document (3.1 arrives normalised) into the `Model`.
+//!
+//! Owns grouping paths into resources, mapping operations to CRUD kinds, choosing the
+//! entity schema stored in a table, parameters, bodies, success responses, axum routes
+//! and the data the generated tests use. Types come from `types::TypeBuilder`.
+//! **Invariant:** an operation apigen cannot serve in full still gets a handler that
+//! compiles and answers 501, plus a diagnostic naming the construct and its location.
+
+use super::names::{doc_line, pascal_ident, rust_str, snake_ident, Namespace};
+use super::types::{Additional, Node, Prop, Sql, Ty, TypeBuilder};
+use crate::diag::{ptr, Diagnostic, Severity};
+use crate::model::*;
+use heck::ToSnakeCase;
+use indexmap::IndexMap;
+use openapiv3::{MediaType, OpenAPI, Operation as OaOperation, Parameter, ParameterSchemaOrContent, PathItem, ReferenceOr, RequestBody, Response, Schema, StatusCode};
+use serde_json::Value;
+
+/// Upper bound on rows a list returns in one page, whatever the client asks.
+pub const MAX_PAGE: i64 = 100;
+
+struct RawOp {
+    path: String,
+    method: &'static str,
+    op: OaOperation,
+    pointer: String,
+    shared_params: Vec<ReferenceOr<Parameter>>,
+}
+
+/// Where an operation sits: the collection path of its group and whether it is on an item.
+struct Placement {
+    collection: String,
+    item: bool,
+    module_hint: String,
+}
+
+fn placement(path: &str) -> Placement {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let is_param = |s: &str| s.starts_with('{') && s.ends_with('}');
+    let last_static = |segs: &[&str]| segs.iter().rev().find(|s| !is_param(s)).map(|s| s.to_string()).unwrap_or_else(|| "root".into());
+    match segs.last() {
+        Some(l) if is_param(l) && segs.len() >= 2 && !is_param(segs[segs.len() - 2]) => {
+            let coll = format!("/{}", segs[..segs.len() - 1].join("/"));
+            Placement { collection: coll, item: true, module_hint: segs[segs.len() - 2].to_string() }
+        }
+        Some(_) => Placement { collection: path.to_string(), item: false, module_hint: last_static(&segs) },
+        None => Placement { collection: "/".into(), item: false, module_hint: "root".into() },
+    }
+}
+
+/// Resolves `doc` (normalised 3.0) into a model; `served` is the document the service
+/// serves. Returns error diagnostics when the document cannot be read as OpenAPI.
+#[allow(clippy::too_many_arguments)]
+pub fn resolve_document(file: &str, doc: &Value, served: &Value, envelope: bool, database: Database, package: Option<String>, is_domain: bool) -> Result<Model, Vec<Diagnostic>> {
+    let api: OpenAPI = match serde_path_to_error::deserialize(doc.clone()) {
+        Ok(a) => a,
+        Err(e) => {
+            let pointer = e.path().iter().fold(String::new(), |acc, seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => ptr(&acc, &index.to_string()),
+                serde_path_to_error::Segment::Map { key } => ptr(&acc, key),
+                serde_path_to_error::Segment::Enum { variant } => ptr(&acc, variant),
+                serde_path_to_error::Segment::Unknown => acc,
+            });
+            return Err(vec![Diagnostic::new(Severity::Error, file, pointer, format!("not a valid OpenAPI 3 document: {}", e.inner())).hint("fix the value at that location; apigen follows OpenAPI 3.0.3 and 3.1.0")]);
+        }
+    };
+    let mut r = Resolver { file: file.to_string(), raw: doc, tb: TypeBuilder::new(file, doc), envelope, database, diags: Vec::new() };
+    let model = r.run(&api, served, package, is_domain);
+    let mut diags = r.diags;
+    diags.extend(r.tb.diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    let mut model = model;
+    model.diagnostics = diags;
+    Ok(model)
+}
+
+struct Resolver<'a> {
+    file: String,
+    raw: &'a Value,
+    tb: TypeBuilder<'a>,
+    envelope: bool,
+    database: Database,
+    diags: Vec<Diagnostic>,
+}
+
+/// An entity chosen for a group, before columns are built.
+struct EntityChoice {
+    ty: Ty,
+    key_prop: usize,
+}
+
+impl<'a> Resolver<'a> {
+    fn diag(&mut self, sev: Severity, pointer: &str, msg: impl Into<String>, hint: &str) {
+        let d = Diagnostic::new(sev, &self.file, pointer, msg);
+        self.diags.push(if hint.is_empty() { d } else { d.hint(hint) });
+    }
+
+    fn deref_value(&mut self, reference: &str, pointer: &str) -> Option<Value> {
+        let target = reference.strip_prefix('#');
+        match target.and_then(|t| self.raw.pointer(t)) {
+            Some(v) => Some(v.clone()),
+            None => {
+                self.diag(Severity::Error, pointer, format!("$ref `{reference}` cannot be resolved"), "only local references (`#/components/…`) are supported; check the spelling");
+                None
+            }
+        }
+    }
+
+    fn deref<T: serde::de::DeserializeOwned>(&mut self, r: &ReferenceOr<T>, pointer: &str) -> Option<(T, String)>
+    where
+        T: Clone,
+    {
+        match r {
+            ReferenceOr::Item(t) => Some((t.clone(), pointer.to_string())),
+            ReferenceOr::Reference { reference } => {
+                let mut reference = reference.clone();
+                for _ in 0..16 {
+                    let v = self.deref_value(&reference, pointer)?;
+                    let target = reference.trim_start_matches('#').to_string();
+                    match serde_json::from_value::<ReferenceOr<T>>(v) {
+                        Ok(ReferenceOr::Item(t)) => return Some((t, target)),
+                        Ok(ReferenceOr::Reference { reference: next }) => reference = next,
+                        Err(e) => {
+                            self.diag(Severity::Error, &target, format!("invalid object: {e}"), "fix the referenced component");
+                            return None;
+                        }
+                    }
+                }
+                self.diag(Severity::Error, pointer, "reference chain too long or cyclic", "point the $ref at the object itself");
+                None
+            }
+        }
+    }
+
+    fn run(&mut self, api: &OpenAPI, served: &Value, package: Option<String>, is_domain: bool) -> Model {
+        let title = api.info.title.clone();
+        let package = package.unwrap_or_else(|| {
+            let p = snake_ident(&title, "service");
+            let p: String = p.chars().take(40).collect();
+            p.trim_end_matches('_').to_string()
+        });
+        // 1. Collect operations in document order.
+        let mut raw_ops = Vec::new();
+        for (path, item) in api.paths.paths.iter() {
+            let pptr = ptr("/paths", path);
+            let Some((item, _)) = self.deref::<PathItem>(item, &pptr) else { continue };
+            if !path.starts_with('/') {
+                self.diag(Severity::Warning, &pptr, format!("path `{path}` does not start with `/`; it is skipped"), "paths must start with `/` (OpenAPI 3.0.3 §4.7.8)");
+                continue;
+            }
+            let methods: [(&'static str, &Option<OaOperation>); 8] = [
+                ("get", &item.get),
+                ("put", &item.put),
+                ("post", &item.post),
+                ("delete", &item.delete),
+                ("options", &item.options),
+                ("head", &item.head),
+                ("patch", &item.patch),
+                ("trace", &item.trace),
+            ];
+            for (m, op) in methods {
+                if let Some(op) = op {
+                    raw_ops.push(RawOp { path: path.clone(), method: m, op: op.clone(), pointer: ptr(&pptr, m), shared_params: item.parameters.clone() });
+                }
+            }
+        }
+        // 2. Group by collection path; nested lists of the same entity join their group later.
+        let mut groups: IndexMap<String, Vec<usize>> = IndexMap::new();
+        let mut hints: IndexMap<String, String> = IndexMap::new();
+        for (i, o) in raw_ops.iter().enumerate() {
+            let p = placement(&o.path);
+            hints.entry(p.collection.clone()).or_insert(p.module_hint);
+            groups.entry(p.collection).or_default().push(i);
+        }
+        let routes_map = canonical_routes(raw_ops.iter().map(|o| o.path.as_str()));
+        let mut modules = Namespace::new();
+        for reserved in ["mod", "common", "health", "docs", "metrics", "support"] {
+            modules.reserve(reserved);
+        }
+        let mut funcs = Namespace::new();
+        let mut resources = Vec::new();
+        let mut seen_routes: IndexMap<(String, String), String> = IndexMap::new();
+        for (coll, idxs) in &groups {
+            let hint = hints.get(coll).cloned().unwrap_or_default();
+            let module = modules.claim(&snake_ident(&hint, "root"));
+            let entity = self.choose_entity(coll, idxs.iter().map(|i| &raw_ops[*i]).collect());
+            let mut ops = Vec::new();
+            for &i in idxs {
+                let o = &raw_ops[i];
+                let route = routes_map.get(&o.path).cloned().unwrap_or_else(|| o.path.clone());
+                if let Some(prev) = seen_routes.get(&(route.clone(), o.method.to_string())) {
+                    self.diag(Severity::Warning, &o.pointer, format!("`{} {}` is the same route as `{prev}`; it is skipped", o.method.to_uppercase(), o.path), "two paths that differ only in parameter names are the same path (OpenAPI 3.0.3 §4.7.8)");
+                    continue;
+                }
+                seen_routes.insert((route.clone(), o.method.to_string()), o.path.clone());
+                let is_item = placement(&o.path).item;
+                let op = self.operation(o, &route, is_item, entity.as_ref(), &mut funcs);
+                ops.push(op);
+            }
+            let entity_model = entity.as_ref().map(|e| self.entity(e, &module));
+            // Operations of an entity-less group, or not fitting the entity, are stubs already.
+            let mut res = Resource { module, label: hint.replace(['_', '-'], " "), entity: entity_model, operations: ops, tests: ResourceTests::default() };
+            self.finish_operations(&mut res);
+            res.tests = self.tests(&res, entity.as_ref());
+            resources.push(res);
+        }
+        // 3. Routes, grouped by axum path.
+        let mut routes: IndexMap<String, Vec<RouteHandler>> = IndexMap::new();
+        for r in &resources {
+            for o in &r.operations {
+                routes.entry(o.route.clone()).or_default().push(RouteHandler { method: o.method.clone(), module: r.module.clone(), func: o.func.clone() });
+            }
+        }
+        let routes = routes.into_iter().map(|(path, handlers)| Route { path, handlers }).collect();
+        // 4. Types and schema nodes.
+        let schemas = (0..self.tb.nodes.len()).map(|i| self.tb.to_schema_node(i)).collect();
+        let mut types = self.tb.types.clone();
+        for r in &resources {
+            if let Some(e) = &r.entity {
+                for c in &e.columns {
+                    if let Some(t) = types.iter_mut().find(|t| t.kind == "enum" && (c.row_ty == t.name || c.row_ty == format!("Option<{}>", t.name))) {
+                        t.sql_text = true;
+                    }
+                }
+            }
+        }
+        let all_types: String = types.iter().flat_map(|t| t.fields.iter().map(|f| f.ty.clone()).chain(t.variants.iter().map(|v| v.ty.clone()))).collect::<Vec<_>>().join(" ");
+        let op_types: String = resources.iter().flat_map(|r| r.operations.iter().flat_map(|o| o.path_params.iter().chain(o.query_params.iter()).map(|p| p.ty.clone()))).collect::<Vec<_>>().join(" ");
+        let key_types: String = resources.iter().filter_map(|r| r.entity.as_ref().map(|e| e.key_ty.clone() + " " + &e.key_strategy)).collect::<Vec<_>>().join(" ");
+        let has_json_columns = resources.iter().any(|r| r.entity.as_ref().is_some_and(|e| e.columns.iter().any(|c| c.row_ty.contains("Json<"))));
+        let mut openapi_json = serde_json::to_string_pretty(served).unwrap_or_default();
+        openapi_json.push('\n');
+        Model {
+            package,
+            title,
+            api_version: api.info.version.clone(),
+            generator_version: env!("CARGO_PKG_VERSION").to_string(),
+            contract_file: String::new(),
+            source_kind: if is_domain { "domain".into() } else { "openapi".into() },
+            database: self.database,
+            envelope: self.envelope,
+            uses_uuid: all_types.contains("uuid::") || op_types.contains("uuid::") || key_types.contains("uuid"),
+            uses_chrono: all_types.contains("chrono::") || op_types.contains("chrono::"),
+            types,
+            schemas,
+            resources,
+            routes,
+            openapi_json,
+            has_json_columns,
+            diagnostics: vec![],
+        }
+    }
+
+    /// The JSON media type of a content map (`application/json`, `*+json`, `*/*`).
+    fn json_media(content: &IndexMap<String, MediaType>) -> Option<(&String, &MediaType)> {
+        content
+            .iter()
+            .find(|(k, _)| k.split(';').next().is_some_and(|t| t.trim() == "application/json"))
+            .or_else(|| content.iter().find(|(k, _)| k.contains("+json") || k.as_str() == "*/*" || k.as_str() == "application/*"))
+    }
+
+    /// The success response of an operation: (status, JSON schema if any, pointer, non-JSON content types).
+    fn success(&mut self, o: &RawOp) -> Option<(u16, Option<ReferenceOr<Schema>>, String, Vec<String>)> {
+        let mut best: Option<(u16, &ReferenceOr<Response>, String)> = None;
+        for (code, resp) in o.op.responses.responses.iter() {
+            let (n, key) = match code {
+                StatusCode::Code(n) => (*n, n.to_string()),
+                StatusCode::Range(r) => (*r * 100, format!("{r}XX")),
+            };
+            if (200..300).contains(&n) && best.as_ref().is_none_or(|b| n < b.0) {
+                best = Some((n, resp, ptr(&ptr(&o.pointer, "responses"), &key)));
+            }
+        }
+        let (code, resp, rptr) = best?;
+        let resp = resp.clone();
+        let (resp, rptr) = self.deref::<Response>(&resp, &rptr)?;
+        let json = Self::json_media(&resp.content).and_then(|(k, m)| m.schema.clone().map(|s| (k.clone(), s)));
+        let others: Vec<String> = resp.content.keys().cloned().collect();
+        match json {
+            Some((k, s)) => Some((code, Some(s), ptr(&ptr(&ptr(&rptr, "content"), &k), "schema"), vec![])),
+            None => Some((code, None, rptr, others)),
+        }
+    }
+
+    /// Strips the `{data, meta, error}` envelope when the document declares one.
+    fn payload(&mut self, s: ReferenceOr<Schema>, pointer: &str) -> (ReferenceOr<Schema>, String) {
+        if !self.envelope {
+            return (s, pointer.to_string());
+        }
+        let schema = match &s {
+            ReferenceOr::Item(x) => Some((x.clone(), pointer.to_string())),
+            ReferenceOr::Reference { reference } => self.tb.deref_schema(reference, pointer).map(|(t, s)| (s, t)),
+        };
+        if let Some((schema, base)) = schema {
+            if let openapiv3::SchemaKind::Type(openapiv3::Type::Object(o)) = &schema.schema_kind {
+                if let Some(d) = o.properties.get("data") {
+                    let d = match d {
+                        ReferenceOr::Reference { reference } => ReferenceOr::Reference { reference: reference.clone() },
+                        ReferenceOr::Item(b) => ReferenceOr::Item(b.as_ref().clone()),
+                    };
+                    return (d, ptr(&ptr(&base, "properties"), "data"));
+                }
+            }
+        }
+        (s, pointer.to_string())
+    }
+
+    /// Chooses the entity schema of a group: the item GET response, else the collection
+    /// GET's array items, else the create body (DESIGN.md). It must be an object with a key.
+    fn choose_entity(&mut self, coll: &str, ops: Vec<&RawOp>) -> Option<EntityChoice> {
+        let mut candidates: Vec<(ReferenceOr<Schema>, String, bool)> = Vec::new();
+        let mut item_param = None;
+        for o in &ops {
+            let p = placement(&o.path);
+            if o.method == "get" {
+                if let Some((_, Some(s), sp, _)) = self.success(o) {
+                    let (s, sp) = self.payload(s, &sp);
+                    if p.item {
+                        item_param = o.path.rsplit('/').next().map(|s| s.trim_matches(['{', '}']).to_string());
+                        candidates.insert(0, (s, sp, false));
+                    } else {
+                        candidates.push((s, sp, true));
+                    }
+                }
+            }
+        }
+        // Only groups that can be read get a table; a group without a GET is actions only.
+        let (schema, sp, is_array) = candidates.into_iter().next()?;
+        let schema = if is_array {
+            let resolved = match &schema {
+                ReferenceOr::Item(x) => Some(x.clone()),
+                ReferenceOr::Reference { reference } => self.tb.deref_schema(reference, &sp).map(|x| x.1),
+            }?;
+            match resolved.schema_kind {
+                openapiv3::SchemaKind::Type(openapiv3::Type::Array(a)) => match a.items? {
+                    ReferenceOr::Reference { reference } => ReferenceOr::Reference { reference },
+                    ReferenceOr::Item(b) => ReferenceOr::Item(*b),
+                },
+                _ => return None,
+            }
+        } else {
+            schema
+        };
+        // Entities must be named component schemas so every operation shares one type.
+        if matches!(schema, ReferenceOr::Item(_)) {
+            return None;
+        }
+        let ty = self.tb.ty(&schema, &sp, "entity");
+        let named = ty.named?;
+        if self.tb.types[named].kind != "struct" {
+            return None;
+        }
+        let props = &self.tb.nodes[ty.node].properties;
+        let key_prop = item_param
+            .as_ref()
+            .and_then(|p| props.iter().position(|x| &x.name == p))
+            .or_else(|| props.iter().position(|x| x.name == "id"))?;
+        let key = &props[key_prop];
+        if !matches!(key.ty.sql, Sql::Int32 | Sql::Int64 | Sql::Uuid | Sql::Text) || key.write_only {
+            self.diag(Severity::Info, &ptr("/paths", coll), format!("the key `{}` of `{}` is not an integer, UUID or string; the operations answer 501", key.name, ty.rust), "");
+            return None;
+        }
+        Some(EntityChoice { ty, key_prop })
+    }
+
+    fn column_for(&mut self, p: &Prop, field: &StructField, cols: &mut Namespace, is_key: bool) -> Column {
+        let name = cols.claim(&{
+            let s = p.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }).collect::<String>().to_snake_case();
+            if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+                format!("c_{s}")
+            } else {
+                s
+            }
+        });
+        let optional = field.ty.starts_with("Option<");
+        let inner = field.ty.strip_prefix("Option<").and_then(|s| s.strip_suffix('>')).unwrap_or(&field.ty).to_string();
+        let node = &self.tb.nodes[p.node];
+        let (lite, pg) = match &p.ty.sql {
+            Sql::Text => ("TEXT", "TEXT"),
+            Sql::Int32 => ("INTEGER", "INTEGER"),
+            Sql::Int64 => ("INTEGER", "BIGINT"),
+            Sql::Real => ("REAL", "DOUBLE PRECISION"),
+            Sql::Bool => ("BOOLEAN", "BOOLEAN"),
+            Sql::Uuid => ("BLOB", "UUID"),
+            Sql::DateTime => ("TEXT", "TIMESTAMPTZ"),
+            Sql::Date => ("TEXT", "DATE"),
+            Sql::Enum(_) => ("TEXT", "TEXT"),
+            Sql::Json => ("TEXT", "JSONB"),
+        };
+        let q = format!("\"{name}\"");
+        let mut lite_checks = Vec::new();
+        let mut pg_checks = Vec::new();
+        match &p.ty.sql {
+            Sql::Enum(_) | Sql::Text if !node.enum_values.is_empty() => {
+                let list = node.enum_values.iter().filter_map(|v| v.as_str()).map(|v| format!("'{}'", v.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
+                lite_checks.push(format!("{q} IN ({list})"));
+                pg_checks.push(format!("{q} IN ({list})"));
+            }
+            Sql::Text => {
+                if let Some(m) = node.max_length {
+                    lite_checks.push(format!("length({q}) <= {m}"));
+                    pg_checks.push(format!("char_length({q}) <= {m}"));
+                }
+            }
+            Sql::Int32 | Sql::Int64 | Sql::Real => {
+                let num = |v: f64| if matches!(p.ty.sql, Sql::Real) { format!("{v:?}") } else { format!("{}", v as i64) };
+                if let Some(m) = node.minimum.filter(|m| *m > i32::MIN as f64) {
+                    let op = if node.exclusive_minimum { ">" } else { ">=" };
+                    lite_checks.push(format!("{q} {op} {}", num(m)));
+                    pg_checks.push(format!("{q} {op} {}", num(m)));
+                }
+                if let Some(m) = node.maximum.filter(|m| *m < i32::MAX as f64) {
+                    let op = if node.exclusive_maximum { "<" } else { "<=" };
+                    lite_checks.push(format!("{q} {op} {}", num(m)));
+                    pg_checks.push(format!("{q} {op} {}", num(m)));
+                }
+            }
+            _ => {}
+        }
+        let (lite, pg) = if is_key && matches!(p.ty.sql, Sql::Int32 | Sql::Int64) {
+            ("INTEGER", if p.ty.sql == Sql::Int32 { "INTEGER GENERATED BY DEFAULT AS IDENTITY" } else { "BIGINT GENERATED BY DEFAULT AS IDENTITY" })
+        } else {
+            (lite, pg)
+        };
+        let json = p.ty.sql == Sql::Json;
+        let (row_ty, row_suffix, bind) = if json {
+            if optional {
+                (format!("Option<sqlx::types::Json<{inner}>>"), ".map(|v| v.0)".to_string(), format!("e.{}.clone().map(sqlx::types::Json)", field.name))
+            } else {
+                (format!("sqlx::types::Json<{inner}>"), ".0".to_string(), format!("sqlx::types::Json(e.{}.clone())", field.name))
+            }
+        } else {
+            (field.ty.clone(), String::new(), format!("e.{}.clone()", field.name))
+        };
+        Column {
+            name,
+            field: field.name.clone(),
+            json_name: p.name.clone(),
+            sqlite_type: lite.to_string(),
+            postgres_type: pg.to_string(),
+            not_null: !optional || is_key,
+            unique: p.unique && !is_key,
+            sqlite_checks: lite_checks,
+            postgres_checks: pg_checks,
+            row_ty,
+            row_suffix,
+            bind,
+            sqlite_default: String::new(),
+            postgres_default: String::new(),
+        }
+    }
+
+    fn entity(&mut self, e: &EntityChoice, module: &str) -> Entity {
+        let named = e.ty.named.unwrap_or_default();
+        let rtype = self.tb.types[named].clone();
+        let props = self.tb.nodes[e.ty.node].properties.clone();
+        let ext_table = self.raw_schema_ext(&e.ty.rust, "x-apigen-table");
+        let table = ext_table.unwrap_or_else(|| snake_ident(module, "items"));
+        let mut cols = Namespace::new();
+        let mut columns = Vec::new();
+        for (i, (p, f)) in props.iter().zip(rtype.fields.iter()).enumerate() {
+            columns.push(self.column_for(p, f, &mut cols, i == e.key_prop));
+        }
+        let key = columns.remove(e.key_prop);
+        columns.insert(0, key.clone());
+        let kp = &props[e.key_prop];
+        let key_inner = rtype.fields[e.key_prop].ty.strip_prefix("Option<").and_then(|s| s.strip_suffix('>')).unwrap_or(&rtype.fields[e.key_prop].ty).to_string();
+        let key_strategy = match kp.ty.sql {
+            Sql::Uuid => "uuid",
+            Sql::Text => "uuid_string",
+            _ => "integer",
+        }
+        .to_string();
+        let ts = |names: &[&str]| props.iter().zip(rtype.fields.iter()).find(|(p, _)| names.contains(&p.name.as_str()) && p.ty.sql == Sql::DateTime).map(|(_, f)| f.name.clone()).unwrap_or_default();
+        let created_field = ts(&["createdAt", "created_at"]);
+        let updated_field = ts(&["updatedAt", "updated_at"]);
+        let mut foreign_keys = Vec::new();
+        let mut indexes = Vec::new();
+        for (p, c) in props.iter().zip(rtype.fields.iter()) {
+            let col = columns.iter().find(|x| x.field == c.name).cloned();
+            if let (Some(target), Some(col)) = (&p.references, col) {
+                let ttable = self.table_of_domain_ref(target);
+                foreign_keys.push(format!("FOREIGN KEY (\"{}\") REFERENCES \"{ttable}\" (\"id\")", col.name));
+                indexes.push(format!("CREATE INDEX \"{table}_{}_idx\" ON \"{table}\" (\"{}\");", col.name, col.name));
+            }
+        }
+        let ph = |i: usize| if self.database == Database::Postgres { format!("${i}") } else { format!("?{i}") };
+        let column_list = columns.iter().map(|c| format!("\"{}\"", c.name)).collect::<Vec<_>>().join(", ");
+        let insert_placeholders = (1..=columns.len()).map(ph).collect::<Vec<_>>().join(", ");
+        let insert_list_without_key = columns[1..].iter().map(|c| format!("\"{}\"", c.name)).collect::<Vec<_>>().join(", ");
+        let insert_placeholders_without_key = (1..columns.len()).map(ph).collect::<Vec<_>>().join(", ");
+        let mut n = 0;
+        let update_assignments = columns[1..]
+            .iter()
+            .filter(|c| c.field != created_field)
+            .map(|c| {
+                n += 1;
+                format!("\"{}\" = {}", c.name, ph(n))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let update_key_placeholder = ph(n + 1);
+        Entity {
+            type_name: e.ty.rust.clone(),
+            table,
+            key: key.clone(),
+            key_ty: key_inner,
+            key_strategy,
+            columns,
+            foreign_keys,
+            indexes,
+            created_field,
+            updated_field,
+            filters: vec![],
+            sorts: vec![],
+            column_list,
+            insert_placeholders,
+            insert_list_without_key,
+            insert_placeholders_without_key,
+            update_assignments,
+            update_key_placeholder,
+        }
+    }
+
+    fn raw_schema_ext(&self, type_name: &str, key: &str) -> Option<String> {
+        let schemas = self.raw.pointer("/components/schemas")?.as_object()?;
+        schemas.iter().find(|(k, _)| pascal_ident(k, "") == type_name).and_then(|(_, v)| v.get(key)).and_then(Value::as_str).map(String::from)
+    }
+
+    fn table_of_domain_ref(&self, resource: &str) -> String {
+        self.raw_schema_ext(&pascal_ident(resource, ""), "x-apigen-table").unwrap_or_else(|| super::names::plural(resource))
+    }
+
+    /// Resolves parameters of one location into a struct + object node.
+    fn params(&mut self, o: &RawOp, location: &str, struct_hint: &str) -> (Vec<Param>, usize, Vec<(String, Ty)>) {
+        let mut merged: IndexMap<String, (Parameter, String)> = IndexMap::new();
+        let shared: Vec<(ReferenceOr<Parameter>, String)> = o.shared_params.iter().enumerate().map(|(i, p)| (p.clone(), ptr(&ptr(&ptr("/paths", &o.path), "parameters"), &i.to_string()))).collect();
+        let own: Vec<(ReferenceOr<Parameter>, String)> = o.op.parameters.iter().enumerate().map(|(i, p)| (p.clone(), ptr(&ptr(&o.pointer, "parameters"), &i.to_string()))).collect();
+        for (p, pp) in shared.into_iter().chain(own) {
+            if let Some((param, at)) = self.deref::<Parameter>(&p, &pp) {
+                let loc = match &param {
+                    Parameter::Query { .. } => "query",
+                    Parameter::Path { .. } => "path",
+                    Parameter::Header { .. } => "header",
+                    Parameter::Cookie { .. } => "cookie",
+                };
+                if loc == location {
+                    merged.insert(param.parameter_data_ref().name.clone(), (param, at));
+                } else if (loc == "header" || loc == "cookie") && location == "query" && param.parameter_data_ref().required {
+                    self.diag(Severity::Info, &at, format!("required {loc} parameter `{}` is not checked by the generated handler", param.parameter_data_ref().name), "read it from the request headers in the service if you need it");
+                }
+            }
+        }
+        // Path parameters follow the order in the path template.
+        if location == "path" {
+            let order: Vec<String> = o.path.split('/').filter(|s| s.starts_with('{') && s.ends_with('}')).map(|s| s.trim_matches(['{', '}']).to_string()).collect();
+            let mut sorted = IndexMap::new();
+            for name in &order {
+                match merged.shift_remove(name) {
+                    Some(v) => {
+                        sorted.insert(name.clone(), v);
+                    }
+                    None => {
+                        self.diag(Severity::Warning, &o.pointer, format!("path parameter `{name}` of `{}` is not declared; it is read as a string", o.path), "declare it under `parameters` with `in: path`");
+                        let p: Parameter = serde_json::from_value(serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})).expect("static parameter");
+                        sorted.insert(name.clone(), (p, o.pointer.clone()));
+                    }
+                }
+            }
+            merged = sorted;
+        }
+        let node = self.tb.nodes.len();
+        let ident = format!("{} {}", struct_hint, location);
+        let mut obj = Node { ident: String::new(), kind: "object", additional: Additional::Deny, ..Node::default() };
+        let mut fields = Namespace::new();
+        let mut out = Vec::new();
+        let mut tys = Vec::new();
+        for (name, (param, at)) in merged {
+            let data = param.parameter_data_ref();
+            let ty = match &data.format {
+                ParameterSchemaOrContent::Schema(s) => self.tb.ty(s, &ptr(&at, "schema"), &format!("{struct_hint} {name}")),
+                ParameterSchemaOrContent::Content(_) => self.tb.any(&format!("{struct_hint} {name}")),
+            };
+            let kind = self.tb.nodes[ty.node].kind;
+            let ty = if kind == "object" || kind == "union" || (kind == "array" && self.tb.nodes[self.tb.nodes[ty.node].items.unwrap_or(ty.node)].kind == "object") {
+                self.diag(Severity::Warning, &at, format!("{location} parameter `{name}` is an object; it is accepted as free-form JSON text"), "use scalar or array parameters for a typed handler");
+                let t = self.tb.any(&format!("{struct_hint} {name}"));
+                self.tb.nodes[t.node].kind = "any";
+                t
+            } else {
+                ty
+            };
+            let required = data.required || location == "path";
+            let field = fields.claim(&snake_ident(&name, "param"));
+            let rust = if ty.boxed { format!("Box<{}>", ty.rust) } else { ty.rust.clone() };
+            let rust = if required { rust } else { format!("Option<{rust}>") };
+            let mut serde = Vec::new();
+            if field != name {
+                serde.push(format!("rename = {}", rust_str(&name)));
+            }
+            if !required {
+                serde.push("default".to_string());
+            }
+            let default = match &data.format {
+                ParameterSchemaOrContent::Schema(ReferenceOr::Item(s)) => s.schema_data.default.clone(),
+                _ => None,
+            };
+            obj.properties.push(Prop { name: name.clone(), node: ty.node, required, read_only: false, write_only: false, default, ty: ty.clone(), unique: false, references: None, renamed_from: None });
+            out.push(Param { field, name_lit: rust_str(&name), ty: rust, required, serde: serde.join(", ") });
+            tys.push((name, ty));
+        }
+        let _ = node;
+        obj.ident = self.claim_node_ident(&ident);
+        self.tb.nodes.push(obj);
+        (out, self.tb.nodes.len() - 1, tys)
+    }
+
+    fn claim_node_ident(&mut self, hint: &str) -> String {
+        // Node idents share the builder's namespace through a throwaway node.
+        let t = self.tb.any(hint);
+        let ident = self.tb.nodes[t.node].ident.clone();
+        self.tb.nodes.pop();
+        ident
+    }
+
+    fn operation(&mut self, o: &RawOp, route: &str, is_item: bool, entity: Option<&EntityChoice>, funcs: &mut Namespace) -> Operation {
+        let op_id = o.op.operation_id.clone().unwrap_or_else(|| format!("{} {}", o.method, o.path));
+        let func = funcs.claim(&snake_ident(&op_id, "operation"));
+        let pascal = pascal_ident(&func, "Operation");
+        let kind = match (o.method, is_item) {
+            ("get", false) => "list",
+            ("post", false) => "create",
+            ("get", true) => "read",
+            ("put", true) => "replace",
+            ("patch", true) => "update",
+            ("delete", true) => "delete",
+            _ => "custom",
+        };
+        let is_action = o.op.extensions.get("x-apigen-action").and_then(Value::as_bool).unwrap_or(false);
+        let kind = if is_action { "custom" } else { kind };
+        let (path_params, path_node, path_tys) = self.params(o, "path", &format!("{pascal} path"));
+        let (query_params, query_node, query_tys) = self.params(o, "query", &format!("{pascal} query"));
+        // Request body.
+        let mut body = None;
+        let mut reasons: Vec<String> = Vec::new();
+        if let Some(rb) = &o.op.request_body {
+            let rbptr = ptr(&o.pointer, "requestBody");
+            if let Some((rb, at)) = self.deref::<RequestBody>(rb, &rbptr) {
+                match Self::json_media(&rb.content).map(|(k, m)| (k.clone(), m.schema.clone())) {
+                    Some((k, Some(s))) => {
+                        let sp = ptr(&ptr(&ptr(&at, "content"), &k), "schema");
+                        let ty = self.tb.ty(&s, &sp, &format!("{pascal} body"));
+                        body = Some(Body { ty: ty.rust.clone(), schema: self.tb.nodes[ty.node].ident.clone(), required: rb.required, mode: "json".into() });
+                    }
+                    Some((_, None)) => {
+                        let ty = self.tb.any(&format!("{pascal} body"));
+                        body = Some(Body { ty: ty.rust.clone(), schema: self.tb.nodes[ty.node].ident.clone(), required: rb.required, mode: "json".into() });
+                    }
+                    None => {
+                        let types: Vec<String> = rb.content.keys().cloned().collect();
+                        self.diag(Severity::Warning, &ptr(&at, "content"), format!("request bodies of type {} are not served yet; `{} {}` answers 501", types.join(", "), o.method.to_uppercase(), o.path), "add an `application/json` body to the operation, or implement this handler by hand");
+                        reasons.push(format!("its request body ({}) is not served yet", types.join(", ")));
+                        body = Some(Body { ty: String::new(), schema: String::new(), required: rb.required, mode: "unsupported".into() });
+                    }
+                }
+            }
+        }
+        // Success response.
+        let (status, success_ty, success_node) = match self.success(o) {
+            Some((code, Some(s), sp, _)) => {
+                let (s, sp) = self.payload(s, &sp);
+                let ty = self.tb.ty(&s, &sp, &format!("{pascal} response"));
+                (code, if ty.boxed { ty.rust.clone() } else { ty.rust.clone() }, Some(ty))
+            }
+            Some((code, None, rp, others)) => {
+                if !others.is_empty() {
+                    self.diag(Severity::Warning, &ptr(&rp, "content"), format!("responses of type {} are not served yet; `{} {}` answers 501", others.join(", "), o.method.to_uppercase(), o.path), "declare an `application/json` response, or implement this handler by hand");
+                    reasons.push(format!("its response ({}) is not served yet", others.join(", ")));
+                }
+                (code, String::new(), None)
+            }
+            None => {
+                let code = match kind {
+                    "create" => 201,
+                    "delete" => 204,
+                    _ => 200,
+                };
+                self.diag(Severity::Info, &ptr(&o.pointer, "responses"), format!("`{} {}` declares no 2xx response; it answers {code} on success", o.method.to_uppercase(), o.path), "declare the success response in the contract");
+                (code, String::new(), None)
+            }
+        };
+        let mut op = Operation {
+            func: func.clone(),
+            operation_id: op_id.clone(),
+            doc: doc_line(o.op.summary.as_deref().or(o.op.description.as_deref()).unwrap_or(&op_id)),
+            method: o.method.to_string(),
+            method_upper: o.method.to_uppercase(),
+            path: o.path.clone(),
+            route: route.to_string(),
+            kind: kind.to_string(),
+            implemented: false,
+            not_implemented_reason: String::new(),
+            path_struct: if path_params.is_empty() { String::new() } else { format!("{pascal}Path") },
+            path_schema: self.tb.nodes[path_node].ident.clone(),
+            path_params,
+            query_struct: if query_params.is_empty() { String::new() } else { format!("{pascal}Query") },
+            query_schema: self.tb.nodes[query_node].ident.clone(),
+            query_params,
+            body,
+            success_status: status,
+            success_const: status_const(status),
+            success_ty,
+            assigns: vec![],
+            key_param: String::new(),
+            key_expr: String::new(),
+            scope: vec![],
+            limit_field: String::new(),
+            offset_field: String::new(),
+            cursor_field: String::new(),
+            sort_field: String::new(),
+            filters: vec![],
+        };
+        // Decide whether the entity can serve this operation.
+        if !reasons.is_empty() {
+            op.not_implemented_reason = reasons.join("; ");
+            return op;
+        }
+        let Some(e) = entity else {
+            op.not_implemented_reason = if kind == "custom" { "it is a custom action".into() } else { "no table backs this path (no readable object schema with a key)".into() };
+            return op;
+        };
+        let ent_ty = e.ty.rust.clone();
+        let props = self.tb.nodes[e.ty.node].properties.clone();
+        let fields = self.tb.types[e.ty.named.unwrap_or_default()].fields.clone();
+        let success_fits = |want_vec: bool| match &success_node {
+            Some(t) if want_vec => t.rust == format!("Vec<{ent_ty}>"),
+            Some(t) => t.rust == ent_ty,
+            None => false,
+        };
+        let mut why = String::new();
+        // Key parameter for item operations: the last path parameter.
+        if matches!(kind, "read" | "replace" | "update" | "delete") {
+            if let Some((pname, pty)) = path_tys.last() {
+                let key_ty = &props[e.key_prop].ty;
+                let pf = op.path_params.last().map(|p| p.field.clone()).unwrap_or_default();
+                op.key_param = pf.clone();
+                op.key_expr = if pty.rust == key_ty.rust {
+                    format!("path.{pf}.clone()")
+                } else if key_ty.rust == "String" {
+                    format!("path.{pf}.to_string()")
+                } else {
+                    why = format!("path parameter `{pname}` is a {} but the key `{}` is a {}", pty.rust, props[e.key_prop].name, key_ty.rust);
+                    String::new()
+                };
+            }
+        }
+        // Scope: every other path parameter must match an entity property of the same type.
+        let scope_params: Vec<(String, Ty)> = if matches!(kind, "list" | "create") { path_tys.clone() } else { path_tys.iter().take(path_tys.len().saturating_sub(1)).cloned().collect() };
+        for (pname, pty) in &scope_params {
+            let pf = op.path_params.iter().find(|p| p.name_lit == rust_str(pname)).map(|p| p.field.clone()).unwrap_or_default();
+            match props.iter().zip(fields.iter()).find(|(p, _)| &p.name == pname && p.ty.rust == pty.rust) {
+                Some((_, f)) => op.scope.push(Scope { column: f.name.clone(), param_field: pf.clone(), bind: format!("path.{pf}.clone()") }),
+                None => {
+                    why = format!("path parameter `{pname}` does not match a property of `{ent_ty}`");
+                }
+            }
+        }
+        if why.is_empty() {
+            match kind {
+                "list" => {
+                    if !success_fits(true) {
+                        why = format!("its success response is not a list of `{ent_ty}`");
+                    }
+                }
+                "read" | "delete" => {
+                    if kind == "read" && !success_fits(false) {
+                        why = format!("its success response is not a `{ent_ty}`");
+                    }
+                }
+                "create" | "replace" => {
+                    if !(success_fits(false) || op.success_ty.is_empty()) {
+                        why = format!("its success response is not a `{ent_ty}`");
+                    } else {
+                        match &op.body {
+                            Some(b) if b.mode == "json" => match self.assigns(e, &b.ty, kind) {
+                                Ok(a) => op.assigns = a,
+                                Err(w) => why = w,
+                            },
+                            _ => why = "it has no JSON request body".into(),
+                        }
+                    }
+                }
+                "update" => {
+                    if !(success_fits(false) || op.success_ty.is_empty()) {
+                        why = format!("its success response is not a `{ent_ty}`");
+                    } else if !matches!(&op.body, Some(b) if b.mode == "json") {
+                        why = "it has no JSON request body".into();
+                    } else if let Some(b) = &mut op.body {
+                        b.mode = "patch".into();
+                    }
+                }
+                _ => why = "it is a custom action".into(),
+            }
+        }
+        if why.is_empty() {
+            op.implemented = true;
+            // Paging and sorting parameters the contract declares.
+            for (p, (name, _)) in op.query_params.iter().zip(query_tys.iter()) {
+                let base = p.ty.trim_start_matches("Option<").trim_end_matches('>');
+                let is_int = base == "i64" || base == "i32";
+                match name.as_str() {
+                    "limit" | "perPage" | "per_page" | "pageSize" | "page_size" if is_int => op.limit_field = p.field.clone(),
+                    "offset" | "skip" if is_int => op.offset_field = p.field.clone(),
+                    "page" if is_int => op.offset_field = format!("page:{}", p.field),
+                    "cursor" if base == "String" => op.cursor_field = p.field.clone(),
+                    "sort" => op.sort_field = p.field.clone(),
+                    _ => {}
+                }
+            }
+            if kind == "list" {
+                for (p, (name, ty)) in op.query_params.iter().zip(query_tys.iter()) {
+                    if let Some((_, f)) = props.iter().zip(fields.iter()).find(|(x, _)| &x.name == name && x.ty.rust == ty.rust && !matches!(x.ty.sql, Sql::Json)) {
+                        let inner_opt = p.ty.starts_with("Option<");
+                        if inner_opt {
+                            op.filters.push(Filter { query_field: p.field.clone(), column: f.name.clone(), bind: "v.clone()".into() });
+                        }
+                    }
+                }
+            }
+        } else {
+            op.not_implemented_reason = why;
+        }
+        op
+    }
+
+    /// How to build the entity from `body` (create / replace): one assignment per field.
+    fn assigns(&mut self, e: &EntityChoice, body_ty: &str, kind: &str) -> Result<Vec<Assign>, String> {
+        let props = self.tb.nodes[e.ty.node].properties.clone();
+        let fields = self.tb.types[e.ty.named.unwrap_or_default()].fields.clone();
+        let body_fields: Vec<(Prop, StructField)> = match self.tb.types.iter().position(|t| t.name == body_ty && t.kind == "struct") {
+            Some(i) => {
+                let node = self.tb.nodes.iter().position(|n| n.ident == self.tb.types[i].schema).unwrap_or_default();
+                self.tb.nodes[node].properties.clone().into_iter().zip(self.tb.types[i].fields.clone()).collect()
+            }
+            None => return Err(format!("its request body `{body_ty}` is not an object type")),
+        };
+        let mut out = Vec::new();
+        for (i, (p, f)) in props.iter().zip(fields.iter()).enumerate() {
+            let optional = f.ty.starts_with("Option<");
+            let expr = if i == e.key_prop {
+                if kind == "replace" {
+                    if optional {
+                        "Some(key.clone())".into()
+                    } else {
+                        "key.clone()".into()
+                    }
+                } else if optional {
+                    "None".into()
+                } else {
+                    "Default::default()".into()
+                }
+            } else if (p.name == "createdAt" || p.name == "created_at" || p.name == "updatedAt" || p.name == "updated_at") && p.ty.sql == Sql::DateTime {
+                if optional {
+                    "Some(now)".into()
+                } else {
+                    "now".into()
+                }
+            } else if let Some((bp, bf)) = body_fields.iter().find(|(bp, _)| bp.name == p.name && !bp.read_only) {
+                let _ = bp;
+                if bf.ty == f.ty {
+                    format!("body.{}", bf.name)
+                } else if f.ty == format!("Option<{}>", bf.ty) {
+                    format!("Some(body.{})", bf.name)
+                } else {
+                    return Err(format!("the body's `{}` ({}) does not fit the stored `{}` ({})", bp.name, bf.ty, p.name, f.ty));
+                }
+            } else if optional {
+                "None".into()
+            } else if f.ty.starts_with("Vec<") || p.read_only && matches!(p.ty.sql, Sql::Text | Sql::Int32 | Sql::Int64 | Sql::Real | Sql::Bool | Sql::Uuid | Sql::DateTime) {
+                "Default::default()".into()
+            } else {
+                return Err(format!("the stored `{}` cannot be filled from the request body", p.name));
+            };
+            out.push(Assign { field: f.name.clone(), expr });
+        }
+        Ok(out)
+    }
+
+    /// Fills entity-level filters and sorts from the implemented operations.
+    fn finish_operations(&mut self, res: &mut Resource) {
+        let Some(e) = &mut res.entity else { return };
+        for o in &mut res.operations {
+            for f in &o.filters {
+                if !e.filters.iter().any(|x| x.column == f.column) {
+                    e.filters.push(Filter { query_field: f.column.clone(), column: e.columns.iter().find(|c| c.field == f.column).map(|c| c.name.clone()).unwrap_or_default(), bind: String::new() });
+                }
+            }
+            for s in &o.scope {
+                if !e.filters.iter().any(|x| x.query_field == s.column) {
+                    e.filters.push(Filter { query_field: s.column.clone(), column: e.columns.iter().find(|c| c.field == s.column).map(|c| c.name.clone()).unwrap_or_default(), bind: String::new() });
+                }
+            }
+        }
+        // Sort keys come from the sort parameter's enum values (`name`, `-name`).
+        let mut sorts = Vec::new();
+        for o in &res.operations {
+            if o.sort_field.is_empty() {
+                continue;
+            }
+            let node = self.tb.nodes.iter().find(|n| n.ident == o.query_schema).cloned();
+            if let Some(n) = node {
+                if let Some(p) = n.properties.iter().find(|p| p.name == "sort") {
+                    for v in &self.tb.nodes[p.node].enum_values {
+                        let Some(v) = v.as_str() else { continue };
+                        let name = v.trim_start_matches('-');
+                        if let Some(c) = e.columns.iter().find(|c| c.json_name == name) {
+                            if !sorts.iter().any(|s: &SortKey| s.json_name == v) {
+                                sorts.push(SortKey { json_name: v.to_string(), column: c.name.clone() });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        e.sorts = sorts;
+        // Filter types for the repository's filter struct.
+        for f in &mut e.filters {
+            if let Some(c) = e.columns.iter().find(|c| c.field == f.query_field) {
+                let inner = c.row_ty.strip_prefix("Option<").and_then(|s| s.strip_suffix('>')).unwrap_or(&c.row_ty).to_string();
+                f.bind = inner;
+            }
+        }
+    }
+
+    fn tests(&mut self, res: &Resource, entity: Option<&EntityChoice>) -> ResourceTests {
+        let mut t = ResourceTests { id_pointer: if self.envelope { "/data/id".into() } else { "/id".into() }, ..ResourceTests::default() };
+        // Stubs: a concrete URL and a valid body for each operation that answers 501.
+        let mut names = Namespace::new();
+        for o in &res.operations {
+            if o.implemented {
+                continue;
+            }
+            let Some(url) = self.sample_url(o) else { continue };
+            let body = match &o.body {
+                Some(b) if b.mode == "json" => {
+                    let node = self.tb.nodes.iter().position(|n| n.ident == b.schema);
+                    match node.and_then(|n| self.tb.sample(n, 0, 0)) {
+                        Some(v) => v.to_string(),
+                        None if !b.required => String::new(),
+                        None => continue,
+                    }
+                }
+                Some(_) => "{}".to_string(),
+                None => String::new(),
+            };
+            if o.method == "head" && !o.success_ty.is_empty() {
+                continue;
+            }
+            t.stubs.push(StubCase { name: names.claim(&o.func), method: o.method_upper.clone(), url, body });
+        }
+        let Some(e) = entity else { return t };
+        let Some(ent) = &res.entity else { return t };
+        let find = |k: &str| res.operations.iter().find(|o| o.kind == k && o.implemented && o.scope.is_empty());
+        let create = find("create");
+        let read = find("read");
+        t.has_list = find("list").is_some();
+        t.has_read = read.is_some();
+        t.has_replace = find("replace").is_some();
+        t.has_update = find("update").is_some();
+        t.has_delete = find("delete").is_some();
+        if let Some(r) = read {
+            t.item_url = r.path.clone();
+            t.missing_url = match ent.key_strategy.as_str() {
+                "integer" => replace_last_param(&r.path, "987654321"),
+                _ => replace_last_param(&r.path, "00000000-0000-4000-8000-000000000999"),
+            };
+            if self.sample_url_prefix_ok(r) {
+            } else {
+                t.missing_url.clear();
+            }
+        }
+        if let Some(l) = find("list") {
+            t.collection_url = l.path.clone();
+        }
+        let Some(c) = create else { return t };
+        t.collection_url = c.path.clone();
+        t.create_status = c.success_status;
+        t.delete_status = find("delete").map(|d| d.success_status).unwrap_or(204);
+        let Some(b) = &c.body else { return t };
+        let Some(bnode) = self.tb.nodes.iter().position(|n| n.ident == b.schema) else { return t };
+        let (Some(s1), Some(s2)) = (self.tb.sample(bnode, 0, 0), self.tb.sample(bnode, 1, 0)) else {
+            self.diag(Severity::Info, "", format!("no valid sample body for `{}`; its CRUD tests are not generated", c.operation_id), "add `example` values to the schema's properties");
+            return t;
+        };
+        // Scoped creates, non-JSON success bodies, or paths with other params cannot be driven simply.
+        if c.path_params.iter().any(|_| true) || (c.success_ty.is_empty() && read.is_none()) {
+            return t;
+        }
+        t.has_create = true;
+        // Refs to other tables need those rows first: only resources without FKs get CRUD tests.
+        let node = &self.tb.nodes[bnode];
+        let has_fk = node.properties.iter().any(|p| p.references.is_some());
+        let key_returned = !c.success_ty.is_empty();
+        t.crud = !has_fk && key_returned;
+        t.sample = s1.to_string();
+        t.sample2 = s2.to_string();
+        // A field to change in replace/update: the first non-key, writable string or number field.
+        for p in &node.properties {
+            if p.read_only || p.name == e.ty.rust || p.references.is_some() {
+                continue;
+            }
+            let n = &self.tb.nodes[p.node];
+            if matches!(n.kind, "string" | "integer" | "number") && n.format.is_none_or(|f| f != "uuid") && !p.unique {
+                if let (Some(a), Some(b)) = (self.tb.sample(p.node, 0, 1), self.tb.sample(p.node, 2, 1)) {
+                    if a != b {
+                        t.change_field = p.name.clone();
+                        t.change_value = b.to_string();
+                        break;
+                    }
+                }
+            }
+        }
+        // Invalid bodies, one per kind of constraint the contract declares.
+        let base = s1.as_object().cloned().unwrap_or_default();
+        let mut cases = Namespace::new();
+        let mut push = |name: &str, field: &str, body: serde_json::Map<String, Value>, out: &mut Vec<InvalidCase>| {
+            out.push(InvalidCase { name: cases.claim(&snake_ident(name, "case")), body: Value::Object(body).to_string(), field: field.to_string() });
+        };
+        let mut out = Vec::new();
+        let mut unknown = base.clone();
+        unknown.insert("unexpectedField".into(), Value::Bool(true));
+        push("unknown_field", "unexpectedField", unknown, &mut out);
+        for p in &node.properties {
+            let n = &self.tb.nodes[p.node];
+            let fname = snake_ident(&p.name, "field");
+            if p.read_only {
+                let ro = self.tb.sample(p.node, 0, 1).unwrap_or(Value::String("x".into()));
+                let mut b = base.clone();
+                b.insert(p.name.clone(), ro);
+                push(&format!("{fname} read only"), &p.name, b, &mut out);
+                continue;
+            }
+            if p.required && p.default.is_none() {
+                let mut b = base.clone();
+                b.remove(&p.name);
+                push(&format!("{fname} missing"), &p.name, b, &mut out);
+            }
+            let mut bad = |suffix: &str, v: Value| {
+                let mut b = base.clone();
+                b.insert(p.name.clone(), v);
+                push(&format!("{fname} {suffix}"), &p.name, b, &mut out);
+            };
+            match n.kind {
+                "string" => {
+                    bad("wrong type", Value::from(12345));
+                    if let Some(m) = n.max_length {
+                        if m < 10_000 {
+                            bad("too long", Value::String("x".repeat(m as usize + 1)));
+                        }
+                    }
+                    if let Some(m) = n.min_length.filter(|m| *m > 0) {
+                        bad("too short", Value::String("x".repeat(m as usize - 1)));
+                    }
+                    if n.pattern.is_some() && n.enum_values.is_empty() {
+                        bad("pattern mismatch", Value::String("\u{1}!".into()));
+                    }
+                    if !n.enum_values.is_empty() {
+                        bad("not in enum", Value::String("definitely-not-allowed".into()));
+                    } else if let Some(f) = n.format {
+                        if n.pattern.is_none() {
+                            bad(&format!("bad {f}"), Value::String("not a valid value".into()));
+                        }
+                    }
+                }
+                "integer" | "number" => {
+                    bad("wrong type", Value::String("abc".into()));
+                    if let Some(m) = n.minimum.filter(|m| *m > -1e15 && *m > i32::MIN as f64) {
+                        bad("below minimum", Value::from(m as i64 - 1));
+                    }
+                    if let Some(m) = n.maximum.filter(|m| *m < 1e15 && *m < i32::MAX as f64) {
+                        bad("above maximum", Value::from(m as i64 + 1));
+                    }
+                }
+                "boolean" => bad("wrong type", Value::String("yes".into())),
+                "array" => bad("wrong type", Value::String("not a list".into())),
+                _ => {}
+            }
+        }
+        t.invalid_cases = out;
+        if let Some(u) = node.properties.iter().find(|p| p.unique && !p.read_only) {
+            t.unique_field = u.name.clone();
+        }
+        t
+    }
+
+    fn sample_url_prefix_ok(&self, o: &Operation) -> bool {
+        o.path_params.len() <= 1
+    }
+
+    /// The operation's path with each parameter replaced by a valid sample value.
+    fn sample_url(&self, o: &Operation) -> Option<String> {
+        let node = self.tb.nodes.iter().position(|n| n.ident == o.path_schema)?;
+        let mut url = o.path.clone();
+        for p in self.tb.nodes[node].properties.clone() {
+            let v = self.tb.sample(p.node, 0, 1)?;
+            let text = match v {
+                Value::String(s) => s,
+                Value::Array(a) => a.iter().map(|x| x.as_str().map(String::from).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(","),
+                other => other.to_string(),
+            };
+            url = url.replace(&format!("{{{}}}", p.name), &percent_encode(&text));
+        }
+        let qnode = self.tb.nodes.iter().position(|n| n.ident == o.query_schema)?;
+        let mut qs = Vec::new();
+        for p in self.tb.nodes[qnode].properties.clone() {
+            if !p.required {
+                continue;
+            }
+            let v = self.tb.sample(p.node, 0, 1)?;
+            let vals = match v {
+                Value::Array(a) => a,
+                other => vec![other],
+            };
+            for v in vals {
+                let text = match v {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                qs.push(format!("{}={}", percent_encode(&p.name), percent_encode(&text)));
+            }
+        }
+        if !qs.is_empty() {
+            url = format!("{url}?{}", qs.join("&"));
+        }
+        Some(url)
+    }
+}
+
+fn replace_last_param(path: &str, value: &str) -> String {
+    match path.rfind('{') {
+        Some(i) => format!("{}{value}{}", &path[..i], &path[i..].find('}').map(|j| &path[i + j + 1..]).unwrap_or("")),
+        None => path.to_string(),
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `http::StatusCode` associated constant for a code, or `from_u16` for unusual ones.
+fn status_const(code: u16) -> String {
+    let name = match code {
+        200 => "OK",
+        201 => "CREATED",
+        202 => "ACCEPTED",
+        203 => "NON_AUTHORITATIVE_INFORMATION",
+        204 => "NO_CONTENT",
+        205 => "RESET_CONTENT",
+        206 => "PARTIAL_CONTENT",
+        207 => "MULTI_STATUS",
+        _ => "OK",
+    };
+    name.to_string()
+}
+
+/// axum routes for OpenAPI paths: each parameter is renamed after the first parameter seen
+/// at the same position under the same prefix, so sibling routes never clash in the router
+/// (`/pets/{petId}` and `/pets/{id}/toys` share one name).
+pub fn canonical_routes<'p>(paths: impl Iterator<Item = &'p str>) -> IndexMap<String, String> {
+    let mut names: IndexMap<String, String> = IndexMap::new();
+    let mut out = IndexMap::new();
+    for path in paths {
+        if out.contains_key(path) {
+            continue;
+        }
+        let mut prefix = String::new();
+        let mut route = String::new();
+        let mut used = Namespace::new();
+        for seg in path.split('/').skip(1) {
+            if seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1 {
+                let key = format!("{prefix}/{{}}");
+                let candidate = names.entry(key.clone()).or_insert_with(|| snake_ident(seg.trim_matches(['{', '}']), "param")).clone();
+                let name = used.claim(&candidate);
+                route.push_str(&format!("/{{{name}}}"));
+                prefix = key;
+            } else {
+                let lit = seg.replace('{', "{{").replace('}', "}}");
+                route.push('/');
+                route.push_str(&lit);
+                prefix = format!("{prefix}/{seg}");
+            }
+        }
+        if route.is_empty() {
+            route.push('/');
+        }
+        out.insert(path.to_string(), route);
+    }
+    out
+}

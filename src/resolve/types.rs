@@ -1,0 +1,790 @@
+//! Schema → Rust type mapping, validation nodes and sample values.
+//!
+//! Owns how an OpenAPI Schema Object (OpenAPI 3.0.3 §4.7.24) becomes a Rust type, a node of
+//! the generated service's validation tables, and a SQL storage class. Named component
+//! schemas are memoised before recursing, so cyclic `$ref`s terminate. It must not look at
+//! paths or operations: that is `resolve::openapi`.
+
+use super::names::{doc_line, pascal_ident, rust_str, shouty_ident, snake_ident, Namespace};
+use crate::diag::{ptr, Diagnostic, Severity};
+use crate::model::{PropNode, RustType, SchemaNode, StructField, Variant};
+use indexmap::IndexMap;
+use openapiv3::{AdditionalProperties, ReferenceOr, Schema, SchemaKind, StringFormat, Type, VariantOrUnknownOrEmpty};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// How a value is stored in SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sql {
+    Text,
+    Int32,
+    Int64,
+    Real,
+    Bool,
+    Uuid,
+    DateTime,
+    Date,
+    /// A string enum stored as TEXT (carries the Rust type name).
+    Enum(String),
+    Json,
+}
+
+/// A resolved type: its Rust spelling (never `Option`), its validation node and storage.
+#[derive(Debug, Clone)]
+pub struct Ty {
+    pub rust: String,
+    pub node: usize,
+    pub sql: Sql,
+    /// A named struct or union: wrap in `Box` when held directly by a struct field.
+    pub boxed: bool,
+    /// Index into `TypeBuilder::types` for named types.
+    pub named: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub enum Additional {
+    #[default]
+    Deny,
+    Allow,
+    Schema(usize),
+}
+
+/// A property of an object node.
+#[derive(Debug, Clone)]
+pub struct Prop {
+    pub name: String,
+    pub node: usize,
+    pub required: bool,
+    pub read_only: bool,
+    pub write_only: bool,
+    pub default: Option<Value>,
+    pub ty: Ty,
+    pub unique: bool,
+    pub references: Option<String>,
+    pub renamed_from: Option<String>,
+}
+
+/// Validation node with raw (not yet literal) values; `to_schema_node` renders it.
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    pub ident: String,
+    pub kind: &'static str,
+    pub nullable: bool,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub pattern: Option<String>,
+    pub format: Option<&'static str>,
+    pub enum_values: Vec<Value>,
+    pub trim: bool,
+    pub lowercase: bool,
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    pub exclusive_minimum: bool,
+    pub exclusive_maximum: bool,
+    pub multiple_of: Option<f64>,
+    pub items: Option<usize>,
+    pub min_items: Option<u64>,
+    pub max_items: Option<u64>,
+    pub unique_items: bool,
+    pub properties: Vec<Prop>,
+    pub additional: Additional,
+    pub variants: Vec<usize>,
+    pub example: Option<Value>,
+    pub default: Option<Value>,
+}
+
+enum Memo {
+    InProgress,
+    Done(Ty),
+}
+
+/// Builds types and nodes for one document. `raw` is the whole document, used to follow
+/// `$ref`s that point anywhere inside it.
+pub struct TypeBuilder<'a> {
+    pub file: String,
+    pub raw: &'a Value,
+    pub types: Vec<RustType>,
+    pub nodes: Vec<Node>,
+    pub diags: Vec<Diagnostic>,
+    pub type_names: Namespace,
+    node_names: Namespace,
+    memo: HashMap<String, Memo>,
+    depth: usize,
+}
+
+const MAX_DEPTH: usize = 64;
+
+impl<'a> TypeBuilder<'a> {
+    pub fn new(file: &str, raw: &'a Value) -> Self {
+        TypeBuilder {
+            file: file.to_string(),
+            raw,
+            types: Vec::new(),
+            nodes: Vec::new(),
+            diags: Vec::new(),
+            type_names: Namespace::new(),
+            node_names: Namespace::new(),
+            memo: HashMap::new(),
+            depth: 0,
+        }
+    }
+
+    fn diag(&mut self, sev: Severity, pointer: &str, msg: impl Into<String>, hint: &str) {
+        let d = Diagnostic::new(sev, &self.file, pointer, msg);
+        self.diags.push(if hint.is_empty() { d } else { d.hint(hint) });
+    }
+
+    fn new_node(&mut self, hint: &str, kind: &'static str) -> usize {
+        let ident = self.node_names.claim(&shouty_ident(hint, "SCHEMA"));
+        self.nodes.push(Node { ident, kind, ..Node::default() });
+        self.nodes.len() - 1
+    }
+
+    /// A free-form JSON value (`serde_json::Value`) accepting anything.
+    pub fn any(&mut self, hint: &str) -> Ty {
+        let node = self.new_node(hint, "any");
+        Ty { rust: "serde_json::Value".into(), node, sql: Sql::Json, boxed: false, named: None }
+    }
+
+    /// Follows a local `$ref` to the schema it names. Errors (as diagnostics) for external
+    /// or dangling references.
+    pub fn deref_schema(&mut self, reference: &str, pointer: &str) -> Option<(String, Schema)> {
+        let Some(target) = reference.strip_prefix('#') else {
+            self.diag(Severity::Error, pointer, format!("external $ref `{reference}` is not supported"), "bundle the document into one file first, for example with `npx @redocly/cli bundle`");
+            return None;
+        };
+        let Some(v) = self.raw.pointer(target) else {
+            self.diag(Severity::Error, pointer, format!("$ref `{reference}` points at nothing in this document"), "check the spelling of the referenced component");
+            return None;
+        };
+        match serde_json::from_value::<ReferenceOr<Schema>>(v.clone()) {
+            Ok(ReferenceOr::Item(s)) => Some((target.to_string(), s)),
+            Ok(ReferenceOr::Reference { reference: next }) => {
+                if next == reference || self.depth > MAX_DEPTH {
+                    self.diag(Severity::Error, pointer, format!("$ref `{reference}` refers to itself"), "point the reference at a schema");
+                    return None;
+                }
+                self.depth += 1;
+                let r = self.deref_schema(&next, target);
+                self.depth -= 1;
+                r
+            }
+            Err(e) => {
+                self.diag(Severity::Error, target, format!("not a valid schema: {e}"), "fix the schema the $ref points at");
+                None
+            }
+        }
+    }
+
+    /// The type of a schema or reference at `pointer`. `hint` names anonymous types
+    /// (`PetTags`) and nodes.
+    pub fn ty(&mut self, s: &ReferenceOr<Schema>, pointer: &str, hint: &str) -> Ty {
+        match s {
+            ReferenceOr::Reference { reference } => self.ty_ref(reference, pointer),
+            ReferenceOr::Item(schema) => self.ty_schema(schema, pointer, hint, None),
+        }
+    }
+
+    pub fn ty_boxed(&mut self, s: &ReferenceOr<Box<Schema>>, pointer: &str, hint: &str) -> Ty {
+        match s {
+            ReferenceOr::Reference { reference } => self.ty_ref(reference, pointer),
+            ReferenceOr::Item(schema) => self.ty_schema(schema, pointer, hint, None),
+        }
+    }
+
+    fn ty_ref(&mut self, reference: &str, pointer: &str) -> Ty {
+        match self.memo.get(reference) {
+            Some(Memo::Done(t)) => return t.clone(),
+            Some(Memo::InProgress) => {
+                // A cycle through a non-nominal schema (an array alias of itself, say).
+                self.diag(Severity::Warning, pointer, format!("$ref `{reference}` is cyclic through a schema that is not an object; it is served as free-form JSON"), "");
+                return self.any("cyclic");
+            }
+            None => {}
+        }
+        let Some((target, schema)) = self.deref_schema(reference, pointer) else {
+            return self.any("unresolved");
+        };
+        let name = target.rsplit('/').next().unwrap_or("Schema").replace("~1", "/").replace("~0", "~");
+        if self.depth > MAX_DEPTH {
+            return self.any(&name);
+        }
+        self.memo.insert(reference.to_string(), Memo::InProgress);
+        self.depth += 1;
+        let t = self.ty_schema(&schema, &target, &name, Some(reference));
+        self.depth -= 1;
+        self.memo.insert(reference.to_string(), Memo::Done(t.clone()));
+        t
+    }
+
+    /// Reserves a named type and its node before recursing, and memoises it under `memo_key`.
+    fn reserve_named(&mut self, hint: &str, kind: &'static str, doc: &str, memo_key: Option<&str>, node_kind: &'static str) -> (usize, usize, Ty) {
+        let name = self.type_names.claim(&pascal_ident(hint, "Schema"));
+        let node = self.new_node(&name, node_kind);
+        self.types.push(RustType {
+            name: name.clone(),
+            doc: doc_line(doc),
+            kind: kind.to_string(),
+            fields: vec![],
+            variants: vec![],
+            alias_of: String::new(),
+            schema: self.nodes[node].ident.clone(),
+            sql_text: false,
+        });
+        let idx = self.types.len() - 1;
+        let sql = if kind == "enum" { Sql::Enum(name.clone()) } else { Sql::Json };
+        let ty = Ty { rust: name, node, sql, boxed: kind != "enum", named: Some(idx) };
+        if let Some(k) = memo_key {
+            self.memo.insert(k.to_string(), Memo::Done(ty.clone()));
+        }
+        (idx, node, ty)
+    }
+
+    fn ty_schema(&mut self, schema: &Schema, pointer: &str, hint: &str, memo_key: Option<&str>) -> Ty {
+        let data = &schema.schema_data;
+        let doc = data.description.clone().or_else(|| data.title.clone()).unwrap_or_default();
+        let mut t = match &schema.schema_kind {
+            SchemaKind::Type(Type::String(st)) => {
+                let values: Vec<String> = st.enumeration.iter().flatten().cloned().collect();
+                let nullable_enum = st.enumeration.iter().any(Option::is_none);
+                if !values.is_empty() {
+                    let t = self.string_enum(&values, hint, &doc, memo_key, pointer);
+                    if nullable_enum {
+                        self.nodes[t.node].nullable = true;
+                    }
+                    t
+                } else {
+                    let format = match &st.format {
+                        VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => Some("date-time"),
+                        VariantOrUnknownOrEmpty::Item(StringFormat::Date) => Some("date"),
+                        VariantOrUnknownOrEmpty::Unknown(f) => match f.as_str() {
+                            "uuid" => Some("uuid"),
+                            "email" => Some("email"),
+                            "uri" | "url" => Some("uri"),
+                            "ipv4" => Some("ipv4"),
+                            "ipv6" => Some("ipv6"),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    let node = self.new_node(hint, "string");
+                    let n = &mut self.nodes[node];
+                    n.min_length = st.min_length.map(|v| v as u64);
+                    n.max_length = st.max_length.map(|v| v as u64);
+                    n.format = format;
+                    n.trim = data.extensions.get("x-apigen-trim").and_then(Value::as_bool).unwrap_or(false);
+                    n.lowercase = format == Some("email");
+                    if let Some(p) = &st.pattern {
+                        if regex::Regex::new(p).is_ok() {
+                            self.nodes[node].pattern = Some(p.clone());
+                        } else {
+                            self.diag(Severity::Warning, &ptr(pointer, "pattern"), format!("pattern `{p}` uses syntax the Rust regex engine does not support (look-around or back-references); it is not enforced"), "rewrite the pattern without look-around, or enforce it in the service");
+                        }
+                    }
+                    let (rust, sql) = match format {
+                        Some("uuid") => ("uuid::Uuid", Sql::Uuid),
+                        Some("date-time") => ("chrono::DateTime<chrono::Utc>", Sql::DateTime),
+                        Some("date") => ("chrono::NaiveDate", Sql::Date),
+                        _ => ("String", Sql::Text),
+                    };
+                    Ty { rust: rust.into(), node, sql, boxed: false, named: None }
+                }
+            }
+            SchemaKind::Type(Type::Integer(it)) => {
+                let node = self.new_node(hint, "integer");
+                let wide = !matches!(&it.format, VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int32));
+                let n = &mut self.nodes[node];
+                n.minimum = it.minimum.map(|v| v as f64);
+                n.maximum = it.maximum.map(|v| v as f64);
+                n.exclusive_minimum = it.exclusive_minimum;
+                n.exclusive_maximum = it.exclusive_maximum;
+                n.multiple_of = it.multiple_of.map(|v| v as f64);
+                n.enum_values = it.enumeration.iter().flatten().map(|v| Value::from(*v)).collect();
+                if !wide {
+                    n.minimum = Some(n.minimum.map_or(i32::MIN as f64, |m| m.max(i32::MIN as f64)));
+                    n.maximum = Some(n.maximum.map_or(i32::MAX as f64, |m| m.min(i32::MAX as f64)));
+                }
+                if wide {
+                    Ty { rust: "i64".into(), node, sql: Sql::Int64, boxed: false, named: None }
+                } else {
+                    Ty { rust: "i32".into(), node, sql: Sql::Int32, boxed: false, named: None }
+                }
+            }
+            SchemaKind::Type(Type::Number(nt)) => {
+                let node = self.new_node(hint, "number");
+                let n = &mut self.nodes[node];
+                n.minimum = nt.minimum;
+                n.maximum = nt.maximum;
+                n.exclusive_minimum = nt.exclusive_minimum;
+                n.exclusive_maximum = nt.exclusive_maximum;
+                n.multiple_of = nt.multiple_of;
+                n.enum_values = nt.enumeration.iter().flatten().filter_map(|v| serde_json::Number::from_f64(*v).map(Value::Number)).collect();
+                Ty { rust: "f64".into(), node, sql: Sql::Real, boxed: false, named: None }
+            }
+            SchemaKind::Type(Type::Boolean(_)) => {
+                let node = self.new_node(hint, "boolean");
+                Ty { rust: "bool".into(), node, sql: Sql::Bool, boxed: false, named: None }
+            }
+            SchemaKind::Type(Type::Array(at)) => {
+                let item_hint = format!("{hint} item");
+                let item = match &at.items {
+                    Some(i) => self.ty_boxed(i, &ptr(pointer, "items"), &item_hint),
+                    None => self.any(&item_hint),
+                };
+                let node = self.new_node(hint, "array");
+                let n = &mut self.nodes[node];
+                n.items = Some(item.node);
+                n.min_items = at.min_items.map(|v| v as u64);
+                n.max_items = at.max_items.map(|v| v as u64);
+                n.unique_items = at.unique_items;
+                Ty { rust: format!("Vec<{}>", item.rust), node, sql: Sql::Json, boxed: false, named: None }
+            }
+            SchemaKind::Type(Type::Object(ot)) => {
+                let props: Vec<(String, ReferenceOr<Schema>)> = ot.properties.iter().map(|(k, v)| (k.clone(), unbox(v))).collect();
+                self.object(&props, &ot.required, ot.additional_properties.as_ref(), hint, &doc, memo_key, pointer, data)
+            }
+            SchemaKind::AllOf { all_of } => self.all_of(all_of, hint, &doc, memo_key, pointer, data),
+            SchemaKind::OneOf { one_of } => self.union(one_of, "oneOf", hint, &doc, memo_key, pointer),
+            SchemaKind::AnyOf { any_of } => self.union(any_of, "anyOf", hint, &doc, memo_key, pointer),
+            SchemaKind::Not { .. } => {
+                self.diag(Severity::Info, pointer, "`not` schemas are not enforced; the value is accepted as free-form JSON", "");
+                self.any(hint)
+            }
+            SchemaKind::Any(any) => {
+                if !any.properties.is_empty() || any.typ.as_deref() == Some("object") {
+                    let props: Vec<(String, ReferenceOr<Schema>)> = any.properties.iter().map(|(k, v)| (k.clone(), unbox(v))).collect();
+                    self.object(&props, &any.required, any.additional_properties.as_ref(), hint, &doc, memo_key, pointer, data)
+                } else if !any.all_of.is_empty() {
+                    self.all_of(&any.all_of, hint, &doc, memo_key, pointer, data)
+                } else if !any.one_of.is_empty() {
+                    self.union(&any.one_of, "oneOf", hint, &doc, memo_key, pointer)
+                } else if !any.any_of.is_empty() {
+                    self.union(&any.any_of, "anyOf", hint, &doc, memo_key, pointer)
+                } else {
+                    self.any(hint)
+                }
+            }
+        };
+        // Nullable applies to the node (a shared named node keeps its own flag).
+        if data.nullable && t.named.is_none() {
+            self.nodes[t.node].nullable = true;
+        } else if data.nullable {
+            // A nullable named schema: make a wrapper node so other uses are not widened.
+            self.nodes[t.node].nullable = true;
+        }
+        if t.named.is_none() {
+            let n = &mut self.nodes[t.node];
+            n.example = data.example.clone().or(n.example.take());
+            n.default = data.default.clone();
+        } else if let Some(ex) = data.example.clone() {
+            self.nodes[t.node].example.get_or_insert(ex);
+        }
+        if t.rust == "serde_json::Value" {
+            t.sql = Sql::Json;
+        }
+        t
+    }
+
+    fn string_enum(&mut self, values: &[String], hint: &str, doc: &str, memo_key: Option<&str>, pointer: &str) -> Ty {
+        let (idx, node, ty) = self.reserve_named(hint, "enum", doc, memo_key, "string");
+        let mut ns = Namespace::new();
+        let mut variants = Vec::new();
+        for v in values {
+            let name = ns.claim(&pascal_ident(v, "Empty"));
+            variants.push(Variant { name, value_lit: rust_str(v), ty: String::new() });
+        }
+        let _ = pointer;
+        self.types[idx].variants = variants;
+        self.nodes[node].enum_values = values.iter().map(|v| Value::String(v.clone())).collect();
+        ty
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn object(
+        &mut self,
+        props: &[(String, ReferenceOr<Schema>)],
+        required: &[String],
+        additional: Option<&AdditionalProperties>,
+        hint: &str,
+        doc: &str,
+        memo_key: Option<&str>,
+        pointer: &str,
+        data: &openapiv3::SchemaData,
+    ) -> Ty {
+        let extra = match additional {
+            Some(AdditionalProperties::Any(true)) => Some(None),
+            Some(AdditionalProperties::Schema(s)) => Some(Some(s.as_ref().clone())),
+            _ => None,
+        };
+        if props.is_empty() {
+            // A map or free-form object.
+            let node = self.new_node(hint, "object");
+            return match extra {
+                Some(Some(s)) => {
+                    let v = self.ty(&s, &ptr(pointer, "additionalProperties"), &format!("{hint} value"));
+                    self.nodes[node].additional = Additional::Schema(v.node);
+                    Ty { rust: format!("std::collections::BTreeMap<String, {}>", v.rust), node, sql: Sql::Json, boxed: false, named: None }
+                }
+                _ => {
+                    self.nodes[node].additional = Additional::Allow;
+                    Ty { rust: "serde_json::Map<String, serde_json::Value>".into(), node, sql: Sql::Json, boxed: false, named: None }
+                }
+            };
+        }
+        let (idx, node, ty) = self.reserve_named(hint, "struct", doc, memo_key, "object");
+        let type_name = ty.rust.clone();
+        let mut field_names = Namespace::new();
+        let mut fields = Vec::new();
+        let mut node_props = Vec::new();
+        let props_ptr = ptr(pointer, "properties");
+        for (pname, pschema) in props {
+            let ppointer = ptr(&props_ptr, pname);
+            let pt = self.ty(pschema, &ppointer, &format!("{type_name} {pname}"));
+            let (read_only, write_only, default, pdoc, unique, references, renamed_from) = self.prop_flags(pschema, &ppointer);
+            let is_required = required.iter().any(|r| r == pname);
+            let nullable = self.nodes[pt.node].nullable;
+            let fname = field_names.claim(&snake_ident(pname, "field"));
+            let inner = if pt.boxed { format!("Box<{}>", pt.rust) } else { pt.rust.clone() };
+            let defaultable = !pt.boxed && pt.named.is_none() || pt.rust.starts_with("Vec<");
+            let optional = !is_required || nullable || (read_only && !defaultable);
+            let rust = if optional { format!("Option<{inner}>") } else { inner };
+            let mut serde = Vec::new();
+            if fname != *pname {
+                serde.push(format!("rename = {}", rust_str(pname)));
+            }
+            if optional {
+                serde.push("default".into());
+                if !(is_required && nullable) {
+                    serde.push("skip_serializing_if = \"Option::is_none\"".into());
+                }
+            } else if read_only {
+                serde.push("default".into());
+            }
+            if write_only {
+                serde.push("skip_serializing".into());
+            }
+            fields.push(StructField { name: fname, json_lit: rust_str(pname), ty: rust, doc: doc_line(&pdoc), serde: serde.join(", ") });
+            node_props.push(Prop { name: pname.clone(), node: pt.node, required: is_required, read_only, write_only, default, ty: pt, unique, references, renamed_from });
+        }
+        self.types[idx].fields = fields;
+        let n = &mut self.nodes[node];
+        n.properties = node_props;
+        n.additional = match extra {
+            Some(None) => Additional::Allow,
+            Some(Some(_)) => Additional::Allow,
+            None => Additional::Deny,
+        };
+        n.example = data.example.clone();
+        ty
+    }
+
+    /// readOnly, writeOnly, default, description and apigen extensions of a property.
+    #[allow(clippy::type_complexity)]
+    fn prop_flags(&mut self, s: &ReferenceOr<Schema>, pointer: &str) -> (bool, bool, Option<Value>, String, bool, Option<String>, Option<String>) {
+        let schema = match s {
+            ReferenceOr::Item(s) => s.clone(),
+            ReferenceOr::Reference { reference } => match self.deref_schema(reference, pointer) {
+                Some((_, s)) => s,
+                None => return (false, false, None, String::new(), false, None, None),
+            },
+        };
+        let d = &schema.schema_data;
+        let ext = |k: &str| d.extensions.get(k).cloned();
+        (
+            d.read_only,
+            d.write_only,
+            d.default.clone(),
+            d.description.clone().unwrap_or_default(),
+            ext("x-apigen-unique").and_then(|v| v.as_bool()).unwrap_or(false),
+            ext("x-apigen-references").and_then(|v| v.as_str().map(String::from)),
+            ext("x-apigen-renamed-from").and_then(|v| v.as_str().map(String::from)),
+        )
+    }
+
+    fn all_of(&mut self, parts: &[ReferenceOr<Schema>], hint: &str, doc: &str, memo_key: Option<&str>, pointer: &str, data: &openapiv3::SchemaData) -> Ty {
+        let mut props: IndexMap<String, ReferenceOr<Schema>> = IndexMap::new();
+        let mut required: Vec<String> = Vec::new();
+        let mut additional = None;
+        let mut non_object = None;
+        for (i, part) in parts.iter().enumerate() {
+            let ppointer = ptr(&ptr(pointer, "allOf"), &i.to_string());
+            if !self.collect_object(part, &ppointer, &mut props, &mut required, &mut additional, 0) {
+                non_object.get_or_insert((part.clone(), ppointer));
+            }
+        }
+        if props.is_empty() {
+            if let Some((part, p)) = non_object {
+                return self.ty(&part, &p, hint);
+            }
+        }
+        let props: Vec<(String, ReferenceOr<Schema>)> = props.into_iter().collect();
+        self.object(&props, &required, additional.as_ref(), hint, doc, memo_key, pointer, data)
+    }
+
+    /// Gathers properties of an allOf part (following refs and nested allOf). Returns false
+    /// when the part is not an object schema.
+    fn collect_object(&mut self, part: &ReferenceOr<Schema>, pointer: &str, props: &mut IndexMap<String, ReferenceOr<Schema>>, required: &mut Vec<String>, additional: &mut Option<AdditionalProperties>, depth: usize) -> bool {
+        if depth > 16 {
+            return false;
+        }
+        let (schema, base) = match part {
+            ReferenceOr::Item(s) => (s.clone(), pointer.to_string()),
+            ReferenceOr::Reference { reference } => match self.deref_schema(reference, pointer) {
+                Some((target, s)) => (s, target),
+                None => return false,
+            },
+        };
+        let (p, r, a) = match &schema.schema_kind {
+            SchemaKind::Type(Type::Object(o)) => (&o.properties, &o.required, &o.additional_properties),
+            SchemaKind::Any(a) if !a.properties.is_empty() || !a.all_of.is_empty() || a.typ.as_deref() == Some("object") => {
+                for (i, sub) in a.all_of.iter().enumerate() {
+                    self.collect_object(sub, &ptr(&ptr(&base, "allOf"), &i.to_string()), props, required, additional, depth + 1);
+                }
+                (&a.properties, &a.required, &a.additional_properties)
+            }
+            SchemaKind::AllOf { all_of } => {
+                let mut any = false;
+                for (i, sub) in all_of.iter().enumerate() {
+                    any |= self.collect_object(sub, &ptr(&ptr(&base, "allOf"), &i.to_string()), props, required, additional, depth + 1);
+                }
+                return any;
+            }
+            _ => return false,
+        };
+        for (k, v) in p {
+            props.insert(k.clone(), unbox(v));
+        }
+        for k in r {
+            if !required.contains(k) {
+                required.push(k.clone());
+            }
+        }
+        if a.is_some() {
+            *additional = a.clone();
+        }
+        true
+    }
+
+    fn union(&mut self, alts: &[ReferenceOr<Schema>], keyword: &str, hint: &str, doc: &str, memo_key: Option<&str>, pointer: &str) -> Ty {
+        if alts.len() == 1 {
+            return self.ty(&alts[0], &ptr(&ptr(pointer, keyword), "0"), hint);
+        }
+        let (idx, node, ty) = self.reserve_named(hint, "union", doc, memo_key, "union");
+        let mut ns = Namespace::new();
+        let mut variants = Vec::new();
+        let mut nodes = Vec::new();
+        for (i, alt) in alts.iter().enumerate() {
+            let t = self.ty(alt, &ptr(&ptr(pointer, keyword), &i.to_string()), &format!("{} variant {}", ty.rust, i + 1));
+            let base = if t.named.is_some() { t.rust.clone() } else { format!("Variant{}", i + 1) };
+            let name = ns.claim(&pascal_ident(&base, "Variant"));
+            let inner = if t.boxed { format!("Box<{}>", t.rust) } else { t.rust.clone() };
+            variants.push(Variant { name, value_lit: String::new(), ty: inner });
+            nodes.push(t.node);
+        }
+        self.types[idx].variants = variants;
+        self.nodes[node].variants = nodes;
+        ty
+    }
+
+    /// Renders node `i` as the literal-carrying `SchemaNode` the templates print.
+    pub fn to_schema_node(&self, i: usize) -> SchemaNode {
+        let n = &self.nodes[i];
+        let opt_u = |v: Option<u64>| v.map_or("None".to_string(), |v| format!("Some({v})"));
+        let opt_f = |v: Option<f64>| v.map_or("None".to_string(), |v| format!("Some({v:?})"));
+        SchemaNode {
+            ident: n.ident.clone(),
+            kind: n.kind.to_string(),
+            nullable: n.nullable,
+            min_length: opt_u(n.min_length),
+            max_length: opt_u(n.max_length),
+            pattern: n.pattern.as_ref().map_or("None".into(), |p| format!("Some({})", rust_str(p))),
+            format: n.format.map_or("None".into(), |f| {
+                let v = match f {
+                    "uuid" => "Uuid",
+                    "email" => "Email",
+                    "uri" => "Uri",
+                    "date-time" => "DateTime",
+                    "date" => "Date",
+                    "ipv4" => "Ipv4",
+                    _ => "Ipv6",
+                };
+                format!("Some(Format::{v})")
+            }),
+            enum_values: n.enum_values.iter().map(|v| rust_str(&v.to_string())).collect(),
+            trim: n.trim,
+            lowercase: n.lowercase,
+            minimum: opt_f(n.minimum),
+            maximum: opt_f(n.maximum),
+            exclusive_minimum: n.exclusive_minimum,
+            exclusive_maximum: n.exclusive_maximum,
+            multiple_of: opt_f(n.multiple_of),
+            items: n.items.map(|i| self.nodes[i].ident.clone()).unwrap_or_default(),
+            min_items: opt_u(n.min_items),
+            max_items: opt_u(n.max_items),
+            unique_items: n.unique_items,
+            properties: n
+                .properties
+                .iter()
+                .map(|p| PropNode {
+                    name_lit: rust_str(&p.name),
+                    schema: self.nodes[p.node].ident.clone(),
+                    required: p.required,
+                    read_only: p.read_only,
+                    write_only: p.write_only,
+                    default_lit: p.default.as_ref().map_or("None".into(), |d| format!("Some({})", rust_str(&d.to_string()))),
+                })
+                .collect(),
+            additional: match n.additional {
+                Additional::Deny => "Additional::Deny".into(),
+                Additional::Allow => "Additional::Allow".into(),
+                Additional::Schema(s) => format!("Additional::Schema(&{})", self.nodes[s].ident),
+            },
+            variants: n.variants.iter().map(|v| self.nodes[*v].ident.clone()).collect(),
+        }
+    }
+
+    /// A value valid for node `i` in input (read-only properties left out), or `None` when
+    /// apigen cannot make one (a pattern it cannot satisfy, a required cycle).
+    pub fn sample(&self, i: usize, variant: u64, depth: usize) -> Option<Value> {
+        let n = &self.nodes[i];
+        if depth > 8 {
+            return None;
+        }
+        if let Some(ex) = &n.example {
+            if variant == 0 && self.valid_example(i, ex) {
+                return Some(ex.clone());
+            }
+        }
+        if let Some(first) = n.enum_values.get((variant as usize) % n.enum_values.len().max(1)) {
+            return Some(first.clone());
+        }
+        Some(match n.kind {
+            "string" => Value::String(self.sample_string(n, variant)?),
+            "integer" | "number" => {
+                let lo = n.minimum.map(|m| if n.exclusive_minimum { m + 1.0 } else { m }).unwrap_or(1.0);
+                let hi = n.maximum.map(|m| if n.exclusive_maximum { m - 1.0 } else { m });
+                let mut v = lo.max(if n.minimum.is_none() { 1.0 } else { lo }) + variant as f64;
+                if let Some(h) = hi {
+                    if v > h {
+                        v = lo;
+                    }
+                }
+                if let Some(m) = n.multiple_of {
+                    if m > 0.0 {
+                        v = (v / m).ceil() * m;
+                    }
+                }
+                if n.kind == "integer" {
+                    Value::from(v.round() as i64)
+                } else {
+                    serde_json::Number::from_f64(v).map(Value::Number)?
+                }
+            }
+            "boolean" => Value::Bool(variant % 2 == 0),
+            "array" => {
+                let count = n.min_items.unwrap_or(1).max(1);
+                let item = n.items?;
+                let mut out = Vec::new();
+                for k in 0..count {
+                    out.push(self.sample(item, variant + k, depth + 1)?);
+                }
+                Value::Array(out)
+            }
+            "object" => {
+                let mut m = serde_json::Map::new();
+                for p in &n.properties {
+                    if p.read_only {
+                        continue;
+                    }
+                    if p.required || depth == 0 {
+                        match self.sample(p.node, variant, depth + 1) {
+                            Some(v) => {
+                                m.insert(p.name.clone(), v);
+                            }
+                            None if p.required => return None,
+                            None => {}
+                        }
+                    }
+                }
+                Value::Object(m)
+            }
+            "union" => return n.variants.first().and_then(|v| self.sample(*v, variant, depth + 1)),
+            _ => Value::String(format!("value-{variant}")),
+        })
+    }
+
+    fn valid_example(&self, i: usize, ex: &Value) -> bool {
+        let n = &self.nodes[i];
+        match (n.kind, ex) {
+            ("string", Value::String(s)) => {
+                let len = s.chars().count() as u64;
+                n.min_length.is_none_or(|m| len >= m)
+                    && n.max_length.is_none_or(|m| len <= m)
+                    && n.pattern.as_ref().is_none_or(|p| regex::Regex::new(p).map(|r| r.is_match(s)).unwrap_or(false))
+                    && n.format.is_none()
+            }
+            ("integer", Value::Number(x)) => x.is_i64() && n.minimum.is_none_or(|m| x.as_f64().unwrap_or(0.0) > m) && n.maximum.is_none_or(|m| x.as_f64().unwrap_or(0.0) < m),
+            ("boolean", Value::Bool(_)) => true,
+            _ => false,
+        }
+    }
+
+    fn sample_string(&self, n: &Node, variant: u64) -> Option<String> {
+        let base = match n.format {
+            Some("uuid") => format!("00000000-0000-4000-8000-{:012}", variant + 1),
+            Some("email") => format!("user{variant}@example.com"),
+            Some("uri") => format!("https://example.com/{variant}"),
+            Some("date-time") => format!("2024-01-{:02}T10:00:00Z", variant % 28 + 1),
+            Some("date") => format!("2024-01-{:02}", variant % 28 + 1),
+            Some("ipv4") => format!("192.0.2.{}", variant % 250 + 1),
+            Some("ipv6") => "2001:db8::1".into(),
+            _ => {
+                if let Some(p) = &n.pattern {
+                    return sample_pattern(p, n.min_length, n.max_length, variant);
+                }
+                let min = n.min_length.unwrap_or(1).max(1) as usize;
+                let max = n.max_length.map(|m| m as usize).unwrap_or(usize::MAX);
+                let mut s = format!("sample-{variant}");
+                while s.chars().count() < min {
+                    s.push('x');
+                }
+                if s.chars().count() > max {
+                    // Keep the variant distinct in the last characters.
+                    let tail = variant.to_string();
+                    let keep = max.saturating_sub(tail.len());
+                    s = "s".repeat(keep) + &tail;
+                    s = s.chars().rev().take(max).collect::<Vec<_>>().into_iter().rev().collect();
+                }
+                s
+            }
+        };
+        Some(base)
+    }
+}
+
+/// A string matching `pattern` and the length bounds, made deterministically from
+/// `variant`; `None` when none is found.
+pub fn sample_pattern(pattern: &str, min: Option<u64>, max: Option<u64>, variant: u64) -> Option<String> {
+    use rand::distr::Distribution;
+    use rand::SeedableRng;
+    let re = regex::Regex::new(pattern).ok()?;
+    let mut parser = regex_syntax::ParserBuilder::new().unicode(false).build();
+    let hir = parser.parse(pattern).ok()?;
+    let gen = rand_regex::Regex::with_hir(hir, 12).ok()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed + variant);
+    for _ in 0..200 {
+        let s: String = gen.sample(&mut rng);
+        let len = s.chars().count() as u64;
+        if re.is_match(&s) && min.is_none_or(|m| len >= m) && max.is_none_or(|m| len <= m) && !s.trim().is_empty() && s.trim() == s {
+            return Some(s);
+        }
+    }
+    None
+}
+
+fn unbox(s: &ReferenceOr<Box<Schema>>) -> ReferenceOr<Schema> {
+    match s {
+        ReferenceOr::Reference { reference } => ReferenceOr::Reference { reference: reference.clone() },
+        ReferenceOr::Item(b) => ReferenceOr::Item(b.as_ref().clone()),
+    }
+}
