@@ -1,1 +1,215 @@
-fn main(){}
+//! The `apigen` command line: parses arguments, calls the core, prints, maps errors to exit
+//! codes (0 success, 1 `check` found drift, 2 invalid input or usage).
+
+use anyhow::Context;
+use apigen::load::{load_file, load_str, Loaded};
+use apigen::model::Database;
+use apigen::resolve::ResolveOptions;
+use apigen::{Diagnostic, Error, Severity};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "apigen", version, about = "Turn an API contract into a production-grade Rust web service, and keep it in step.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a project from a contract (OpenAPI 3.0/3.1 or an apigen domain spec).
+    New {
+        /// Folder to create; must be empty or missing unless --force.
+        dir: PathBuf,
+        /// The contract; without it, a starter bookstore domain spec.
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Database of the generated service (default: the contract's, else sqlite).
+        #[arg(long, value_enum)]
+        database: Option<Db>,
+        /// Crate name of the generated project (default: from the contract's title).
+        #[arg(long)]
+        name: Option<String>,
+        /// Folder of templates overriding the embedded ones (same layout as apigen's templates/).
+        #[arg(long)]
+        templates: Option<PathBuf>,
+        /// Write into a non-empty folder (files you own there are kept).
+        #[arg(long)]
+        force: bool,
+        /// Print what would be written, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the resolved model and every diagnostic, writing nothing.
+    Inspect {
+        /// The contract to read.
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        #[arg(long, value_enum)]
+        database: Option<Db>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            match e.downcast_ref::<Error>() {
+                Some(Error::Invalid(diags)) => print_diagnostics(diags),
+                _ => eprintln!("error: {e:#}"),
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.iter().filter(|d| d.severity == Severity::Warning).count();
+    if errors > 0 {
+        eprintln!("{errors} error(s), {warnings} warning(s); nothing was written");
+    }
+}
+
+fn options(database: Option<Db>, name: Option<String>) -> anyhow::Result<ResolveOptions> {
+    if let Some(n) = &name {
+        let ok = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            anyhow::bail!("invalid --name `{n}`: a crate name is letters, digits and `_`, starting with a letter");
+        }
+    }
+    Ok(ResolveOptions {
+        database: database.map(|d| match d {
+            Db::Sqlite => Database::Sqlite,
+            Db::Postgres => Database::Postgres,
+        }),
+        package: name,
+    })
+}
+
+fn load(spec: Option<&PathBuf>) -> anyhow::Result<Loaded> {
+    Ok(match spec {
+        Some(p) => {
+            if !p.exists() {
+                anyhow::bail!("{}: no such file; pass the path of an OpenAPI document or an apigen domain spec", p.display());
+            }
+            load_file(p)?
+        }
+        None => load_str("bookstore.yaml", apigen::STARTER_SPEC)?,
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::New { dir, spec, database, name, templates, force, dry_run } => {
+            let loaded = load(spec.as_ref())?;
+            let opts = options(database, name)?;
+            if let Some(t) = &templates {
+                if !t.is_dir() {
+                    anyhow::bail!("{}: --templates must be a folder laid out like apigen's templates/", t.display());
+                }
+            }
+            let generated = apigen::generate(&loaded, &opts, templates.as_deref())?;
+            for d in &generated.model.diagnostics {
+                if d.severity >= Severity::Warning {
+                    eprintln!("{d}");
+                }
+            }
+            for (path, why) in &generated.unformatted {
+                eprintln!("warning: {path} was not formatted: {}", why.lines().next().unwrap_or(""));
+            }
+            let report = apigen::write::write_project(&dir, &generated.files, force, dry_run).with_context(|| format!("writing {}", dir.display()))?;
+            let verb = if dry_run { "would write" } else { "wrote" };
+            for p in &report.written {
+                if dry_run {
+                    println!("{verb} {}", dir.join(p).display());
+                }
+            }
+            for p in &report.kept {
+                println!("kept {} (yours)", dir.join(p).display());
+            }
+            let m = &generated.model;
+            let ops: usize = m.resources.iter().map(|r| r.operations.len()).sum();
+            let stubs: usize = m.resources.iter().flat_map(|r| &r.operations).filter(|o| !o.implemented).count();
+            println!(
+                "{verb} {} files for `{}` ({} resources, {ops} operations, {stubs} answering 501 until implemented) in {}",
+                report.written.len(),
+                m.package,
+                m.resources.len(),
+                dir.display()
+            );
+            if !dry_run {
+                println!("next: cd {} && cargo run", dir.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect { file, format, database } => {
+            let loaded = load(Some(&file))?;
+            let opts = options(database, None)?;
+            let model = match apigen::resolve::resolve(&loaded, &opts) {
+                Ok(m) => m,
+                Err(Error::Invalid(diags)) => {
+                    if format == Format::Json {
+                        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "model": null, "diagnostics": diags }))?);
+                    }
+                    print_diagnostics(&diags);
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match format {
+                Format::Json => {
+                    let mut v = serde_json::to_value(&model)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("openapi_json");
+                    }
+                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "model": v, "diagnostics": model.diagnostics }))?);
+                }
+                Format::Table => print_table(&model),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_table(m: &apigen::model::Model) {
+    println!("{} {} ({} contract, {:?}, crate `{}`)", m.title, m.api_version, m.source_kind, m.database, m.package);
+    for r in &m.resources {
+        match &r.entity {
+            Some(e) => println!("\nresource {} — table `{}` of {} (key `{}`, {})", r.module, e.table, e.type_name, e.key.name, e.key_strategy),
+            None => println!("\nresource {} — no table", r.module),
+        }
+        if let Some(e) = &r.entity {
+            for c in &e.columns {
+                println!("    column {:<24} {:<16} {}{}", c.name, c.sqlite_type, if c.not_null { "not null" } else { "null" }, if c.unique { ", unique" } else { "" });
+            }
+        }
+        for o in &r.operations {
+            let state = if o.implemented { o.kind.clone() } else { format!("501: {}", o.not_implemented_reason) };
+            println!("  {:<7} {:<40} {:<28} {}", o.method_upper, o.path, o.func, state);
+        }
+    }
+    println!("\n{} types, {} schema nodes", m.types.len(), m.schemas.len());
+    for d in &m.diagnostics {
+        println!("{d}");
+    }
+}

@@ -49,12 +49,15 @@ pub struct Model {
     pub types: Vec<RustType>,
     /// Validation rule statics, one per schema node (see the generated `schemas.rs`).
     pub schemas: Vec<SchemaNode>,
-    /// Distinct regex patterns used by the schemas, in first-use order.
     pub resources: Vec<Resource>,
     /// Routes grouped by axum path (one `route()` call each).
     pub routes: Vec<Route>,
     /// The OpenAPI document the service serves at `/openapi.json`, pretty-printed.
     pub openapi_json: String,
+    /// Entities in foreign-key order (referenced tables first), for migrations.
+    pub tables: Vec<Entity>,
+    /// A route that takes a JSON body, for the 413/415/400 tests: (method, url).
+    pub body_probe: Option<(String, String)>,
     /// Whether any table has a JSON column (pulls in `sqlx::types::Json`).
     pub has_json_columns: bool,
     /// Whether any entity uses a UUID / date-time key or field (dependency switches).
@@ -199,6 +202,15 @@ pub struct Entity {
     pub update_assignments: String,
     /// Placeholder number of the key in the update statement.
     pub update_key_placeholder: String,
+    /// Column definitions per dialect (`"name" TEXT NOT NULL CHECK (…)`).
+    pub sqlite_defs: Vec<String>,
+    pub postgres_defs: Vec<String>,
+    /// Bind expressions of the update statement, in placeholder order (key last, separately).
+    pub update_binds: Vec<String>,
+    /// Default sort column and whether a created-at column exists.
+    pub default_sort: String,
+    /// `.bind(*key)` or `.bind(key.clone())`, by whether the key type is `Copy`.
+    pub key_bind: String,
 }
 
 /// A table column backing one struct field.
@@ -226,19 +238,24 @@ pub struct Column {
     pub postgres_default: String,
 }
 
+/// An equality filter. On an operation: `query_field` is the query struct's field, `column`
+/// the entity field it fills, `bind` the expression reading it. On an entity: `query_field`
+/// is the entity field, `column` the SQL column, `bind` the Rust type, `copy` whether it is `Copy`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Filter {
-    /// Field name on the query struct.
     pub query_field: String,
     pub column: String,
-    /// Expression turning `v` (a reference to the query value) into something bindable.
     pub bind: String,
+    pub copy: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SortKey {
     pub json_name: String,
     pub column: String,
+    /// The query value as a Rust literal (`"-title"`) and its direction.
+    pub value_lit: String,
+    pub descending: bool,
 }
 
 /// One OpenAPI operation.
@@ -289,6 +306,31 @@ pub struct Operation {
     pub sort_field: String,
     /// Filters used by this list (subset of the entity's filters present in the query).
     pub filters: Vec<Filter>,
+    /// The operation id as a Rust string literal.
+    pub op_id_lit: String,
+    /// Rust type the service function returns inside `Result` (`()` for no body).
+    pub service_ret: String,
+    /// `empty`, `json` or `page` (a list whose meta goes in the envelope).
+    pub response_kind: String,
+    /// Type of the `body` argument of the service (empty when it takes none).
+    pub body_arg: String,
+    /// For lists: `cursor`, `offset` (page/perPage with a total) or `plain`.
+    pub list_mode: String,
+    /// Rust expressions for a list's page size and offset.
+    pub limit_expr: String,
+    pub offset_expr: String,
+    /// Expression giving the requested sort key as `Option<&str>`, or empty.
+    pub sort_access: String,
+    /// Expression for the create's client-supplied key (`Option<K>`), strategy applied.
+    pub create_key_expr: String,
+    /// Expression for the `Location` header of a create, or empty.
+    pub location_expr: String,
+    /// The service needs `let now = chrono::Utc::now();`.
+    pub uses_now: bool,
+    /// Fields a PATCH may change: (entity field, JSON name literal).
+    pub patch_fields: Vec<Assign>,
+    /// Field to set to `now` on PATCH (`Some(now)` when optional), or empty.
+    pub touch_expr: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -352,6 +394,9 @@ pub struct ResourceTests {
     /// Collection and item URLs used by tests (item with `{id}` to replace).
     pub collection_url: String,
     pub item_url: String,
+    /// The item URL around its key: `prefix + id + suffix`.
+    pub item_prefix: String,
+    pub item_suffix: String,
     pub has_list: bool,
     pub has_create: bool,
     pub has_read: bool,

@@ -41,7 +41,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         }
         let plural_name = res.plural.clone().unwrap_or_else(|| plural(&singular));
         let type_name = singular.to_pascal_case();
-        let (schema, filters, sorts) = entity_schema(spec, rname, res, &rptr, file, &mut diags);
+        let (schema, filters, sorts) = entity_schema(spec, rname, res, &rptr, file, &mut diags, &mut schemas);
         schemas.insert(type_name.clone(), schema);
         schemas.insert(format!("{type_name}Envelope"), envelope(json!({"$ref": format!("#/components/schemas/{type_name}")}), json!({"type": "object"})));
         schemas.insert(format!("{type_name}ListEnvelope"), envelope(json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{type_name}")}}), json!({"$ref": "#/components/schemas/PageMeta"})));
@@ -123,7 +123,10 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
     (doc, diags)
 }
 
-fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str, file: &str, diags: &mut Vec<Diagnostic>) -> (Value, Vec<String>, Vec<String>) {
+/// The entity schema of a resource, the filters (name, parameter schema) and sort keys a
+/// list allows. String enums are hoisted into `components` so a filter parameter and the
+/// field share one type.
+fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str, file: &str, diags: &mut Vec<Diagnostic>, components: &mut Map<String, Value>) -> (Value, Vec<(String, Value)>, Vec<String>) {
     let mut props = Map::new();
     let mut required = vec![Value::from("id"), Value::from("createdAt"), Value::from("updatedAt")];
     props.insert("id".into(), json!({"type": "string", "format": "uuid", "readOnly": true, "description": "Server-assigned identifier."}));
@@ -144,9 +147,24 @@ fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str,
             diags.push(Diagnostic::new(Severity::Error, file, &fptr, format!("field `{fname}` becomes `{name}`, which another field already is")).hint("rename one of them"));
             continue;
         }
-        let Some(schema) = field_schema(spec, f, &fptr, file, diags) else { continue };
+        let Some(mut schema) = field_schema(spec, f, &fptr, file, diags) else { continue };
+        let mut filter_schema = json!({"type": schema["type"].clone()});
+        if let Some(fmt) = schema.get("format") {
+            filter_schema["format"] = fmt.clone();
+        }
+        if let Some(values) = schema.get("enum").cloned() {
+            let enum_name = format!("{}{}", rname.to_pascal_case(), fname.to_pascal_case());
+            components.insert(enum_name.clone(), json!({"type": "string", "enum": values}));
+            let r = json!({"$ref": format!("#/components/schemas/{enum_name}")});
+            filter_schema = r.clone();
+            if let Some(o) = schema.as_object_mut() {
+                o.remove("type");
+                o.remove("enum");
+                o.insert("allOf".into(), Value::Array(vec![r]));
+            }
+        }
         if f.enum_values.is_some() || f.reference.is_some() || f.ty.as_deref() == Some("boolean") {
-            filters.push(name.clone());
+            filters.push((name.clone(), filter_schema));
         }
         if f.unique || f.enum_values.is_some() || matches!(f.ty.as_deref(), Some("integer" | "bigint" | "number" | "date" | "datetime")) {
             sorts.push(name.clone());
@@ -161,11 +179,9 @@ fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str,
     }
     props.insert("createdAt".into(), json!({"type": "string", "format": "date-time", "readOnly": true}));
     props.insert("updatedAt".into(), json!({"type": "string", "format": "date-time", "readOnly": true}));
-    let pick = |given: &Option<Vec<String>>, defaults: Vec<String>, key: &str, diags: &mut Vec<Diagnostic>| -> Vec<String> {
-        match given {
-            None => defaults,
-            Some(list) => list
-                .iter()
+    let pick = |given: &Option<Vec<String>>, key: &str, diags: &mut Vec<Diagnostic>| -> Option<Vec<String>> {
+        given.as_ref().map(|list| {
+            list.iter()
                 .filter_map(|f| {
                     let n = f.to_lower_camel_case();
                     let n = if res.fields.get(f).is_some_and(|x| x.reference.is_some()) { format!("{n}Id") } else { n };
@@ -176,11 +192,30 @@ fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str,
                         None
                     }
                 })
-                .collect(),
-        }
+                .collect()
+        })
     };
-    let filters = pick(&res.filters, filters, "filters", diags);
-    let sorts = pick(&res.sort, sorts, "sort", diags);
+    let filters = match pick(&res.filters, "filters", diags) {
+        None => filters,
+        Some(names) => names
+            .into_iter()
+            .map(|n| {
+                let p = &props[&n];
+                let schema = match p.get("allOf") {
+                    Some(Value::Array(a)) if !a.is_empty() => a[0].clone(),
+                    _ => {
+                        let mut s = json!({"type": p["type"].clone()});
+                        if let Some(fmt) = p.get("format") {
+                            s["format"] = fmt.clone();
+                        }
+                        s
+                    }
+                };
+                (n, schema)
+            })
+            .collect(),
+    };
+    let sorts = pick(&res.sort, "sort", diags).unwrap_or(sorts);
     let mut schema = json!({
         "type": "object",
         "additionalProperties": false,
@@ -276,7 +311,7 @@ fn field_schema(spec: &DomainSpec, f: &FieldSpec, fptr: &str, file: &str, diags:
     Some(s)
 }
 
-fn list_params(filters: &[String], sorts: &[String], offset: bool, _spec: &DomainSpec, _res: &ResourceSpec) -> Vec<Value> {
+fn list_params(filters: &[(String, Value)], sorts: &[String], offset: bool, _spec: &DomainSpec, _res: &ResourceSpec) -> Vec<Value> {
     let mut out = Vec::new();
     if offset {
         out.push(json!({"name": "page", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 1, "default": 1}}));
@@ -293,8 +328,8 @@ fn list_params(filters: &[String], sorts: &[String], offset: bool, _spec: &Domai
         }
         out.push(json!({"name": "sort", "in": "query", "description": "Sort key; a leading `-` sorts descending.", "schema": {"type": "string", "enum": values}}));
     }
-    for f in filters {
-        out.push(json!({"name": f, "in": "query", "description": format!("Only rows whose `{f}` equals this value."), "schema": {"type": "string"}, "x-apigen-filter": true}));
+    for (f, schema) in filters {
+        out.push(json!({"name": f, "in": "query", "description": format!("Only rows whose `{f}` equals this value."), "schema": schema}));
     }
     out
 }

@@ -181,10 +181,25 @@ impl<'a> Resolver<'a> {
         let mut funcs = Namespace::new();
         let mut resources = Vec::new();
         let mut seen_routes: IndexMap<(String, String), String> = IndexMap::new();
+        // Choose each group's entity, then fold groups into their owner: a group whose
+        // entity is another group's joins it (nested lists), and a group without a table
+        // under another group's item path joins it as actions (`/books/{id}/publish`).
+        let mut chosen: Vec<(String, Vec<usize>, Option<EntityChoice>)> = Vec::new();
         for (coll, idxs) in &groups {
+            let entity = self.choose_entity(coll, idxs.iter().map(|i| &raw_ops[*i]).collect());
+            let owner = chosen.iter().position(|(c, _, e)| match (&entity, e) {
+                (Some(a), Some(b)) => a.ty.rust == b.ty.rust,
+                (None, Some(_)) => coll.starts_with(&format!("{c}/{{")),
+                _ => false,
+            });
+            match owner {
+                Some(i) => chosen[i].1.extend(idxs.iter().copied()),
+                None => chosen.push((coll.clone(), idxs.clone(), entity)),
+            }
+        }
+        for (coll, idxs, entity) in &chosen {
             let hint = hints.get(coll).cloned().unwrap_or_default();
             let module = modules.claim(&snake_ident(&hint, "root"));
-            let entity = self.choose_entity(coll, idxs.iter().map(|i| &raw_ops[*i]).collect());
             let mut ops = Vec::new();
             for &i in idxs {
                 let o = &raw_ops[i];
@@ -194,14 +209,16 @@ impl<'a> Resolver<'a> {
                     continue;
                 }
                 seen_routes.insert((route.clone(), o.method.to_string()), o.path.clone());
-                let is_item = placement(&o.path).item;
-                let op = self.operation(o, &route, is_item, entity.as_ref(), &mut funcs);
+                let p = placement(&o.path);
+                // Operations folded in from a sub-path are actions, whatever their method.
+                let foreign = p.collection != *coll && entity.as_ref().is_none_or(|_| !(o.method == "get" && !p.item));
+                let op = self.operation(o, &route, p.item, entity.as_ref(), &mut funcs, foreign);
                 ops.push(op);
             }
             let entity_model = entity.as_ref().map(|e| self.entity(e, &module));
-            // Operations of an entity-less group, or not fitting the entity, are stubs already.
             let mut res = Resource { module, label: hint.replace(['_', '-'], " "), entity: entity_model, operations: ops, tests: ResourceTests::default() };
             self.finish_operations(&mut res);
+            self.finalize(&mut res, entity.as_ref());
             res.tests = self.tests(&res, entity.as_ref());
             resources.push(res);
         }
@@ -219,7 +236,8 @@ impl<'a> Resolver<'a> {
         for r in &resources {
             if let Some(e) = &r.entity {
                 for c in &e.columns {
-                    if let Some(t) = types.iter_mut().find(|t| t.kind == "enum" && (c.row_ty == t.name || c.row_ty == format!("Option<{}>", t.name))) {
+                    let bare = c.row_ty.replace("crate::models::", "");
+                    if let Some(t) = types.iter_mut().find(|t| t.kind == "enum" && (bare == t.name || bare == format!("Option<{}>", t.name))) {
                         t.sql_text = true;
                     }
                 }
@@ -229,6 +247,12 @@ impl<'a> Resolver<'a> {
         let op_types: String = resources.iter().flat_map(|r| r.operations.iter().flat_map(|o| o.path_params.iter().chain(o.query_params.iter()).map(|p| p.ty.clone()))).collect::<Vec<_>>().join(" ");
         let key_types: String = resources.iter().filter_map(|r| r.entity.as_ref().map(|e| e.key_ty.clone() + " " + &e.key_strategy)).collect::<Vec<_>>().join(" ");
         let has_json_columns = resources.iter().any(|r| r.entity.as_ref().is_some_and(|e| e.columns.iter().any(|c| c.row_ty.contains("Json<"))));
+        let tables = table_order(&resources);
+        let body_probe = resources
+            .iter()
+            .find(|r| r.tests.has_create && !r.tests.collection_url.is_empty())
+            .map(|r| ("POST".to_string(), r.tests.collection_url.clone()))
+            .or_else(|| resources.iter().flat_map(|r| r.tests.stubs.iter()).find(|s| !s.body.is_empty() && s.method != "GET").map(|s| (s.method.clone(), s.url.clone())));
         let mut openapi_json = serde_json::to_string_pretty(served).unwrap_or_default();
         openapi_json.push('\n');
         Model {
@@ -247,6 +271,8 @@ impl<'a> Resolver<'a> {
             resources,
             routes,
             openapi_json,
+            tables,
+            body_probe,
             has_json_columns,
             diagnostics: vec![],
         }
@@ -424,6 +450,7 @@ impl<'a> Resolver<'a> {
             (lite, pg)
         };
         let json = p.ty.sql == Sql::Json;
+        let enums = self.enum_names();
         let (row_ty, row_suffix, bind) = if json {
             if optional {
                 (format!("Option<sqlx::types::Json<{inner}>>"), ".map(|v| v.0)".to_string(), format!("e.{}.clone().map(sqlx::types::Json)", field.name))
@@ -431,8 +458,9 @@ impl<'a> Resolver<'a> {
                 (format!("sqlx::types::Json<{inner}>"), ".0".to_string(), format!("sqlx::types::Json(e.{}.clone())", field.name))
             }
         } else {
-            (field.ty.clone(), String::new(), format!("e.{}.clone()", field.name))
+            (field.ty.clone(), String::new(), copy_or_clone(&format!("e.{}", field.name), &field.ty, &enums))
         };
+        let row_ty = qualify(&row_ty);
         Column {
             name,
             field: field.name.clone(),
@@ -520,7 +548,16 @@ impl<'a> Resolver<'a> {
             insert_placeholders_without_key,
             update_assignments,
             update_key_placeholder,
+            sqlite_defs: vec![],
+            postgres_defs: vec![],
+            update_binds: vec![],
+            default_sort: String::new(),
+            key_bind: String::new(),
         }
+    }
+
+    fn enum_names(&self) -> Vec<String> {
+        self.tb.types.iter().filter(|t| t.kind == "enum").map(|t| t.name.clone()).collect()
     }
 
     fn raw_schema_ext(&self, type_name: &str, key: &str) -> Option<String> {
@@ -594,7 +631,7 @@ impl<'a> Resolver<'a> {
             let required = data.required || location == "path";
             let field = fields.claim(&snake_ident(&name, "param"));
             let rust = if ty.boxed { format!("Box<{}>", ty.rust) } else { ty.rust.clone() };
-            let rust = if required { rust } else { format!("Option<{rust}>") };
+            let rust = qualify(&if required { rust } else { format!("Option<{rust}>") });
             let mut serde = Vec::new();
             if field != name {
                 serde.push(format!("rename = {}", rust_str(&name)));
@@ -624,7 +661,7 @@ impl<'a> Resolver<'a> {
         ident
     }
 
-    fn operation(&mut self, o: &RawOp, route: &str, is_item: bool, entity: Option<&EntityChoice>, funcs: &mut Namespace) -> Operation {
+    fn operation(&mut self, o: &RawOp, route: &str, is_item: bool, entity: Option<&EntityChoice>, funcs: &mut Namespace, foreign: bool) -> Operation {
         let op_id = o.op.operation_id.clone().unwrap_or_else(|| format!("{} {}", o.method, o.path));
         let func = funcs.claim(&snake_ident(&op_id, "operation"));
         let pascal = pascal_ident(&func, "Operation");
@@ -638,7 +675,7 @@ impl<'a> Resolver<'a> {
             _ => "custom",
         };
         let is_action = o.op.extensions.get("x-apigen-action").and_then(Value::as_bool).unwrap_or(false);
-        let kind = if is_action { "custom" } else { kind };
+        let kind = if is_action || foreign { "custom" } else { kind };
         let (path_params, path_node, path_tys) = self.params(o, "path", &format!("{pascal} path"));
         let (query_params, query_node, query_tys) = self.params(o, "query", &format!("{pascal} query"));
         // Request body.
@@ -720,6 +757,19 @@ impl<'a> Resolver<'a> {
             cursor_field: String::new(),
             sort_field: String::new(),
             filters: vec![],
+            op_id_lit: rust_str(&op_id),
+            service_ret: String::new(),
+            response_kind: String::new(),
+            body_arg: String::new(),
+            list_mode: String::new(),
+            limit_expr: String::new(),
+            offset_expr: String::new(),
+            sort_access: String::new(),
+            create_key_expr: String::new(),
+            location_expr: String::new(),
+            uses_now: false,
+            patch_fields: vec![],
+            touch_expr: String::new(),
         };
         // Decide whether the entity can serve this operation.
         if !reasons.is_empty() {
@@ -745,8 +795,9 @@ impl<'a> Resolver<'a> {
                 let key_ty = &props[e.key_prop].ty;
                 let pf = op.path_params.last().map(|p| p.field.clone()).unwrap_or_default();
                 op.key_param = pf.clone();
+                let enums = self.enum_names();
                 op.key_expr = if pty.rust == key_ty.rust {
-                    format!("path.{pf}.clone()")
+                    copy_or_clone(&format!("path.{pf}"), &pty.rust, &enums)
                 } else if key_ty.rust == "String" {
                     format!("path.{pf}.to_string()")
                 } else {
@@ -756,11 +807,25 @@ impl<'a> Resolver<'a> {
             }
         }
         // Scope: every other path parameter must match an entity property of the same type.
-        let scope_params: Vec<(String, Ty)> = if matches!(kind, "list" | "create") { path_tys.clone() } else { path_tys.iter().take(path_tys.len().saturating_sub(1)).cloned().collect() };
+        let scope_params: Vec<(String, Ty)> = match kind {
+            "list" => path_tys.clone(),
+            "create" if !path_tys.is_empty() => {
+                why = "creating under a parent path is not generated yet".into();
+                vec![]
+            }
+            _ if path_tys.len() > 1 => {
+                why = "item operations under a parent path are not generated yet".into();
+                vec![]
+            }
+            _ => vec![],
+        };
         for (pname, pty) in &scope_params {
             let pf = op.path_params.iter().find(|p| p.name_lit == rust_str(pname)).map(|p| p.field.clone()).unwrap_or_default();
             match props.iter().zip(fields.iter()).find(|(p, _)| &p.name == pname && p.ty.rust == pty.rust) {
-                Some((_, f)) => op.scope.push(Scope { column: f.name.clone(), param_field: pf.clone(), bind: format!("path.{pf}.clone()") }),
+                Some((_, f)) => {
+                    let enums = self.enum_names();
+                    op.scope.push(Scope { column: f.name.clone(), param_field: pf.clone(), bind: copy_or_clone(&format!("path.{pf}"), &pty.rust, &enums) })
+                }
                 None => {
                     why = format!("path parameter `{pname}` does not match a property of `{ent_ty}`");
                 }
@@ -773,9 +838,14 @@ impl<'a> Resolver<'a> {
                         why = format!("its success response is not a list of `{ent_ty}`");
                     }
                 }
-                "read" | "delete" => {
-                    if kind == "read" && !success_fits(false) {
+                "read" => {
+                    if !success_fits(false) {
                         why = format!("its success response is not a `{ent_ty}`");
+                    }
+                }
+                "delete" => {
+                    if !op.success_ty.is_empty() {
+                        why = "its success response has a body".into();
                     }
                 }
                 "create" | "replace" => {
@@ -823,7 +893,8 @@ impl<'a> Resolver<'a> {
                     if let Some((_, f)) = props.iter().zip(fields.iter()).find(|(x, _)| &x.name == name && x.ty.rust == ty.rust && !matches!(x.ty.sql, Sql::Json)) {
                         let inner_opt = p.ty.starts_with("Option<");
                         if inner_opt {
-                            op.filters.push(Filter { query_field: p.field.clone(), column: f.name.clone(), bind: "v.clone()".into() });
+                            let enums = self.enum_names();
+                            op.filters.push(Filter { query_field: p.field.clone(), column: f.name.clone(), bind: copy_or_clone(&format!("query.{}", p.field), &p.ty, &enums), copy: false });
                         }
                     }
                 }
@@ -893,12 +964,12 @@ impl<'a> Resolver<'a> {
         for o in &mut res.operations {
             for f in &o.filters {
                 if !e.filters.iter().any(|x| x.column == f.column) {
-                    e.filters.push(Filter { query_field: f.column.clone(), column: e.columns.iter().find(|c| c.field == f.column).map(|c| c.name.clone()).unwrap_or_default(), bind: String::new() });
+                    e.filters.push(Filter { query_field: f.column.clone(), column: e.columns.iter().find(|c| c.field == f.column).map(|c| c.name.clone()).unwrap_or_default(), bind: String::new(), copy: false });
                 }
             }
             for s in &o.scope {
                 if !e.filters.iter().any(|x| x.query_field == s.column) {
-                    e.filters.push(Filter { query_field: s.column.clone(), column: e.columns.iter().find(|c| c.field == s.column).map(|c| c.name.clone()).unwrap_or_default(), bind: String::new() });
+                    e.filters.push(Filter { query_field: s.column.clone(), column: e.columns.iter().find(|c| c.field == s.column).map(|c| c.name.clone()).unwrap_or_default(), bind: String::new(), copy: false });
                 }
             }
         }
@@ -916,7 +987,7 @@ impl<'a> Resolver<'a> {
                         let name = v.trim_start_matches('-');
                         if let Some(c) = e.columns.iter().find(|c| c.json_name == name) {
                             if !sorts.iter().any(|s: &SortKey| s.json_name == v) {
-                                sorts.push(SortKey { json_name: v.to_string(), column: c.name.clone() });
+                                sorts.push(SortKey { json_name: v.to_string(), column: c.name.clone(), value_lit: rust_str(v), descending: v.starts_with('-') });
                             }
                         }
                     }
@@ -924,10 +995,13 @@ impl<'a> Resolver<'a> {
             }
         }
         e.sorts = sorts;
-        // Filter types for the repository's filter struct.
+        // Filter types for the repository's filter struct; `column` holds the SQL column and
+        // `bind` the Rust type, `query_field` the struct field.
+        let enums = self.enum_names();
         for f in &mut e.filters {
             if let Some(c) = e.columns.iter().find(|c| c.field == f.query_field) {
                 let inner = c.row_ty.strip_prefix("Option<").and_then(|s| s.strip_suffix('>')).unwrap_or(&c.row_ty).to_string();
+                f.copy = is_copy(&inner, &enums);
                 f.bind = inner;
             }
         }
@@ -971,6 +1045,10 @@ impl<'a> Resolver<'a> {
         t.has_delete = find("delete").is_some();
         if let Some(r) = read {
             t.item_url = r.path.clone();
+            if let (Some(i), Some(j)) = (r.path.rfind('{'), r.path.rfind('}')) {
+                t.item_prefix = r.path[..i].to_string();
+                t.item_suffix = r.path[j + 1..].to_string();
+            }
             t.missing_url = match ent.key_strategy.as_str() {
                 "integer" => replace_last_param(&r.path, "987654321"),
                 _ => replace_last_param(&r.path, "00000000-0000-4000-8000-000000000999"),
@@ -1094,6 +1172,175 @@ impl<'a> Resolver<'a> {
         t
     }
 
+    /// The body struct field for a JSON property, with its read-only flag.
+    fn body_field(&self, body_ty: &str, prop: &str) -> Option<(StructField, bool)> {
+        let t = self.tb.types.iter().find(|t| t.name == body_ty && t.kind == "struct")?;
+        let node = self.tb.nodes.iter().find(|n| n.ident == t.schema)?;
+        node.properties.iter().zip(t.fields.iter()).find(|(p, _)| p.name == prop).map(|(p, f)| (f.clone(), p.read_only))
+    }
+
+    /// Computes the expressions templates print for each operation and the entity's SQL.
+    fn finalize(&mut self, res: &mut Resource, choice: Option<&EntityChoice>) {
+        let envelope = self.envelope;
+        let db = self.database;
+        if let Some(e) = &mut res.entity {
+            let key_col = e.key.name.clone();
+            for (i, c) in e.columns.iter().enumerate() {
+                let mut lite = format!("\"{}\" {}", c.name, c.sqlite_type);
+                let mut pg = format!("\"{}\" {}", c.name, c.postgres_type);
+                if i == 0 {
+                    if e.key_strategy == "integer" {
+                        lite.push_str(" PRIMARY KEY");
+                    } else {
+                        lite.push_str(" PRIMARY KEY NOT NULL");
+                    }
+                    pg.push_str(" PRIMARY KEY");
+                } else {
+                    if c.not_null {
+                        lite.push_str(" NOT NULL");
+                        pg.push_str(" NOT NULL");
+                    }
+                    if c.unique {
+                        lite.push_str(" UNIQUE");
+                        pg.push_str(" UNIQUE");
+                    }
+                    for ck in &c.sqlite_checks {
+                        lite.push_str(&format!(" CHECK ({ck})"));
+                    }
+                    for ck in &c.postgres_checks {
+                        pg.push_str(&format!(" CHECK ({ck})"));
+                    }
+                }
+                e.sqlite_defs.push(lite);
+                e.postgres_defs.push(pg);
+            }
+            for fk in &e.foreign_keys {
+                e.sqlite_defs.push(fk.clone());
+                e.postgres_defs.push(fk.clone());
+            }
+            e.update_binds = e.columns[1..].iter().filter(|c| c.field != e.created_field).map(|c| c.bind.clone()).collect();
+            e.default_sort = e.columns.iter().find(|c| !e.created_field.is_empty() && c.field == e.created_field).map(|c| c.name.clone()).unwrap_or(key_col);
+            let _ = db;
+            let enums = self.enum_names();
+            e.key_bind = if is_copy(&e.key_ty, &enums) { ".bind(*key)".into() } else { ".bind(key.clone())".into() };
+        }
+        let entity = res.entity.clone();
+        for op in &mut res.operations {
+            let empty = op.success_ty.is_empty();
+            op.response_kind = if empty {
+                "empty".into()
+            } else if op.implemented && op.kind == "list" && envelope {
+                "page".into()
+            } else {
+                "json".into()
+            };
+            op.service_ret = match op.response_kind.as_str() {
+                "empty" => "()".into(),
+                "page" => format!("crate::pagination::Page<crate::models::{}>", entity.as_ref().map(|e| e.type_name.clone()).unwrap_or_default()),
+                _ => qualify(&op.success_ty),
+            };
+            if op.implemented && matches!(op.kind.as_str(), "create" | "replace" | "update") {
+                if let Some(b) = &mut op.body {
+                    b.required = true;
+                }
+            }
+            op.body_arg = match &op.body {
+                Some(b) if b.mode == "patch" => "serde_json::Value".into(),
+                Some(b) if b.mode == "json" && b.required => qualify(&b.ty),
+                Some(b) if b.mode == "json" => format!("Option<{}>", qualify(&b.ty)),
+                _ => String::new(),
+            };
+            let Some(e) = &entity else { continue };
+            if !op.implemented {
+                continue;
+            }
+            let q = |f: &str| format!("query.{f}");
+            let param_ty = |f: &str| op.query_params.iter().find(|p| p.field == f).map(|p| p.ty.clone()).unwrap_or_default();
+            if op.kind == "list" {
+                op.list_mode = if !op.cursor_field.is_empty() {
+                    "cursor".into()
+                } else if op.offset_field.starts_with("page:") {
+                    "offset".into()
+                } else {
+                    "plain".into()
+                };
+                op.limit_expr = if op.limit_field.is_empty() {
+                    "crate::pagination::MAX_PAGE".into()
+                } else if param_ty(&op.limit_field).starts_with("Option<") {
+                    format!("crate::pagination::clamp_limit({}.map(i64::from).unwrap_or(crate::pagination::MAX_PAGE))", q(&op.limit_field))
+                } else {
+                    format!("crate::pagination::clamp_limit(i64::from({}))", q(&op.limit_field))
+                };
+                op.offset_expr = if op.list_mode == "cursor" {
+                    format!("crate::pagination::decode_cursor({}.as_deref())?", q(&op.cursor_field))
+                } else if let Some(f) = op.offset_field.strip_prefix("page:") {
+                    if param_ty(f).starts_with("Option<") {
+                        format!("({}.map(i64::from).unwrap_or(1).max(1) - 1) * limit", q(f))
+                    } else {
+                        format!("(i64::from({}).max(1) - 1) * limit", q(f))
+                    }
+                } else if op.offset_field.is_empty() {
+                    "0".into()
+                } else if param_ty(&op.offset_field).starts_with("Option<") {
+                    format!("{}.map(i64::from).unwrap_or(0).max(0)", q(&op.offset_field))
+                } else {
+                    format!("i64::from({}).max(0)", q(&op.offset_field))
+                };
+                if !op.sort_field.is_empty() && !e.sorts.is_empty() {
+                    op.sort_access = if param_ty(&op.sort_field) == "Option<String>" {
+                        format!("{}.as_deref()", q(&op.sort_field))
+                    } else {
+                        format!("{}.as_ref().map(|s| s.as_str())", q(&op.sort_field))
+                    };
+                }
+            }
+            if op.kind == "create" {
+                let key_json = e.key.json_name.clone();
+                let base = match op.body.as_ref().and_then(|b| self.body_field(&b.ty, &key_json)) {
+                    Some((f, false)) if f.ty.starts_with("Option<") => format!("body.{}", f.name),
+                    Some((f, false)) => format!("Some(body.{})", f.name),
+                    _ => "None".into(),
+                };
+                op.create_key_expr = match e.key_strategy.as_str() {
+                    "uuid" => format!("Some({base}.unwrap_or_else(uuid::Uuid::now_v7))"),
+                    "uuid_string" => format!("Some({base}.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()))"),
+                    _ => base,
+                };
+                if !op.success_ty.is_empty() && op.path_params.is_empty() {
+                    let key_field = e.key.field.clone();
+                    let optional = e.key.row_ty.starts_with("Option<");
+                    op.location_expr = if optional {
+                        format!("format!(\"{{}}/{{}}\", {}, out.{key_field}.as_ref().map(|v| v.to_string()).unwrap_or_default())", rust_str(&op.path))
+                    } else {
+                        format!("format!(\"{{}}/{{}}\", {}, out.{key_field})", rust_str(&op.path))
+                    };
+                }
+            }
+            if op.kind == "update" {
+                if let Some(b) = &op.body {
+                    let node = self.tb.nodes.iter().find(|n| n.ident == b.schema).cloned();
+                    let entity_node = choice.map(|c| self.tb.nodes[c.ty.node].clone());
+                    if let (Some(n), Some(en)) = (node, entity_node) {
+                        for p in &n.properties {
+                            let Some(ep) = en.properties.iter().find(|x| x.name == p.name) else { continue };
+                            if ep.read_only || p.read_only || p.name == e.key.json_name {
+                                continue;
+                            }
+                            if let Some(c) = e.columns.iter().find(|c| c.json_name == p.name) {
+                                op.patch_fields.push(Assign { field: c.field.clone(), expr: rust_str(&p.name) });
+                            }
+                        }
+                    }
+                }
+                if !e.updated_field.is_empty() {
+                    let optional = e.columns.iter().find(|c| c.field == e.updated_field).is_some_and(|c| c.row_ty.starts_with("Option<"));
+                    op.touch_expr = if optional { format!("current.{} = Some(chrono::Utc::now());", e.updated_field) } else { format!("current.{} = chrono::Utc::now();", e.updated_field) };
+                }
+            }
+            op.uses_now = op.assigns.iter().any(|a| a.expr.contains("now"));
+        }
+    }
+
     fn sample_url_prefix_ok(&self, o: &Operation) -> bool {
         o.path_params.len() <= 1
     }
@@ -1135,6 +1382,63 @@ impl<'a> Resolver<'a> {
         }
         Some(url)
     }
+}
+
+/// Whether a Rust type spelled `ty` is `Copy` (primitives, UUIDs, chrono values, string
+/// enums, and `Option`s of those), so generated code copies instead of cloning.
+fn is_copy(ty: &str, enums: &[String]) -> bool {
+    let ty = ty.replace("crate::models::", "");
+    let inner = ty.strip_prefix("Option<").and_then(|s| s.strip_suffix('>')).unwrap_or(&ty);
+    matches!(inner, "i32" | "i64" | "f64" | "bool" | "uuid::Uuid" | "chrono::DateTime<chrono::Utc>" | "chrono::NaiveDate") || enums.iter().any(|e| e == inner)
+}
+
+fn copy_or_clone(expr: &str, ty: &str, enums: &[String]) -> String {
+    if is_copy(ty, enums) {
+        expr.to_string()
+    } else {
+        format!("{expr}.clone()")
+    }
+}
+
+/// Prefixes named model types with `crate::models::` so generated code needs no imports.
+pub fn qualify(ty: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if !word.is_empty() {
+            let std_names = ["Option", "Vec", "Box", "String", "i32", "i64", "f64", "bool", "serde_json", "Value", "Map", "std", "collections", "BTreeMap", "uuid", "Uuid", "chrono", "DateTime", "Utc", "NaiveDate", "crate", "models", "pagination", "Page"];
+            let starts_upper = word.starts_with(|c: char| c.is_ascii_uppercase());
+            let prev_is_path = out.ends_with("::");
+            if starts_upper && !prev_is_path && !std_names.contains(&word.as_str()) {
+                out.push_str("crate::models::");
+            }
+            out.push_str(word);
+            word.clear();
+        }
+    };
+    for ch in ty.chars() {
+        if ch.is_ascii_alphanumeric() || ch == '_' {
+            word.push(ch);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(ch);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// Entities ordered so that a table comes after every table it references.
+fn table_order(resources: &[Resource]) -> Vec<Entity> {
+    let mut pending: Vec<Entity> = resources.iter().filter_map(|r| r.entity.clone()).collect();
+    let mut out: Vec<Entity> = Vec::new();
+    while !pending.is_empty() {
+        let names: Vec<String> = pending.iter().map(|e| e.table.clone()).collect();
+        let ready = pending.iter().position(|e| !e.foreign_keys.iter().any(|fk| names.iter().any(|n| n != &e.table && fk.contains(&format!("REFERENCES \"{n}\"")))));
+        let i = ready.unwrap_or(0);
+        out.push(pending.remove(i));
+    }
+    out
 }
 
 fn replace_last_param(path: &str, value: &str) -> String {

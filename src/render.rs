@@ -1,0 +1,99 @@
+//! Stage 4, `render`: templates + model → file contents.
+//!
+//! Owns the minijinja environment: templates embedded from `templates/` at build time,
+//! optionally overridden file by file from a folder laid out the same way, strict about
+//! undefined values, with a `rust` filter that writes a Rust string literal. It must not
+//! compute names or types (the model has them) and does no I/O beyond reading overrides.
+
+use crate::diag::Error;
+use crate::model::Model;
+use crate::plan::{Owner, PlannedFile};
+use include_dir::{include_dir, Dir};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use std::path::Path;
+
+static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+/// A rendered file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub path: String,
+    pub contents: String,
+    pub owner: Owner,
+}
+
+/// The names of every embedded template (`src/lib.rs.j2`, …).
+pub fn embedded_templates() -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(d: &Dir<'static>, out: &mut Vec<String>) {
+        for f in d.files() {
+            out.push(f.path().to_string_lossy().replace('\\', "/"));
+        }
+        for sub in d.dirs() {
+            walk(sub, out);
+        }
+    }
+    walk(&TEMPLATES, &mut out);
+    out.sort();
+    out
+}
+
+/// Builds the environment. Templates under `overrides` (same layout as `templates/`)
+/// replace the embedded ones of the same name. Errors: an override that cannot be read or
+/// parsed, or one whose name matches no embedded template (a typo would be silently unused).
+pub fn environment(overrides: Option<&Path>) -> Result<Environment<'static>, Error> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env.set_auto_escape_callback(|name| if name.ends_with(".html.j2") { AutoEscape::Html } else { AutoEscape::None });
+    env.add_filter("rust", |s: String| format!("{s:?}"));
+    // Booleans print as Rust and SQL spell them, not Python's `True`.
+    env.set_formatter(|out, state, value| {
+        if value.kind() == minijinja::value::ValueKind::Bool {
+            out.write_str(if value.is_true() { "true" } else { "false" })?;
+            Ok(())
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
+    let known = embedded_templates();
+    for name in &known {
+        let file = TEMPLATES.get_file(name).expect("listed template exists");
+        let text = file.contents_utf8().unwrap_or_default();
+        env.add_template_owned(name.clone(), text.to_string()).map_err(|e| Error::Template { template: name.clone(), message: e.to_string() })?;
+    }
+    if let Some(dir) = overrides {
+        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+            let entry = entry.map_err(|e| Error::Target(format!("{}: {e}", dir.display())))?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path()).to_string_lossy().replace('\\', "/");
+            if !known.contains(&rel) {
+                return Err(Error::Target(format!(
+                    "{}: no embedded template is named `{rel}`; override templates must mirror apigen's `templates/` folder (for example `src/lib.rs.j2`)",
+                    entry.path().display()
+                )));
+            }
+            let text = fs_err::read_to_string(entry.path())?;
+            env.add_template_owned(rel.clone(), text).map_err(|e| Error::Template { template: entry.path().display().to_string(), message: e.to_string() })?;
+        }
+    }
+    Ok(env)
+}
+
+/// Renders every planned file. Errors: a template that fails (an undefined value, say).
+pub fn render(env: &Environment<'_>, model: &Model, files: &[PlannedFile]) -> Result<Vec<File>, Error> {
+    files
+        .iter()
+        .map(|pf| {
+            let tmpl = env.get_template(&pf.template).map_err(|e| Error::Template { template: pf.template.clone(), message: e.to_string() })?;
+            let ctx = match pf.resource {
+                Some(i) => minijinja::context! { model => model, resource => &model.resources[i] },
+                None => minijinja::context! { model => model },
+            };
+            let contents = tmpl.render(ctx).map_err(|e| Error::Template { template: pf.template.clone(), message: format!("{e:#}") })?;
+            Ok(File { path: pf.path.clone(), contents, owner: pf.owner })
+        })
+        .collect()
+}
