@@ -211,6 +211,8 @@ pub struct Entity {
     pub default_sort: String,
     /// `.bind(*key)` or `.bind(key.clone())`, by whether the key type is `Copy`.
     pub key_bind: String,
+    /// How repository functions take the key: `&str` for strings, else `&K`.
+    pub key_ref_ty: String,
 }
 
 /// A table column backing one struct field.
@@ -327,6 +329,10 @@ pub struct Operation {
     pub location_expr: String,
     /// The service needs `let now = chrono::Utc::now();`.
     pub uses_now: bool,
+    /// A list reads its query struct (else the argument is `_query`).
+    pub query_used: bool,
+    /// A list's filter literal leaves fields unset (`..Default::default()` is needed).
+    pub filter_rest: bool,
     /// Fields a PATCH may change: (entity field, JSON name literal).
     pub patch_fields: Vec<Assign>,
     /// Field to set to `now` on PATCH (`Some(now)` when optional), or empty.
@@ -397,6 +403,8 @@ pub struct ResourceTests {
     /// The item URL around its key: `prefix + id + suffix`.
     pub item_prefix: String,
     pub item_suffix: String,
+    /// A URL for the list operation, with valid required query parameters.
+    pub list_url: String,
     pub has_list: bool,
     pub has_create: bool,
     pub has_read: bool,
@@ -433,6 +441,8 @@ pub struct InvalidCase {
 #[derive(Debug, Clone, Serialize)]
 pub struct StubCase {
     pub name: String,
+    /// The operation reads a JSON body (so it can probe the 413/415/400 guards).
+    pub json_body: bool,
     pub method: String,
     pub url: String,
     pub body: String,

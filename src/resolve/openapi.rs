@@ -252,7 +252,7 @@ impl<'a> Resolver<'a> {
             .iter()
             .find(|r| r.tests.has_create && !r.tests.collection_url.is_empty())
             .map(|r| ("POST".to_string(), r.tests.collection_url.clone()))
-            .or_else(|| resources.iter().flat_map(|r| r.tests.stubs.iter()).find(|s| !s.body.is_empty() && s.method != "GET").map(|s| (s.method.clone(), s.url.clone())));
+            .or_else(|| resources.iter().flat_map(|r| r.tests.stubs.iter()).find(|s| s.json_body && !s.body.is_empty() && s.method != "GET").map(|s| (s.method.clone(), s.url.clone())));
         let mut openapi_json = serde_json::to_string_pretty(served).unwrap_or_default();
         openapi_json.push('\n');
         Model {
@@ -553,6 +553,7 @@ impl<'a> Resolver<'a> {
             update_binds: vec![],
             default_sort: String::new(),
             key_bind: String::new(),
+            key_ref_ty: String::new(),
         }
     }
 
@@ -768,6 +769,8 @@ impl<'a> Resolver<'a> {
             create_key_expr: String::new(),
             location_expr: String::new(),
             uses_now: false,
+            filter_rest: false,
+            query_used: false,
             patch_fields: vec![],
             touch_expr: String::new(),
         };
@@ -889,16 +892,29 @@ impl<'a> Resolver<'a> {
                 }
             }
             if kind == "list" {
+                let understood = [&op.limit_field, &op.offset_field, &op.cursor_field, &op.sort_field];
                 for (p, (name, ty)) in op.query_params.iter().zip(query_tys.iter()) {
                     if let Some((_, f)) = props.iter().zip(fields.iter()).find(|(x, _)| &x.name == name && x.ty.rust == ty.rust && !matches!(x.ty.sql, Sql::Json)) {
                         let inner_opt = p.ty.starts_with("Option<");
-                        if inner_opt {
+                        if inner_opt && !understood.iter().any(|u| u.trim_start_matches("page:") == p.field) {
                             let enums = self.enum_names();
                             op.filters.push(Filter { query_field: p.field.clone(), column: f.name.clone(), bind: copy_or_clone(&format!("query.{}", p.field), &p.ty, &enums), copy: false });
                         }
                     }
                 }
             }
+            // A list must honour every required query parameter, or it would ignore it.
+            let used: Vec<String> = [&op.limit_field, &op.offset_field, &op.cursor_field, &op.sort_field]
+                .iter()
+                .map(|f| f.trim_start_matches("page:").to_string())
+                .chain(op.filters.iter().map(|f| f.query_field.clone()))
+                .collect();
+            if let Some(p) = op.query_params.iter().find(|p| p.required && !used.contains(&p.field)) {
+                op.implemented = false;
+                op.filters.clear();
+                op.not_implemented_reason = format!("its required query parameter {} is not a filter, page or sort parameter apigen understands", p.name_lit);
+            }
+            op.query_used = !used.iter().all(String::is_empty) && op.implemented;
         } else {
             op.not_implemented_reason = why;
         }
@@ -921,10 +937,12 @@ impl<'a> Resolver<'a> {
             let optional = f.ty.starts_with("Option<");
             let expr = if i == e.key_prop {
                 if kind == "replace" {
+                    let enums = self.enum_names();
+                    let k = copy_or_clone("key", &f.ty, &enums);
                     if optional {
-                        "Some(key.clone())".into()
+                        format!("Some({k})")
                     } else {
-                        "key.clone()".into()
+                        k
                     }
                 } else if optional {
                     "None".into()
@@ -1031,7 +1049,8 @@ impl<'a> Resolver<'a> {
             if o.method == "head" && !o.success_ty.is_empty() {
                 continue;
             }
-            t.stubs.push(StubCase { name: names.claim(&o.func), method: o.method_upper.clone(), url, body });
+            let json_body = o.body.as_ref().is_some_and(|b| b.mode == "json");
+            t.stubs.push(StubCase { name: names.claim(&o.func), json_body, method: o.method_upper.clone(), url, body });
         }
         let Some(e) = entity else { return t };
         let Some(ent) = &res.entity else { return t };
@@ -1043,20 +1062,17 @@ impl<'a> Resolver<'a> {
         t.has_replace = find("replace").is_some();
         t.has_update = find("update").is_some();
         t.has_delete = find("delete").is_some();
+        if let Some(l) = find("list") {
+            t.list_url = self.sample_url(l).unwrap_or_default();
+        }
         if let Some(r) = read {
+            t.missing_url = self.sample_url(r).unwrap_or_default();
             t.item_url = r.path.clone();
             if let (Some(i), Some(j)) = (r.path.rfind('{'), r.path.rfind('}')) {
                 t.item_prefix = r.path[..i].to_string();
                 t.item_suffix = r.path[j + 1..].to_string();
             }
-            t.missing_url = match ent.key_strategy.as_str() {
-                "integer" => replace_last_param(&r.path, "987654321"),
-                _ => replace_last_param(&r.path, "00000000-0000-4000-8000-000000000999"),
-            };
-            if self.sample_url_prefix_ok(r) {
-            } else {
-                t.missing_url.clear();
-            }
+            let _ = ent;
         }
         if let Some(l) = find("list") {
             t.collection_url = l.path.clone();
@@ -1222,7 +1238,8 @@ impl<'a> Resolver<'a> {
             e.default_sort = e.columns.iter().find(|c| !e.created_field.is_empty() && c.field == e.created_field).map(|c| c.name.clone()).unwrap_or(key_col);
             let _ = db;
             let enums = self.enum_names();
-            e.key_bind = if is_copy(&e.key_ty, &enums) { ".bind(*key)".into() } else { ".bind(key.clone())".into() };
+            e.key_bind = if is_copy(&e.key_ty, &enums) { ".bind(*key)".into() } else { ".bind(key.to_owned())".into() };
+            e.key_ref_ty = if e.key_ty == "String" { "&str".into() } else { format!("&{}", e.key_ty) };
         }
         let entity = res.entity.clone();
         for op in &mut res.operations {
@@ -1256,6 +1273,9 @@ impl<'a> Resolver<'a> {
             }
             let q = |f: &str| format!("query.{f}");
             let param_ty = |f: &str| op.query_params.iter().find(|p| p.field == f).map(|p| p.ty.clone()).unwrap_or_default();
+            // `.map(i64::from)` / `i64::from(..)` only where the parameter is narrower than i64.
+            let widen_opt = |f: &str| if param_ty(f).contains("i64") { String::new() } else { ".map(i64::from)".to_string() };
+            let widen = |f: &str| if param_ty(f).contains("i64") { q(f) } else { format!("i64::from({})", q(f)) };
             if op.kind == "list" {
                 op.list_mode = if !op.cursor_field.is_empty() {
                     "cursor".into()
@@ -1267,24 +1287,24 @@ impl<'a> Resolver<'a> {
                 op.limit_expr = if op.limit_field.is_empty() {
                     "crate::pagination::MAX_PAGE".into()
                 } else if param_ty(&op.limit_field).starts_with("Option<") {
-                    format!("crate::pagination::clamp_limit({}.map(i64::from).unwrap_or(crate::pagination::MAX_PAGE))", q(&op.limit_field))
+                    format!("crate::pagination::clamp_limit({}{}.unwrap_or(crate::pagination::MAX_PAGE))", q(&op.limit_field), widen_opt(&op.limit_field))
                 } else {
-                    format!("crate::pagination::clamp_limit(i64::from({}))", q(&op.limit_field))
+                    format!("crate::pagination::clamp_limit({})", widen(&op.limit_field))
                 };
                 op.offset_expr = if op.list_mode == "cursor" {
                     format!("crate::pagination::decode_cursor({}.as_deref())?", q(&op.cursor_field))
                 } else if let Some(f) = op.offset_field.strip_prefix("page:") {
                     if param_ty(f).starts_with("Option<") {
-                        format!("({}.map(i64::from).unwrap_or(1).max(1) - 1) * limit", q(f))
+                        format!("({}{}.unwrap_or(1).max(1) - 1) * limit", q(f), widen_opt(f))
                     } else {
-                        format!("(i64::from({}).max(1) - 1) * limit", q(f))
+                        format!("({}.max(1) - 1) * limit", widen(f))
                     }
                 } else if op.offset_field.is_empty() {
                     "0".into()
                 } else if param_ty(&op.offset_field).starts_with("Option<") {
-                    format!("{}.map(i64::from).unwrap_or(0).max(0)", q(&op.offset_field))
+                    format!("{}{}.unwrap_or(0).max(0)", q(&op.offset_field), widen_opt(&op.offset_field))
                 } else {
-                    format!("i64::from({}).max(0)", q(&op.offset_field))
+                    format!("{}.max(0)", widen(&op.offset_field))
                 };
                 if !op.sort_field.is_empty() && !e.sorts.is_empty() {
                     op.sort_access = if param_ty(&op.sort_field) == "Option<String>" {
@@ -1301,9 +1321,11 @@ impl<'a> Resolver<'a> {
                     Some((f, false)) => format!("Some(body.{})", f.name),
                     _ => "None".into(),
                 };
-                op.create_key_expr = match e.key_strategy.as_str() {
-                    "uuid" => format!("Some({base}.unwrap_or_else(uuid::Uuid::now_v7))"),
-                    "uuid_string" => format!("Some({base}.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()))"),
+                op.create_key_expr = match (e.key_strategy.as_str(), base == "None") {
+                    ("uuid", true) => "Some(uuid::Uuid::now_v7())".into(),
+                    ("uuid_string", true) => "Some(uuid::Uuid::now_v7().to_string())".into(),
+                    ("uuid", false) => format!("Some({base}.unwrap_or_else(uuid::Uuid::now_v7))"),
+                    ("uuid_string", false) => format!("Some({base}.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()))"),
                     _ => base,
                 };
                 if !op.success_ty.is_empty() && op.path_params.is_empty() {
@@ -1338,11 +1360,8 @@ impl<'a> Resolver<'a> {
                 }
             }
             op.uses_now = op.assigns.iter().any(|a| a.expr.contains("now"));
+            op.filter_rest = e.filters.len() > op.filters.len() + op.scope.len();
         }
-    }
-
-    fn sample_url_prefix_ok(&self, o: &Operation) -> bool {
-        o.path_params.len() <= 1
     }
 
     /// The operation's path with each parameter replaced by a valid sample value.
@@ -1439,13 +1458,6 @@ fn table_order(resources: &[Resource]) -> Vec<Entity> {
         out.push(pending.remove(i));
     }
     out
-}
-
-fn replace_last_param(path: &str, value: &str) -> String {
-    match path.rfind('{') {
-        Some(i) => format!("{}{value}{}", &path[..i], &path[i..].find('}').map(|j| &path[i + j + 1..]).unwrap_or("")),
-        None => path.to_string(),
-    }
 }
 
 fn percent_encode(s: &str) -> String {
