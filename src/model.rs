@@ -427,6 +427,20 @@ pub struct ResourceTests {
     pub missing_url: String,
     /// Operations answering 501 (method, concrete URL) for the stub tests.
     pub stubs: Vec<StubCase>,
+    /// Rows to create first because the sample refers to them (foreign keys).
+    pub prereqs: Vec<Prereq>,
+}
+
+/// A referenced row a test creates first; its id goes into `field` of the sample.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prereq {
+    pub field: String,
+    pub url: String,
+    /// Two distinct valid bodies, so two rows can refer to two different parents.
+    pub body: String,
+    pub body2: String,
+    pub id_pointer: String,
+    pub status: u16,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -222,6 +222,7 @@ impl<'a> Resolver<'a> {
             res.tests = self.tests(&res, entity.as_ref());
             resources.push(res);
         }
+        link_prereqs(&mut resources);
         // 3. Routes, grouped by axum path.
         let mut routes: IndexMap<String, Vec<RouteHandler>> = IndexMap::new();
         for r in &resources {
@@ -1094,9 +1095,11 @@ impl<'a> Resolver<'a> {
         t.has_create = true;
         // Refs to other tables need those rows first: only resources without FKs get CRUD tests.
         let node = &self.tb.nodes[bnode];
-        let has_fk = node.properties.iter().any(|p| p.references.is_some());
-        let key_returned = !c.success_ty.is_empty();
-        t.crud = !has_fk && key_returned;
+        for p in node.properties.iter().filter(|p| p.references.is_some()) {
+            // Filled in by `link_prereqs` once every resource is known.
+            t.prereqs.push(Prereq { field: p.name.clone(), url: String::new(), body2: String::new(), body: self.table_of_domain_ref(p.references.as_deref().unwrap_or_default()), id_pointer: String::new(), status: 0 });
+        }
+        t.crud = !c.success_ty.is_empty();
         t.sample = s1.to_string();
         t.sample2 = s2.to_string();
         // A field to change in replace/update: the first non-key, writable string or number field.
@@ -1182,7 +1185,7 @@ impl<'a> Resolver<'a> {
             }
         }
         t.invalid_cases = out;
-        if let Some(u) = node.properties.iter().find(|p| p.unique && !p.read_only) {
+        if let Some(u) = node.properties.iter().find(|p| p.unique && !p.read_only && base.contains_key(&p.name)) {
             t.unique_field = u.name.clone();
         }
         t
@@ -1445,6 +1448,35 @@ pub fn qualify(ty: &str) -> String {
     }
     flush(&mut word, &mut out);
     out
+}
+
+/// Resolves each test prerequisite (a referenced table) to that table's create URL and
+/// sample; a resource whose prerequisite cannot be created gets no CRUD tests.
+fn link_prereqs(resources: &mut [Resource]) {
+    type Creatable = (String, String, String, String, String, u16, bool);
+    let creatable: Vec<Creatable> = resources
+        .iter()
+        .filter_map(|r| r.entity.as_ref().map(|e| (e.table.clone(), r.tests.collection_url.clone(), r.tests.sample.clone(), r.tests.sample2.clone(), r.tests.id_pointer.clone(), r.tests.create_status, r.tests.crud && r.tests.prereqs.is_empty())))
+        .collect();
+    for r in resources.iter_mut() {
+        let mut ok = true;
+        for p in &mut r.tests.prereqs {
+            match creatable.iter().find(|c| c.0 == p.body && c.6) {
+                Some(c) => {
+                    p.url = c.1.clone();
+                    p.body = c.2.clone();
+                    p.body2 = c.3.clone();
+                    p.id_pointer = c.4.clone();
+                    p.status = c.5;
+                }
+                None => ok = false,
+            }
+        }
+        if !ok {
+            r.tests.crud = false;
+            r.tests.prereqs.clear();
+        }
+    }
 }
 
 /// Entities ordered so that a table comes after every table it references.

@@ -768,9 +768,7 @@ pub fn sample_pattern(pattern: &str, min: Option<u64>, max: Option<u64>, variant
     use rand::distr::Distribution;
     use rand::SeedableRng;
     let re = regex::Regex::new(pattern).ok()?;
-    let mut parser = regex_syntax::ParserBuilder::new().unicode(false).build();
-    let hir = parser.parse(pattern).ok()?;
-    let gen = rand_regex::Regex::with_hir(hir, 12).ok()?;
+    let gen = rand_regex::Regex::compile(pattern, 12).ok()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed + variant);
     for _ in 0..200 {
         let s: String = gen.sample(&mut rng);
