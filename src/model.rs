@@ -427,6 +427,8 @@ pub struct ResourceTests {
     pub missing_url: String,
     /// Operations answering 501 (method, concrete URL) for the stub tests.
     pub stubs: Vec<StubCase>,
+    /// Write-only properties of the sample: accepted, never returned.
+    pub write_only: Vec<String>,
     /// Rows to create first because the sample refers to them (foreign keys).
     pub prereqs: Vec<Prereq>,
 }

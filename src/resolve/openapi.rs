@@ -1100,6 +1100,7 @@ impl<'a> Resolver<'a> {
             t.prereqs.push(Prereq { field: p.name.clone(), url: String::new(), body2: String::new(), body: self.table_of_domain_ref(p.references.as_deref().unwrap_or_default()), id_pointer: String::new(), status: 0 });
         }
         t.crud = !c.success_ty.is_empty();
+        t.write_only = node.properties.iter().filter(|p| p.write_only && base_has(&s1, &p.name)).map(|p| p.name.clone()).collect();
         t.sample = s1.to_string();
         t.sample2 = s2.to_string();
         // A field to change in replace/update: the first non-key, writable string or number field.
@@ -1490,6 +1491,10 @@ fn table_order(resources: &[Resource]) -> Vec<Entity> {
         out.push(pending.remove(i));
     }
     out
+}
+
+fn base_has(v: &Value, key: &str) -> bool {
+    v.as_object().is_some_and(|o| o.contains_key(key))
 }
 
 fn percent_encode(s: &str) -> String {

@@ -181,14 +181,26 @@ impl<'a> TypeBuilder<'a> {
     pub fn ty(&mut self, s: &ReferenceOr<Schema>, pointer: &str, hint: &str) -> Ty {
         match s {
             ReferenceOr::Reference { reference } => self.ty_ref(reference, pointer),
-            ReferenceOr::Item(schema) => self.ty_schema(schema, pointer, hint, None),
+            ReferenceOr::Item(schema) => self.ty_inline(schema, pointer, hint),
         }
+    }
+
+    /// An inline schema, memoised by its location so that reaching it twice (through two
+    /// `allOf`s, say) gives one type.
+    fn ty_inline(&mut self, schema: &Schema, pointer: &str, hint: &str) -> Ty {
+        let key = format!("inline:{pointer}");
+        if let Some(Memo::Done(t)) = self.memo.get(&key) {
+            return t.clone();
+        }
+        let t = self.ty_schema(schema, pointer, hint, None);
+        self.memo.insert(key, Memo::Done(t.clone()));
+        t
     }
 
     pub fn ty_boxed(&mut self, s: &ReferenceOr<Box<Schema>>, pointer: &str, hint: &str) -> Ty {
         match s {
             ReferenceOr::Reference { reference } => self.ty_ref(reference, pointer),
-            ReferenceOr::Item(schema) => self.ty_schema(schema, pointer, hint, None),
+            ReferenceOr::Item(schema) => self.ty_inline(schema, pointer, hint),
         }
     }
 
@@ -340,7 +352,8 @@ impl<'a> TypeBuilder<'a> {
                 Ty { rust: format!("Vec<{}>", item.rust), node, sql: Sql::Json, boxed: false, named: None }
             }
             SchemaKind::Type(Type::Object(ot)) => {
-                let props: Vec<(String, ReferenceOr<Schema>)> = ot.properties.iter().map(|(k, v)| (k.clone(), unbox(v))).collect();
+                let props_ptr = ptr(pointer, "properties");
+                let props: Vec<(String, ReferenceOr<Schema>, String)> = ot.properties.iter().map(|(k, v)| (k.clone(), unbox(v), ptr(&props_ptr, k))).collect();
                 self.object(&props, &ot.required, ot.additional_properties.as_ref(), hint, &doc, memo_key, pointer, data)
             }
             SchemaKind::AllOf { all_of } => self.all_of(all_of, hint, &doc, memo_key, pointer, data),
@@ -352,7 +365,8 @@ impl<'a> TypeBuilder<'a> {
             }
             SchemaKind::Any(any) => {
                 if !any.properties.is_empty() || any.typ.as_deref() == Some("object") {
-                    let props: Vec<(String, ReferenceOr<Schema>)> = any.properties.iter().map(|(k, v)| (k.clone(), unbox(v))).collect();
+                    let props_ptr = ptr(pointer, "properties");
+                    let props: Vec<(String, ReferenceOr<Schema>, String)> = any.properties.iter().map(|(k, v)| (k.clone(), unbox(v), ptr(&props_ptr, k))).collect();
                     self.object(&props, &any.required, any.additional_properties.as_ref(), hint, &doc, memo_key, pointer, data)
                 } else if !any.all_of.is_empty() {
                     self.all_of(&any.all_of, hint, &doc, memo_key, pointer, data)
@@ -402,7 +416,7 @@ impl<'a> TypeBuilder<'a> {
     #[allow(clippy::too_many_arguments)]
     fn object(
         &mut self,
-        props: &[(String, ReferenceOr<Schema>)],
+        props: &[(String, ReferenceOr<Schema>, String)],
         required: &[String],
         additional: Option<&AdditionalProperties>,
         hint: &str,
@@ -436,11 +450,10 @@ impl<'a> TypeBuilder<'a> {
         let mut field_names = Namespace::new();
         let mut fields = Vec::new();
         let mut node_props = Vec::new();
-        let props_ptr = ptr(pointer, "properties");
-        for (pname, pschema) in props {
-            let ppointer = ptr(&props_ptr, pname);
-            let pt = self.ty(pschema, &ppointer, &format!("{type_name} {pname}"));
-            let (read_only, write_only, default, pdoc, unique, references, renamed_from) = self.prop_flags(pschema, &ppointer);
+        for (pname, pschema, ppointer) in props {
+            let ppointer = ppointer.as_str();
+            let pt = self.ty(pschema, ppointer, &format!("{type_name} {pname}"));
+            let (read_only, write_only, default, pdoc, unique, references, renamed_from) = self.prop_flags(pschema, ppointer);
             let is_required = required.iter().any(|r| r == pname);
             let nullable = self.nodes[pt.node].nullable;
             let fname = field_names.claim(&snake_ident(pname, "field"));
@@ -502,7 +515,7 @@ impl<'a> TypeBuilder<'a> {
     }
 
     fn all_of(&mut self, parts: &[ReferenceOr<Schema>], hint: &str, doc: &str, memo_key: Option<&str>, pointer: &str, data: &openapiv3::SchemaData) -> Ty {
-        let mut props: IndexMap<String, ReferenceOr<Schema>> = IndexMap::new();
+        let mut props: IndexMap<String, (ReferenceOr<Schema>, String)> = IndexMap::new();
         let mut required: Vec<String> = Vec::new();
         let mut additional = None;
         let mut non_object = None;
@@ -517,13 +530,13 @@ impl<'a> TypeBuilder<'a> {
                 return self.ty(&part, &p, hint);
             }
         }
-        let props: Vec<(String, ReferenceOr<Schema>)> = props.into_iter().collect();
+        let props: Vec<(String, ReferenceOr<Schema>, String)> = props.into_iter().map(|(k, (s, p))| (k, s, p)).collect();
         self.object(&props, &required, additional.as_ref(), hint, doc, memo_key, pointer, data)
     }
 
     /// Gathers properties of an allOf part (following refs and nested allOf). Returns false
     /// when the part is not an object schema.
-    fn collect_object(&mut self, part: &ReferenceOr<Schema>, pointer: &str, props: &mut IndexMap<String, ReferenceOr<Schema>>, required: &mut Vec<String>, additional: &mut Option<AdditionalProperties>, depth: usize) -> bool {
+    fn collect_object(&mut self, part: &ReferenceOr<Schema>, pointer: &str, props: &mut IndexMap<String, (ReferenceOr<Schema>, String)>, required: &mut Vec<String>, additional: &mut Option<AdditionalProperties>, depth: usize) -> bool {
         if depth > 16 {
             return false;
         }
@@ -551,8 +564,9 @@ impl<'a> TypeBuilder<'a> {
             }
             _ => return false,
         };
+        let props_ptr = ptr(&base, "properties");
         for (k, v) in p {
-            props.insert(k.clone(), unbox(v));
+            props.insert(k.clone(), (unbox(v), ptr(&props_ptr, k)));
         }
         for k in r {
             if !required.contains(k) {
