@@ -272,45 +272,18 @@ pub fn locate_pointer(text: &str, pointer: &str, is_yaml: bool) -> Option<usize>
     let mut indent: isize = -1;
     let mut found_any = false;
     for tok in &tokens {
-        let mut hit = None;
-        if let Ok(index) = tok.parse::<usize>() {
-            // An array item: the index-th "- " at the first deeper indentation.
-            if !is_yaml {
-                return if found_any { Some(line + 1) } else { None };
+        let start = line + usize::from(found_any);
+        let mut hit = find_key(&lines, start, indent, tok, is_yaml, found_any);
+        if hit.is_none() && is_yaml {
+            if let Ok(index) = tok.parse::<usize>() {
+                hit = find_item(&lines, start, indent, index);
             }
-            let mut count = 0;
-            let mut item_indent = None;
-            for (i, l) in lines.iter().enumerate().skip(line + usize::from(found_any)) {
-                let ind = leading(l) as isize;
-                if l.trim().is_empty() || l.trim_start().starts_with('#') {
-                    continue;
-                }
-                if ind <= indent && !l.trim_start().starts_with('-') {
-                    break;
-                }
-                if l.trim_start().starts_with("- ") || l.trim() == "-" {
-                    let ii = *item_indent.get_or_insert(ind);
-                    if ind == ii {
-                        if count == index {
-                            hit = Some((i, ind + 1));
-                            break;
-                        }
-                        count += 1;
-                    }
-                }
-            }
-        } else {
-            for (i, l) in lines.iter().enumerate().skip(line + usize::from(found_any)) {
-                let t = l.trim_start().trim_start_matches("- ");
-                let ind = leading(l) as isize;
-                if is_yaml && ind <= indent && !l.trim().is_empty() && !l.trim_start().starts_with('#') && found_any {
-                    break;
-                }
-                let key_forms = [format!("{tok}:"), format!("'{tok}':"), format!("\"{tok}\":"), format!("\"{tok}\" :")];
-                if key_forms.iter().any(|k| t.starts_with(k.as_str())) || (!is_yaml && l.contains(&format!("\"{tok}\""))) {
-                    hit = Some((i, ind));
-                    break;
-                }
+        }
+        if hit.is_none() && found_any {
+            // A key inside a flow mapping on the current line: `price: { type: money }`.
+            let cur = lines.get(line).copied().unwrap_or("");
+            if cur.contains(&format!("{tok}:")) || cur.contains(&format!("\"{tok}\"")) {
+                continue;
             }
         }
         let (i, ind) = hit?;
@@ -319,6 +292,47 @@ pub fn locate_pointer(text: &str, pointer: &str, is_yaml: bool) -> Option<usize>
         found_any = true;
     }
     found_any.then_some(line + 1)
+}
+
+/// The line of `key` below the current node (deeper indentation in YAML, later in JSON).
+fn find_key(lines: &[&str], start: usize, indent: isize, tok: &str, is_yaml: bool, nested: bool) -> Option<(usize, isize)> {
+    let key_forms = [format!("{tok}:"), format!("'{tok}':"), format!("\"{tok}\":"), format!("\"{tok}\" :")];
+    for (i, l) in lines.iter().enumerate().skip(start) {
+        let t = l.trim_start().trim_start_matches("- ");
+        let ind = leading(l) as isize;
+        if is_yaml && nested && ind <= indent && !l.trim().is_empty() && !l.trim_start().starts_with('#') {
+            return None;
+        }
+        if key_forms.iter().any(|k| t.starts_with(k.as_str())) || (!is_yaml && l.contains(&format!("\"{tok}\""))) {
+            return Some((i, ind));
+        }
+    }
+    None
+}
+
+/// The line of the `index`-th `- ` item below the current node (YAML block sequences).
+fn find_item(lines: &[&str], start: usize, indent: isize, index: usize) -> Option<(usize, isize)> {
+    let mut count = 0;
+    let mut item_indent = None;
+    for (i, l) in lines.iter().enumerate().skip(start) {
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        let ind = leading(l) as isize;
+        if ind <= indent && !l.trim_start().starts_with('-') {
+            return None;
+        }
+        if l.trim_start().starts_with("- ") || l.trim() == "-" {
+            let ii = *item_indent.get_or_insert(ind);
+            if ind == ii {
+                if count == index {
+                    return Some((i, ind + 1));
+                }
+                count += 1;
+            }
+        }
+    }
+    None
 }
 
 fn leading(l: &str) -> usize {
@@ -335,6 +349,10 @@ mod tests {
         assert_eq!(locate_pointer(text, "/paths/~1pets/get", true), Some(4));
         assert_eq!(locate_pointer(text, "/paths/~1pets/get/responses/200", true), Some(6));
         assert_eq!(locate_pointer(text, "/paths/~1dogs", true), None);
+        let flow = "resources:\n  item:\n    fields:\n      price: { type: money }\n";
+        assert_eq!(locate_pointer(flow, "/resources/item/fields/price/type", true), Some(4));
+        let list = "tags:\n  - a\n  - b\n";
+        assert_eq!(locate_pointer(list, "/tags/1", true), Some(3));
     }
 
     #[test]

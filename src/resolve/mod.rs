@@ -53,15 +53,23 @@ pub fn resolve(loaded: &Loaded, opts: &ResolveOptions) -> Result<Model, Error> {
         Ok(m) => m,
         Err(d) => {
             diags.extend(d);
+            dedup(&mut diags);
             loaded.locate(&mut diags);
             return Err(Error::Invalid(diags));
         }
     };
     diags.append(&mut model.diagnostics);
+    dedup(&mut diags);
     loaded.locate(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::Invalid(diags));
     }
     model.diagnostics = diags;
     Ok(model)
+}
+
+/// Drops repeated diagnostics (a schema reached twice reports its problem once), keeping order.
+fn dedup(diags: &mut Vec<Diagnostic>) {
+    let mut seen = std::collections::HashSet::new();
+    diags.retain(|d| seen.insert((d.severity, d.pointer.clone(), d.message.clone())));
 }

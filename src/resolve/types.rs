@@ -467,7 +467,7 @@ impl<'a> TypeBuilder<'a> {
             }
             if optional {
                 serde.push("default".into());
-                if !(is_required && nullable) {
+                if !(is_required && nullable) && !write_only {
                     serde.push("skip_serializing_if = \"Option::is_none\"".into());
                 }
             } else if read_only {
