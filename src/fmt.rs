@@ -1,41 +1,53 @@
 //! Formatting of rendered Rust sources with `rustfmt`, so generated projects pass
 //! `cargo fmt --check` (STYLE.md: "Formatted output").
 //!
-//! This is the one place the core runs a program. When `rustfmt` is missing the sources
-//! are left as rendered and the caller is told, so it can say so.
+//! This is the one place the core runs a program. Sources are written to a private
+//! temporary folder and formatted in batches (one rustfmt process per batch, not per file:
+//! a large contract renders over a thousand files). When `rustfmt` is missing or fails, the
+//! affected files are left as rendered and reported, so the caller can say so.
 
 use crate::render::File;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-/// Formats every `.rs` file in place with `rustfmt --edition 2021`. Returns the paths it
-/// could not format (rustfmt missing, or a syntax error it reported) with the reason.
+/// Formats every `.rs` file in place with `rustfmt --edition 2021`. The files are laid
+/// out in a temporary folder as in the project and rustfmt is given the crate roots (files
+/// no `mod` declaration reaches are passed too), as `cargo fmt` does. Returns the paths it
+/// could not format, with the reason.
 pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
+    let indices: Vec<usize> = files.iter().enumerate().filter(|(_, f)| f.path.ends_with(".rs")).map(|(i, _)| i).collect();
+    let fail_all = |files: &[File], why: String| indices.iter().map(|&i| (files[i].path.clone(), why.clone())).collect::<Vec<_>>();
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return fail_all(files, format!("no temporary folder: {e}")),
+    };
+    for &i in &indices {
+        let p = dir.path().join(&files[i].path);
+        let written = p.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(&p, &files[i].contents));
+        if let Err(e) = written {
+            return fail_all(files, e.to_string());
+        }
+    }
+    let roots: Vec<std::path::PathBuf> = indices
+        .iter()
+        .map(|&i| files[i].path.as_str())
+        .filter(|p| !(p.starts_with("src/") || p.starts_with("tests/api/")) || matches!(*p, "src/lib.rs" | "src/main.rs" | "tests/api/main.rs"))
+        .map(|p| dir.path().join(p))
+        .collect();
+    let out = Command::new("rustfmt").args(["--edition", "2021", "--quiet"]).args(&roots).output();
+    let reason = match out {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(String::from_utf8_lossy(&o.stderr).into_owned()),
+        Err(e) => Some(format!("cannot run rustfmt: {e}")),
+    };
+    if let Some(r) = reason {
+        return fail_all(files, r);
+    }
     let mut failed = Vec::new();
-    for f in files.iter_mut().filter(|f| f.path.ends_with(".rs")) {
-        match rustfmt(&f.contents) {
-            Ok(out) => f.contents = out,
-            Err(e) => failed.push((f.path.clone(), e)),
+    for &i in &indices {
+        match std::fs::read_to_string(dir.path().join(&files[i].path)) {
+            Ok(text) => files[i].contents = text,
+            Err(e) => failed.push((files[i].path.clone(), e.to_string())),
         }
     }
     failed
-}
-
-fn rustfmt(src: &str) -> Result<String, String> {
-    let mut child = Command::new("rustfmt")
-        .args(["--edition", "2021", "--emit", "stdout", "--quiet"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run rustfmt: {e}"))?;
-    let mut stdin = child.stdin.take().ok_or("rustfmt has no stdin")?;
-    let input = src.to_string();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().map_err(|e| format!("rustfmt failed: {e}"))?;
-    let _ = writer.join();
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    String::from_utf8(out.stdout).map_err(|e| e.to_string())
 }

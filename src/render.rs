@@ -84,13 +84,16 @@ pub fn environment(overrides: Option<&Path>) -> Result<Environment<'static>, Err
 
 /// Renders every planned file. Errors: a template that fails (an undefined value, say).
 pub fn render(env: &Environment<'_>, model: &Model, files: &[PlannedFile]) -> Result<Vec<File>, Error> {
+    // Convert the model once; template values are reference-counted, so every file shares it.
+    let model_value = minijinja::Value::from_serialize(model);
+    let resources: Vec<minijinja::Value> = model.resources.iter().map(minijinja::Value::from_serialize).collect();
     files
         .iter()
         .map(|pf| {
             let tmpl = env.get_template(&pf.template).map_err(|e| Error::Template { template: pf.template.clone(), message: e.to_string() })?;
             let ctx = match pf.resource {
-                Some(i) => minijinja::context! { model => model, resource => &model.resources[i] },
-                None => minijinja::context! { model => model },
+                Some(i) => minijinja::context! { model => model_value.clone(), resource => resources[i].clone() },
+                None => minijinja::context! { model => model_value.clone() },
             };
             let contents = tmpl.render(ctx).map_err(|e| Error::Template { template: pf.template.clone(), message: format!("{e:#}") })?;
             Ok(File { path: pf.path.clone(), contents, owner: pf.owner })
