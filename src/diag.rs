@@ -34,8 +34,20 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(severity: Severity, file: &str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Diagnostic { severity, file: file.to_string(), pointer: pointer.into(), line: None, message: message.into(), hint: None }
+    pub fn new(
+        severity: Severity,
+        file: &str,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity,
+            file: file.to_string(),
+            pointer: pointer.into(),
+            line: None,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// Adds a hint that says what the user can do about it.

@@ -14,15 +14,28 @@ use std::process::Command;
 /// no `mod` declaration reaches are passed too), as `cargo fmt` does. Returns the paths it
 /// could not format, with the reason.
 pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
-    let indices: Vec<usize> = files.iter().enumerate().filter(|(_, f)| f.path.ends_with(".rs")).map(|(i, _)| i).collect();
-    let fail_all = |files: &[File], why: String| indices.iter().map(|&i| (files[i].path.clone(), why.clone())).collect::<Vec<_>>();
+    let indices: Vec<usize> = files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.path.ends_with(".rs"))
+        .map(|(i, _)| i)
+        .collect();
+    let fail_all = |files: &[File], why: String| {
+        indices
+            .iter()
+            .map(|&i| (files[i].path.clone(), why.clone()))
+            .collect::<Vec<_>>()
+    };
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => return fail_all(files, format!("no temporary folder: {e}")),
     };
     for &i in &indices {
         let p = dir.path().join(&files[i].path);
-        let written = p.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(&p, &files[i].contents));
+        let written = p
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::write(&p, &files[i].contents));
         if let Err(e) = written {
             return fail_all(files, e.to_string());
         }
@@ -30,10 +43,16 @@ pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
     let roots: Vec<std::path::PathBuf> = indices
         .iter()
         .map(|&i| files[i].path.as_str())
-        .filter(|p| !(p.starts_with("src/") || p.starts_with("tests/api/")) || matches!(*p, "src/lib.rs" | "src/main.rs" | "tests/api/main.rs"))
+        .filter(|p| {
+            !(p.starts_with("src/") || p.starts_with("tests/api/"))
+                || matches!(*p, "src/lib.rs" | "src/main.rs" | "tests/api/main.rs")
+        })
         .map(|p| dir.path().join(p))
         .collect();
-    let out = Command::new("rustfmt").args(["--edition", "2021", "--quiet"]).args(&roots).output();
+    let out = Command::new("rustfmt")
+        .args(["--edition", "2021", "--quiet"])
+        .args(&roots)
+        .output();
     let reason = match out {
         Ok(o) if o.status.success() => None,
         Ok(o) => Some(String::from_utf8_lossy(&o.stderr).into_owned()),

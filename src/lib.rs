@@ -39,7 +39,11 @@ pub struct Generated {
 ///
 /// Errors: `Error::Invalid` with every diagnostic when the contract has errors;
 /// `Error::Template` when a template fails.
-pub fn generate(loaded: &load::Loaded, opts: &resolve::ResolveOptions, templates: Option<&Path>) -> Result<Generated, Error> {
+pub fn generate(
+    loaded: &load::Loaded,
+    opts: &resolve::ResolveOptions,
+    templates: Option<&Path>,
+) -> Result<Generated, Error> {
     let mut model = resolve::resolve(loaded, opts)?;
     let planned = plan::plan(&model);
     let contract_name = contract_file_name(&loaded.file, &planned);
@@ -47,22 +51,48 @@ pub fn generate(loaded: &load::Loaded, opts: &resolve::ResolveOptions, templates
     let env = render::environment(templates)?;
     let mut files = render::render(&env, &model, &planned)?;
     let unformatted = fmt::format_rust(&mut files);
-    let mut extra = vec![File { path: contract_name, contents: loaded.text.clone(), owner: Owner::User }];
+    let mut extra = vec![File {
+        path: contract_name,
+        contents: loaded.text.clone(),
+        owner: Owner::User,
+    }];
     for f in files.iter().filter(|f| f.owner == Owner::User) {
-        extra.push(File { path: format!(".apigen/pristine/{}", f.path), contents: f.contents.clone(), owner: Owner::Generated });
+        extra.push(File {
+            path: format!(".apigen/pristine/{}", f.path),
+            contents: f.contents.clone(),
+            owner: Owner::Generated,
+        });
     }
     files.extend(extra);
     let manifest = manifest(&model, &files);
-    files.push(File { path: ".apigen/manifest.json".into(), contents: manifest, owner: Owner::Generated });
-    Ok(Generated { model, files, unformatted })
+    files.push(File {
+        path: ".apigen/manifest.json".into(),
+        contents: manifest,
+        owner: Owner::Generated,
+    });
+    Ok(Generated {
+        model,
+        files,
+        unformatted,
+    })
 }
 
 /// The contract's file name inside the project: its own name, unless that clashes with a
 /// generated file, then `contract.<ext>`.
 fn contract_file_name(source: &str, planned: &[plan::PlannedFile]) -> String {
-    let name = Path::new(source).file_name().and_then(|n| n.to_str()).unwrap_or("contract.yaml").to_string();
-    let ext = Path::new(&name).extension().and_then(|e| e.to_str()).unwrap_or("yaml").to_string();
-    let clashes = planned.iter().any(|p| p.path == name) || name.starts_with('.') || name.contains(|c: char| c.is_control());
+    let name = Path::new(source)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("contract.yaml")
+        .to_string();
+    let ext = Path::new(&name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("yaml")
+        .to_string();
+    let clashes = planned.iter().any(|p| p.path == name)
+        || name.starts_with('.')
+        || name.contains(|c: char| c.is_control());
     if clashes {
         format!("contract.{ext}")
     } else {

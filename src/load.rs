@@ -16,7 +16,11 @@ use std::path::Path;
 pub enum Contract {
     /// An OpenAPI document: `doc` normalised to the 3.0 shape, `original` as written (it is
     /// what the service serves). `version` is the `openapi` field (3.0.x or 3.1.x).
-    OpenApi { doc: Value, original: Value, version: String },
+    OpenApi {
+        doc: Value,
+        original: Value,
+        version: String,
+    },
     /// apigen's own domain spec (see `spec::DomainSpec` and `specs/domain-spec.schema.json`).
     Domain(DomainSpec),
 }
@@ -58,9 +62,19 @@ pub fn load_file(path: &Path) -> Result<Loaded, Error> {
 pub fn load_str(file: &str, text: &str) -> Result<Loaded, Error> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     let is_json = trimmed.starts_with('{') || trimmed.starts_with('[');
-    let value = if is_json { parse_json(file, trimmed)? } else { parse_yaml(file, text)? };
+    let value = if is_json {
+        parse_json(file, trimmed)?
+    } else {
+        parse_yaml(file, text)?
+    };
     let fail = |pointer: &str, message: String, hint: &str| {
-        Error::Invalid(vec![Diagnostic::new(Severity::Error, file, pointer, message).hint(hint)])
+        Error::Invalid(vec![Diagnostic::new(
+            Severity::Error,
+            file,
+            pointer,
+            message,
+        )
+        .hint(hint)])
     };
     let Value::Object(root) = &value else {
         return Err(fail("", "the document is not a mapping".into(), "a contract is an OpenAPI document (with an `openapi` field) or an apigen domain spec (with `resources`)"));
@@ -78,17 +92,33 @@ pub fn load_str(file: &str, text: &str) -> Result<Loaded, Error> {
             other => other.to_string(),
         };
         if version.starts_with("3.0") {
-            Contract::OpenApi { doc: value.clone(), original: value, version }
+            Contract::OpenApi {
+                doc: value.clone(),
+                original: value,
+                version,
+            }
         } else if version.starts_with("3.1") {
             let doc = normalise_31(file, value.clone(), &mut diagnostics);
-            Contract::OpenApi { doc, original: value, version }
+            Contract::OpenApi {
+                doc,
+                original: value,
+                version,
+            }
         } else {
-            return Err(fail("/openapi", format!("OpenAPI version {version} is not supported"), "apigen reads OpenAPI 3.0.x and 3.1.x"));
+            return Err(fail(
+                "/openapi",
+                format!("OpenAPI version {version} is not supported"),
+                "apigen reads OpenAPI 3.0.x and 3.1.x",
+            ));
         }
     } else if root.contains_key("resources") {
         let spec: DomainSpec = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
             let pointer = path_to_pointer(&e.path().to_string());
-            fail(&pointer, format!("invalid domain spec: {}", e.inner()), "see specs/domain-spec.schema.json for the fields a domain spec may have")
+            fail(
+                &pointer,
+                format!("invalid domain spec: {}", e.inner()),
+                "see specs/domain-spec.schema.json for the fields a domain spec may have",
+            )
         })?;
         Contract::Domain(spec)
     } else {
@@ -98,7 +128,13 @@ pub fn load_str(file: &str, text: &str) -> Result<Loaded, Error> {
             "check that you passed the right file",
         ));
     };
-    let mut loaded = Loaded { file: file.to_string(), text: text.to_string(), is_yaml: !is_json, contract, diagnostics };
+    let mut loaded = Loaded {
+        file: file.to_string(),
+        text: text.to_string(),
+        is_yaml: !is_json,
+        contract,
+        diagnostics,
+    };
     let mut diags = std::mem::take(&mut loaded.diagnostics);
     loaded.locate(&mut diags);
     loaded.diagnostics = diags;
@@ -107,7 +143,8 @@ pub fn load_str(file: &str, text: &str) -> Result<Loaded, Error> {
 
 fn parse_json(file: &str, text: &str) -> Result<Value, Error> {
     serde_json::from_str(text).map_err(|e| {
-        let mut d = Diagnostic::new(Severity::Error, file, "", format!("invalid JSON: {e}")).hint("fix the syntax at that line");
+        let mut d = Diagnostic::new(Severity::Error, file, "", format!("invalid JSON: {e}"))
+            .hint("fix the syntax at that line");
         d.line = Some(e.line());
         Error::Invalid(vec![d])
     })
@@ -115,7 +152,8 @@ fn parse_json(file: &str, text: &str) -> Result<Value, Error> {
 
 fn parse_yaml(file: &str, text: &str) -> Result<Value, Error> {
     let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
-        let mut d = Diagnostic::new(Severity::Error, file, "", format!("invalid YAML: {e}")).hint("fix the syntax at that line");
+        let mut d = Diagnostic::new(Severity::Error, file, "", format!("invalid YAML: {e}"))
+            .hint("fix the syntax at that line");
         d.line = e.location().map(|l| l.line());
         Error::Invalid(vec![d])
     })?;
@@ -135,7 +173,10 @@ fn yaml_to_json(v: serde_yaml_ng::Value) -> Value {
             } else if let Some(u) = n.as_u64() {
                 Value::from(u)
             } else {
-                n.as_f64().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(Value::Null)
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
             }
         }
         Y::String(s) => Value::String(s),
@@ -148,7 +189,10 @@ fn yaml_to_json(v: serde_yaml_ng::Value) -> Value {
                     Y::Number(n) => n.to_string(),
                     Y::Bool(b) => b.to_string(),
                     Y::Null => "null".to_string(),
-                    other => serde_yaml_ng::to_string(&other).unwrap_or_default().trim().to_string(),
+                    other => serde_yaml_ng::to_string(&other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
                 };
                 out.insert(key, yaml_to_json(v));
             }
@@ -189,12 +233,18 @@ pub fn normalise_31(file: &str, mut doc: Value, diags: &mut Vec<Diagnostic>) -> 
         root.insert("openapi".into(), Value::String("3.0.3".into()));
         if root.remove("webhooks").is_some() {
             diags.push(
-                Diagnostic::new(Severity::Warning, file, "/webhooks", "webhooks are not served: apigen generates the API's own operations only")
-                    .hint("implement outgoing webhook calls in a service"),
+                Diagnostic::new(
+                    Severity::Warning,
+                    file,
+                    "/webhooks",
+                    "webhooks are not served: apigen generates the API's own operations only",
+                )
+                .hint("implement outgoing webhook calls in a service"),
             );
         }
         root.remove("jsonSchemaDialect");
-        root.entry("paths").or_insert_with(|| Value::Object(Map::new()));
+        root.entry("paths")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Some(Value::Object(info)) = root.get_mut("info") {
             if let Some(Value::Object(lic)) = info.get_mut("license") {
                 lic.remove("identifier");
@@ -210,7 +260,10 @@ fn normalise_schema_keywords(v: &mut Value) {
     match v {
         Value::Object(map) => {
             if let Some(Value::Array(types)) = map.get("type").cloned() {
-                let non_null: Vec<&Value> = types.iter().filter(|t| t.as_str() != Some("null")).collect();
+                let non_null: Vec<&Value> = types
+                    .iter()
+                    .filter(|t| t.as_str() != Some("null"))
+                    .collect();
                 if non_null.len() < types.len() {
                     map.insert("nullable".into(), Value::Bool(true));
                 }
@@ -226,7 +279,10 @@ fn normalise_schema_keywords(v: &mut Value) {
             if let Some(c) = map.remove("const") {
                 map.insert("enum".into(), Value::Array(vec![c]));
             }
-            for (key, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+            for (key, bound) in [
+                ("exclusiveMinimum", "minimum"),
+                ("exclusiveMaximum", "maximum"),
+            ] {
                 if let Some(n @ Value::Number(_)) = map.get(key).cloned() {
                     map.insert(bound.into(), n);
                     map.insert(key.into(), Value::Bool(true));
@@ -238,14 +294,37 @@ fn normalise_schema_keywords(v: &mut Value) {
                     map.entry("example").or_insert(first);
                 }
             }
-            for key in ["$schema", "$id", "$anchor", "$comment", "$defs", "contentEncoding", "contentMediaType", "unevaluatedProperties", "prefixItems", "dependentRequired", "dependentSchemas", "propertyNames", "if", "then", "else", "contains", "minContains", "maxContains"] {
+            for key in [
+                "$schema",
+                "$id",
+                "$anchor",
+                "$comment",
+                "$defs",
+                "contentEncoding",
+                "contentMediaType",
+                "unevaluatedProperties",
+                "prefixItems",
+                "dependentRequired",
+                "dependentSchemas",
+                "propertyNames",
+                "if",
+                "then",
+                "else",
+                "contains",
+                "minContains",
+                "maxContains",
+            ] {
                 map.remove(key);
             }
             // `anyOf: [X, {type: null}]` is 3.1's way to say "nullable X".
             for comb in ["anyOf", "oneOf"] {
                 if let Some(Value::Array(alts)) = map.get_mut(comb) {
                     let before = alts.len();
-                    alts.retain(|a| !(a.as_object().is_some_and(|o| o.len() == 1 && o.get("type").and_then(Value::as_str) == Some("null"))));
+                    alts.retain(|a| {
+                        !(a.as_object().is_some_and(|o| {
+                            o.len() == 1 && o.get("type").and_then(Value::as_str) == Some("null")
+                        }))
+                    });
                     if alts.len() < before {
                         map.insert("nullable".into(), Value::Bool(true));
                     }
@@ -266,7 +345,11 @@ pub fn locate_pointer(text: &str, pointer: &str, is_yaml: bool) -> Option<usize>
     if pointer.is_empty() {
         return None;
     }
-    let tokens: Vec<String> = pointer.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
     let lines: Vec<&str> = text.lines().collect();
     let mut line = 0usize;
     let mut indent: isize = -1;
@@ -295,15 +378,34 @@ pub fn locate_pointer(text: &str, pointer: &str, is_yaml: bool) -> Option<usize>
 }
 
 /// The line of `key` below the current node (deeper indentation in YAML, later in JSON).
-fn find_key(lines: &[&str], start: usize, indent: isize, tok: &str, is_yaml: bool, nested: bool) -> Option<(usize, isize)> {
-    let key_forms = [format!("{tok}:"), format!("'{tok}':"), format!("\"{tok}\":"), format!("\"{tok}\" :")];
+fn find_key(
+    lines: &[&str],
+    start: usize,
+    indent: isize,
+    tok: &str,
+    is_yaml: bool,
+    nested: bool,
+) -> Option<(usize, isize)> {
+    let key_forms = [
+        format!("{tok}:"),
+        format!("'{tok}':"),
+        format!("\"{tok}\":"),
+        format!("\"{tok}\" :"),
+    ];
     for (i, l) in lines.iter().enumerate().skip(start) {
         let t = l.trim_start().trim_start_matches("- ");
         let ind = leading(l) as isize;
-        if is_yaml && nested && ind <= indent && !l.trim().is_empty() && !l.trim_start().starts_with('#') {
+        if is_yaml
+            && nested
+            && ind <= indent
+            && !l.trim().is_empty()
+            && !l.trim_start().starts_with('#')
+        {
             return None;
         }
-        if key_forms.iter().any(|k| t.starts_with(k.as_str())) || (!is_yaml && l.contains(&format!("\"{tok}\""))) {
+        if key_forms.iter().any(|k| t.starts_with(k.as_str()))
+            || (!is_yaml && l.contains(&format!("\"{tok}\"")))
+        {
             return Some((i, ind));
         }
     }
@@ -347,10 +449,16 @@ mod tests {
     fn locates_yaml_pointers() {
         let text = "openapi: 3.0.0\npaths:\n  /pets:\n    get:\n      responses:\n        '200':\n          description: ok\n";
         assert_eq!(locate_pointer(text, "/paths/~1pets/get", true), Some(4));
-        assert_eq!(locate_pointer(text, "/paths/~1pets/get/responses/200", true), Some(6));
+        assert_eq!(
+            locate_pointer(text, "/paths/~1pets/get/responses/200", true),
+            Some(6)
+        );
         assert_eq!(locate_pointer(text, "/paths/~1dogs", true), None);
         let flow = "resources:\n  item:\n    fields:\n      price: { type: money }\n";
-        assert_eq!(locate_pointer(flow, "/resources/item/fields/price/type", true), Some(4));
+        assert_eq!(
+            locate_pointer(flow, "/resources/item/fields/price/type", true),
+            Some(4)
+        );
         let list = "tags:\n  - a\n  - b\n";
         assert_eq!(locate_pointer(list, "/tags/1", true), Some(3));
     }
@@ -370,6 +478,9 @@ mod tests {
 
     #[test]
     fn path_to_pointer_handles_indices() {
-        assert_eq!(path_to_pointer("resources.book.fields[0]"), "/resources/book/fields/0");
+        assert_eq!(
+            path_to_pointer("resources.book.fields[0]"),
+            "/resources/book/fields/0"
+        );
     }
 }

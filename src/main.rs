@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "apigen", version, about = "Turn an API contract into a production-grade Rust web service, and keep it in step.")]
+#[command(
+    name = "apigen",
+    version,
+    about = "Turn an API contract into a production-grade Rust web service, and keep it in step."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -84,7 +88,10 @@ fn print_diagnostics(diags: &[Diagnostic]) {
         eprintln!("{d}");
     }
     let errors = diags.iter().filter(|d| d.is_error()).count();
-    let warnings = diags.iter().filter(|d| d.severity == Severity::Warning).count();
+    let warnings = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
     if errors > 0 {
         eprintln!("{errors} error(s), {warnings} warning(s); nothing was written");
     }
@@ -92,7 +99,8 @@ fn print_diagnostics(diags: &[Diagnostic]) {
 
 fn options(database: Option<Db>, name: Option<String>) -> anyhow::Result<ResolveOptions> {
     if let Some(n) = &name {
-        let ok = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let ok = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             anyhow::bail!("invalid --name `{n}`: a crate name is letters, digits and `_`, starting with a letter");
         }
@@ -120,12 +128,23 @@ fn load(spec: Option<&PathBuf>) -> anyhow::Result<Loaded> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::New { dir, spec, database, name, templates, force, dry_run } => {
+        Command::New {
+            dir,
+            spec,
+            database,
+            name,
+            templates,
+            force,
+            dry_run,
+        } => {
             let loaded = load(spec.as_ref())?;
             let opts = options(database, name)?;
             if let Some(t) = &templates {
                 if !t.is_dir() {
-                    anyhow::bail!("{}: --templates must be a folder laid out like apigen's templates/", t.display());
+                    anyhow::bail!(
+                        "{}: --templates must be a folder laid out like apigen's templates/",
+                        t.display()
+                    );
                 }
             }
             let generated = apigen::generate(&loaded, &opts, templates.as_deref())?;
@@ -135,9 +154,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             for (path, why) in &generated.unformatted {
-                eprintln!("warning: {path} was not formatted: {}", why.lines().next().unwrap_or(""));
+                eprintln!(
+                    "warning: {path} was not formatted: {}",
+                    why.lines().next().unwrap_or("")
+                );
             }
-            let report = apigen::write::write_project(&dir, &generated.files, force, dry_run).with_context(|| format!("writing {}", dir.display()))?;
+            let report = apigen::write::write_project(&dir, &generated.files, force, dry_run)
+                .with_context(|| format!("writing {}", dir.display()))?;
             let verb = if dry_run { "would write" } else { "wrote" };
             for p in &report.written {
                 if dry_run {
@@ -149,7 +172,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let m = &generated.model;
             let ops: usize = m.resources.iter().map(|r| r.operations.len()).sum();
-            let stubs: usize = m.resources.iter().flat_map(|r| &r.operations).filter(|o| !o.implemented).count();
+            let stubs: usize = m
+                .resources
+                .iter()
+                .flat_map(|r| &r.operations)
+                .filter(|o| !o.implemented)
+                .count();
             println!(
                 "{verb} {} files for `{}` ({} resources, {ops} operations, {stubs} answering 501 until implemented) in {}",
                 report.written.len(),
@@ -162,14 +190,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Inspect { file, format, database } => {
+        Command::Inspect {
+            file,
+            format,
+            database,
+        } => {
             let loaded = load(Some(&file))?;
             let opts = options(database, None)?;
             let model = match apigen::resolve::resolve(&loaded, &opts) {
                 Ok(m) => m,
                 Err(Error::Invalid(diags)) => {
                     if format == Format::Json {
-                        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "model": null, "diagnostics": diags }))?);
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(
+                                &serde_json::json!({ "model": null, "diagnostics": diags })
+                            )?
+                        );
                     }
                     print_diagnostics(&diags);
                     return Ok(ExitCode::from(2));
@@ -182,7 +219,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     if let Some(o) = v.as_object_mut() {
                         o.remove("openapi_json");
                     }
-                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "model": v, "diagnostics": model.diagnostics }))?);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &serde_json::json!({ "model": v, "diagnostics": model.diagnostics })
+                        )?
+                    );
                 }
                 Format::Table => print_table(&model),
             }
@@ -192,23 +234,46 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn print_table(m: &apigen::model::Model) {
-    println!("{} {} ({} contract, {:?}, crate `{}`)", m.title, m.api_version, m.source_kind, m.database, m.package);
+    println!(
+        "{} {} ({} contract, {:?}, crate `{}`)",
+        m.title, m.api_version, m.source_kind, m.database, m.package
+    );
     for r in &m.resources {
         match &r.entity {
-            Some(e) => println!("\nresource {} — table `{}` of {} (key `{}`, {})", r.module, e.table, e.type_name, e.key.name, e.key_strategy),
+            Some(e) => println!(
+                "\nresource {} — table `{}` of {} (key `{}`, {})",
+                r.module, e.table, e.type_name, e.key.name, e.key_strategy
+            ),
             None => println!("\nresource {} — no table", r.module),
         }
         if let Some(e) = &r.entity {
             for c in &e.columns {
-                println!("    column {:<24} {:<16} {}{}", c.name, c.sqlite_type, if c.not_null { "not null" } else { "null" }, if c.unique { ", unique" } else { "" });
+                println!(
+                    "    column {:<24} {:<16} {}{}",
+                    c.name,
+                    c.sqlite_type,
+                    if c.not_null { "not null" } else { "null" },
+                    if c.unique { ", unique" } else { "" }
+                );
             }
         }
         for o in &r.operations {
-            let state = if o.implemented { o.kind.clone() } else { format!("501: {}", o.not_implemented_reason) };
-            println!("  {:<7} {:<40} {:<28} {}", o.method_upper, o.path, o.func, state);
+            let state = if o.implemented {
+                o.kind.clone()
+            } else {
+                format!("501: {}", o.not_implemented_reason)
+            };
+            println!(
+                "  {:<7} {:<40} {:<28} {}",
+                o.method_upper, o.path, o.func, state
+            );
         }
     }
-    println!("\n{} types, {} schema nodes", m.types.len(), m.schemas.len());
+    println!(
+        "\n{} types, {} schema nodes",
+        m.types.len(),
+        m.schemas.len()
+    );
     for d in &m.diagnostics {
         println!("{d}");
     }

@@ -33,10 +33,26 @@ const PROJECT_FILES: &[(&str, &str, Owner)] = &[
     (".gitignore", "dot-gitignore.j2", Owner::User),
     ("openapi.json", "openapi.json.j2", Owner::Generated),
     ("docs.html", "docs.html.j2", Owner::Generated),
-    ("migrations/sqlite/0001_init.up.sql", "migrations/sqlite/0001_init.up.sql.j2", Owner::Generated),
-    ("migrations/sqlite/0001_init.down.sql", "migrations/sqlite/0001_init.down.sql.j2", Owner::Generated),
-    ("migrations/postgres/0001_init.up.sql", "migrations/postgres/0001_init.up.sql.j2", Owner::Generated),
-    ("migrations/postgres/0001_init.down.sql", "migrations/postgres/0001_init.down.sql.j2", Owner::Generated),
+    (
+        "migrations/sqlite/0001_init.up.sql",
+        "migrations/sqlite/0001_init.up.sql.j2",
+        Owner::Generated,
+    ),
+    (
+        "migrations/sqlite/0001_init.down.sql",
+        "migrations/sqlite/0001_init.down.sql.j2",
+        Owner::Generated,
+    ),
+    (
+        "migrations/postgres/0001_init.up.sql",
+        "migrations/postgres/0001_init.up.sql.j2",
+        Owner::Generated,
+    ),
+    (
+        "migrations/postgres/0001_init.down.sql",
+        "migrations/postgres/0001_init.down.sql.j2",
+        Owner::Generated,
+    ),
     ("src/main.rs", "src/main.rs.j2", Owner::Generated),
     ("src/lib.rs", "src/lib.rs.j2", Owner::Generated),
     ("src/config.rs", "src/config.rs.j2", Owner::User),
@@ -46,32 +62,95 @@ const PROJECT_FILES: &[(&str, &str, Owner)] = &[
     ("src/extract.rs", "src/extract.rs.j2", Owner::Generated),
     ("src/health.rs", "src/health.rs.j2", Owner::Generated),
     ("src/models.rs", "src/models.rs.j2", Owner::Generated),
-    ("src/observability.rs", "src/observability.rs.j2", Owner::Generated),
-    ("src/pagination.rs", "src/pagination.rs.j2", Owner::Generated),
+    (
+        "src/observability.rs",
+        "src/observability.rs.j2",
+        Owner::Generated,
+    ),
+    (
+        "src/pagination.rs",
+        "src/pagination.rs.j2",
+        Owner::Generated,
+    ),
     ("src/params.rs", "src/params.rs.j2", Owner::Generated),
     ("src/respond.rs", "src/respond.rs.j2", Owner::Generated),
     ("src/schemas.rs", "src/schemas.rs.j2", Owner::Generated),
     ("src/state.rs", "src/state.rs.j2", Owner::Generated),
-    ("src/validation.rs", "src/validation.rs.j2", Owner::Generated),
-    ("src/routes/mod.rs", "src/routes/mod.rs.j2", Owner::Generated),
-    ("src/services/mod.rs", "src/services/mod.rs.j2", Owner::Generated),
-    ("src/repositories/mod.rs", "src/repositories/mod.rs.j2", Owner::Generated),
-    ("tests/api/main.rs", "tests/api/main.rs.j2", Owner::Generated),
-    ("tests/api/common.rs", "tests/api/common.rs.j2", Owner::Generated),
+    (
+        "src/validation.rs",
+        "src/validation.rs.j2",
+        Owner::Generated,
+    ),
+    (
+        "src/routes/mod.rs",
+        "src/routes/mod.rs.j2",
+        Owner::Generated,
+    ),
+    (
+        "src/services/mod.rs",
+        "src/services/mod.rs.j2",
+        Owner::Generated,
+    ),
+    (
+        "src/repositories/mod.rs",
+        "src/repositories/mod.rs.j2",
+        Owner::Generated,
+    ),
+    (
+        "tests/api/main.rs",
+        "tests/api/main.rs.j2",
+        Owner::Generated,
+    ),
+    (
+        "tests/api/common.rs",
+        "tests/api/common.rs.j2",
+        Owner::Generated,
+    ),
     ("tests/api/ops.rs", "tests/api/ops.rs.j2", Owner::Generated),
 ];
 
 /// Every file of the project for `model`, in a stable order.
 pub fn plan(model: &Model) -> Vec<PlannedFile> {
-    let mut out: Vec<PlannedFile> = PROJECT_FILES.iter().map(|(p, t, o)| PlannedFile { path: (*p).into(), template: (*t).into(), owner: *o, resource: None }).collect();
+    let mut out: Vec<PlannedFile> = PROJECT_FILES
+        .iter()
+        .map(|(p, t, o)| PlannedFile {
+            path: (*p).into(),
+            template: (*t).into(),
+            owner: *o,
+            resource: None,
+        })
+        .collect();
     for (i, r) in model.resources.iter().enumerate() {
-        let mut add = |path: String, template: &str, owner: Owner| out.push(PlannedFile { path, template: template.into(), owner, resource: Some(i) });
-        add(format!("src/routes/{}.rs", r.module), "src/routes/resource.rs.j2", Owner::Generated);
-        add(format!("src/services/{}.rs", r.module), "src/services/resource.rs.j2", Owner::User);
+        let mut add = |path: String, template: &str, owner: Owner| {
+            out.push(PlannedFile {
+                path,
+                template: template.into(),
+                owner,
+                resource: Some(i),
+            })
+        };
+        add(
+            format!("src/routes/{}.rs", r.module),
+            "src/routes/resource.rs.j2",
+            Owner::Generated,
+        );
+        add(
+            format!("src/services/{}.rs", r.module),
+            "src/services/resource.rs.j2",
+            Owner::User,
+        );
         if r.entity.is_some() {
-            add(format!("src/repositories/{}.rs", r.module), "src/repositories/resource.rs.j2", Owner::Generated);
+            add(
+                format!("src/repositories/{}.rs", r.module),
+                "src/repositories/resource.rs.j2",
+                Owner::Generated,
+            );
         }
-        add(format!("tests/api/{}.rs", r.module), "tests/api/resource.rs.j2", Owner::Generated);
+        add(
+            format!("tests/api/{}.rs", r.module),
+            "tests/api/resource.rs.j2",
+            Owner::Generated,
+        );
     }
     out
 }

@@ -45,7 +45,13 @@ pub fn environment(overrides: Option<&Path>) -> Result<Environment<'static>, Err
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
-    env.set_auto_escape_callback(|name| if name.ends_with(".html.j2") { AutoEscape::Html } else { AutoEscape::None });
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html.j2") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
     env.add_filter("rust", |s: String| format!("{s:?}"));
     // Booleans print as Rust and SQL spell them, not Python's `True`.
     env.set_formatter(|out, state, value| {
@@ -60,7 +66,11 @@ pub fn environment(overrides: Option<&Path>) -> Result<Environment<'static>, Err
     for name in &known {
         let file = TEMPLATES.get_file(name).expect("listed template exists");
         let text = file.contents_utf8().unwrap_or_default();
-        env.add_template_owned(name.clone(), text.to_string()).map_err(|e| Error::Template { template: name.clone(), message: e.to_string() })?;
+        env.add_template_owned(name.clone(), text.to_string())
+            .map_err(|e| Error::Template {
+                template: name.clone(),
+                message: e.to_string(),
+            })?;
     }
     if let Some(dir) = overrides {
         for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
@@ -68,7 +78,12 @@ pub fn environment(overrides: Option<&Path>) -> Result<Environment<'static>, Err
             if !entry.file_type().is_file() {
                 continue;
             }
-            let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path()).to_string_lossy().replace('\\', "/");
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
+                .unwrap_or(entry.path())
+                .to_string_lossy()
+                .replace('\\', "/");
             if !known.contains(&rel) {
                 return Err(Error::Target(format!(
                     "{}: no embedded template is named `{rel}`; override templates must mirror apigen's `templates/` folder (for example `src/lib.rs.j2`)",
@@ -76,17 +91,29 @@ pub fn environment(overrides: Option<&Path>) -> Result<Environment<'static>, Err
                 )));
             }
             let text = fs_err::read_to_string(entry.path())?;
-            env.add_template_owned(rel.clone(), text).map_err(|e| Error::Template { template: entry.path().display().to_string(), message: e.to_string() })?;
+            env.add_template_owned(rel.clone(), text)
+                .map_err(|e| Error::Template {
+                    template: entry.path().display().to_string(),
+                    message: e.to_string(),
+                })?;
         }
     }
     Ok(env)
 }
 
 /// Renders every planned file. Errors: a template that fails (an undefined value, say).
-pub fn render(env: &Environment<'_>, model: &Model, files: &[PlannedFile]) -> Result<Vec<File>, Error> {
+pub fn render(
+    env: &Environment<'_>,
+    model: &Model,
+    files: &[PlannedFile],
+) -> Result<Vec<File>, Error> {
     // Convert the model once; template values are reference-counted, so every file shares it.
     let model_value = minijinja::Value::from_serialize(model);
-    let resources: Vec<minijinja::Value> = model.resources.iter().map(minijinja::Value::from_serialize).collect();
+    let resources: Vec<minijinja::Value> = model
+        .resources
+        .iter()
+        .map(minijinja::Value::from_serialize)
+        .collect();
     files
         .iter()
         .map(|pf| {

@@ -22,8 +22,13 @@ pub struct WriteReport {
 /// Checks a project-relative path: no absolute paths, no `..`, no empty segments.
 pub fn safe_relative(path: &str) -> Result<PathBuf, Error> {
     let p = Path::new(path);
-    if path.is_empty() || p.is_absolute() || p.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err(Error::Target(format!("refusing to write `{path}`: generated paths must stay inside the project folder")));
+    if path.is_empty()
+        || p.is_absolute()
+        || p.components().any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return Err(Error::Target(format!(
+            "refusing to write `{path}`: generated paths must stay inside the project folder"
+        )));
     }
     Ok(p.to_path_buf())
 }
@@ -33,13 +38,21 @@ pub fn safe_relative(path: &str) -> Result<PathBuf, Error> {
 ///
 /// Errors: `Error::Target` for a non-empty folder without `force`, a path that is not a
 /// folder, or an unsafe path; `Error::Io` (naming the path) when the disk refuses.
-pub fn write_project(dir: &Path, files: &[File], force: bool, dry_run: bool) -> Result<WriteReport, Error> {
+pub fn write_project(
+    dir: &Path,
+    files: &[File],
+    force: bool,
+    dry_run: bool,
+) -> Result<WriteReport, Error> {
     for f in files {
         safe_relative(&f.path)?;
     }
     let exists = dir.exists();
     if exists && !dir.is_dir() {
-        return Err(Error::Target(format!("{} exists and is not a folder", dir.display())));
+        return Err(Error::Target(format!(
+            "{} exists and is not a folder",
+            dir.display()
+        )));
     }
     let non_empty = exists && fs_err::read_dir(dir)?.next().is_some();
     if non_empty && !force {
@@ -56,7 +69,15 @@ pub fn write_project(dir: &Path, files: &[File], force: bool, dry_run: bool) -> 
             _ => PathBuf::from("."),
         };
         fs_err::create_dir_all(&parent)?;
-        let staging = tempfile::Builder::new().prefix(".apigen-new-").tempdir_in(&parent).map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("{}: {e}", parent.display()))))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".apigen-new-")
+            .tempdir_in(&parent)
+            .map_err(|e| {
+                Error::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", parent.display()),
+                ))
+            })?;
         for f in files {
             let path = staging.path().join(safe_relative(&f.path)?);
             if let Some(p) = path.parent() {
@@ -84,11 +105,29 @@ pub fn write_project(dir: &Path, files: &[File], force: bool, dry_run: bool) -> 
 
 /// Replaces `path` with `bytes` atomically: a temporary file in the same folder, then rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs_err::create_dir_all(parent)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("{}: {e}", parent.display()))))?;
-    tmp.write_all(bytes).map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))))?;
-    tmp.persist(path).map_err(|e| Error::Io(std::io::Error::new(e.error.kind(), format!("{}: {}", path.display(), e.error))))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", parent.display()),
+        ))
+    })?;
+    tmp.write_all(bytes).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", path.display()),
+        ))
+    })?;
+    tmp.persist(path).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.error.kind(),
+            format!("{}: {}", path.display(), e.error),
+        ))
+    })?;
     Ok(())
 }
 

@@ -30,14 +30,31 @@ fn root() -> PathBuf {
 }
 
 fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("APIGEN_CORPUS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())).join(".cache/apigen-corpus"));
+    let dir = std::env::var_os("APIGEN_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()))
+                .join(".cache/apigen-corpus")
+        });
     if CORPUS.iter().all(|c| dir.join(c).is_file()) {
         return dir;
     }
     let script = root().join("../shared/corpus/fetch.sh");
-    assert!(script.is_file(), "the corpus is missing from {} and {} is not there to fetch it", dir.display(), script.display());
-    let status = Command::new("bash").arg(&script).arg(&dir).status().expect("run fetch.sh");
-    assert!(status.success(), "fetch.sh failed; the corpus is needed for the end-to-end test");
+    assert!(
+        script.is_file(),
+        "the corpus is missing from {} and {} is not there to fetch it",
+        dir.display(),
+        script.display()
+    );
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(&dir)
+        .status()
+        .expect("run fetch.sh");
+    assert!(
+        status.success(),
+        "fetch.sh failed; the corpus is needed for the end-to-end test"
+    );
     dir
 }
 
@@ -50,37 +67,70 @@ struct Case {
 fn run(dir: &Path, args: &[&str], envs: &[(&str, String)]) -> Result<(), String> {
     let started = Instant::now();
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(args).current_dir(dir).env("CARGO_TARGET_DIR", root().join("target/e2e")).env_remove("RUSTFLAGS").env("CARGO_TERM_COLOR", "never");
+    cmd.args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", root().join("target/e2e"))
+        .env_remove("RUSTFLAGS")
+        .env("CARGO_TERM_COLOR", "never");
     for (k, v) in envs {
         cmd.env(k, v);
     }
     let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
-    eprintln!("  cargo {} in {}: {:.1}s", args.join(" "), dir.display(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "  cargo {} in {}: {:.1}s",
+        args.join(" "),
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
     if out.status.success() {
         Ok(())
     } else {
         let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stdout));
-        let tail: Vec<&str> = text.lines().filter(|l| l.contains("error") || l.contains("warning") || l.contains("panicked") || l.contains("FAILED") || l.starts_with("  ")).take(40).collect();
-        Err(format!("cargo {} failed:\n{}", args.join(" "), tail.join("\n")))
+        let tail: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.contains("error")
+                    || l.contains("warning")
+                    || l.contains("panicked")
+                    || l.contains("FAILED")
+                    || l.starts_with("  ")
+            })
+            .take(40)
+            .collect();
+        Err(format!(
+            "cargo {} failed:\n{}",
+            args.join(" "),
+            tail.join("\n")
+        ))
     }
 }
 
 fn check(case: &Case, work: &Path) -> Result<(), String> {
     let out = work.join(&case.name);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_apigen"));
-    cmd.arg("new").arg(&out).args(["--database", case.database, "--name", &case.name]);
+    cmd.arg("new")
+        .arg(&out)
+        .args(["--database", case.database, "--name", &case.name]);
     if let Some(s) = &case.spec {
         cmd.arg("--spec").arg(s);
     }
     let gen = cmd.output().map_err(|e| e.to_string())?;
     if !gen.status.success() {
-        return Err(format!("apigen new failed:\n{}", String::from_utf8_lossy(&gen.stderr)));
+        return Err(format!(
+            "apigen new failed:\n{}",
+            String::from_utf8_lossy(&gen.stderr)
+        ));
     }
-    let db = std::env::var("APIGEN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let db = std::env::var("APIGEN_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let envs = [("DATABASE_URL", db)];
     run(&out, &["build", "--tests"], &envs)?;
-    run(&out, &["clippy", "--all-targets", "--", "-D", "warnings"], &envs)?;
+    run(
+        &out,
+        &["clippy", "--all-targets", "--", "-D", "warnings"],
+        &envs,
+    )?;
     run(&out, &["fmt", "--check"], &envs)?;
     run(&out, &["test"], &envs)?;
     Ok(())
@@ -90,13 +140,41 @@ fn check(case: &Case, work: &Path) -> Result<(), String> {
 fn generated_projects_build_lint_and_pass_their_own_tests() {
     let corpus = corpus_dir();
     let mut cases = vec![
-        Case { name: "bookstore_sqlite".into(), spec: None, database: "sqlite" },
-        Case { name: "bookstore_postgres".into(), spec: None, database: "postgres" },
-        Case { name: "tasks_openapi".into(), spec: Some(root().join("specs/tasks.openapi.yaml")), database: "sqlite" },
+        Case {
+            name: "bookstore_sqlite".into(),
+            spec: None,
+            database: "sqlite",
+        },
+        Case {
+            name: "bookstore_postgres".into(),
+            spec: None,
+            database: "postgres",
+        },
+        Case {
+            name: "tasks_openapi".into(),
+            spec: Some(root().join("specs/tasks.openapi.yaml")),
+            database: "sqlite",
+        },
     ];
     for c in CORPUS {
-        let name: String = c.trim_end_matches(".yaml").trim_end_matches(".json").replace("package/", "").chars().map(|ch| if ch.is_ascii_alphanumeric() { ch.to_ascii_lowercase() } else { '_' }).collect();
-        cases.push(Case { name: format!("corpus_{name}"), spec: Some(corpus.join(c)), database: "sqlite" });
+        let name: String = c
+            .trim_end_matches(".yaml")
+            .trim_end_matches(".json")
+            .replace("package/", "")
+            .chars()
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() {
+                    ch.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        cases.push(Case {
+            name: format!("corpus_{name}"),
+            spec: Some(corpus.join(c)),
+            database: "sqlite",
+        });
     }
     let work = tempfile::tempdir().expect("temp dir");
     let mut failures = Vec::new();
@@ -110,5 +188,11 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} projects failed:\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} projects failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }

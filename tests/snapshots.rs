@@ -10,9 +10,16 @@ use std::path::Path;
 fn snapshot_project(spec: &str, database: Database, prefix: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let loaded = load_file(&root.join("specs").join(spec)).expect("example spec loads");
-    let opts = ResolveOptions { database: Some(database), package: None };
+    let opts = ResolveOptions {
+        database: Some(database),
+        package: None,
+    };
     let generated = apigen::generate(&loaded, &opts, None).expect("example spec generates");
-    assert!(generated.unformatted.is_empty(), "rustfmt failed on {:?}", generated.unformatted);
+    assert!(
+        generated.unformatted.is_empty(),
+        "rustfmt failed on {:?}",
+        generated.unformatted
+    );
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root.join("snapshots"));
     settings.set_prepend_module_to_snapshot(false);
@@ -24,7 +31,11 @@ fn snapshot_project(spec: &str, database: Database, prefix: &str) {
         }
     });
     // The set of files is part of the contract too.
-    let listing: Vec<String> = generated.files.iter().map(|f| format!("{:?} {}", f.owner, f.path)).collect();
+    let listing: Vec<String> = generated
+        .files
+        .iter()
+        .map(|f| format!("{:?} {}", f.owner, f.path))
+        .collect();
     settings.bind(|| insta::assert_snapshot!(format!("{prefix}__file_list"), listing.join("\n")));
 }
 
@@ -38,14 +49,34 @@ fn bookstore_domain_spec_postgres_differences() {
     // Only the files that depend on the database are snapshotted a second time.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let loaded = load_file(&root.join("specs/bookstore.yaml")).unwrap();
-    let generated = apigen::generate(&loaded, &ResolveOptions { database: Some(Database::Postgres), package: None }, None).unwrap();
+    let generated = apigen::generate(
+        &loaded,
+        &ResolveOptions {
+            database: Some(Database::Postgres),
+            package: None,
+        },
+        None,
+    )
+    .unwrap();
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root.join("snapshots"));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.bind(|| {
-        for f in generated.files.iter().filter(|f| ["Cargo.toml", "src/db.rs", "src/config.rs", "tests/api/common.rs", "src/repositories/books.rs"].contains(&f.path.as_str())) {
-            insta::assert_snapshot!(format!("bookstore_pg__{}", f.path.replace(['/', '.'], "_")), &f.contents);
+        for f in generated.files.iter().filter(|f| {
+            [
+                "Cargo.toml",
+                "src/db.rs",
+                "src/config.rs",
+                "tests/api/common.rs",
+                "src/repositories/books.rs",
+            ]
+            .contains(&f.path.as_str())
+        }) {
+            insta::assert_snapshot!(
+                format!("bookstore_pg__{}", f.path.replace(['/', '.'], "_")),
+                &f.contents
+            );
         }
     });
 }
@@ -60,8 +91,12 @@ fn generation_is_deterministic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for spec in ["bookstore.yaml", "tasks.openapi.yaml"] {
         let loaded = load_file(&root.join("specs").join(spec)).unwrap();
-        let a = apigen::generate(&loaded, &ResolveOptions::default(), None).unwrap().files;
-        let b = apigen::generate(&loaded, &ResolveOptions::default(), None).unwrap().files;
+        let a = apigen::generate(&loaded, &ResolveOptions::default(), None)
+            .unwrap()
+            .files;
+        let b = apigen::generate(&loaded, &ResolveOptions::default(), None)
+            .unwrap()
+            .files;
         assert_eq!(a, b, "{spec} renders identically twice");
     }
 }

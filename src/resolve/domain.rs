@@ -12,7 +12,10 @@ use heck::{ToLowerCamelCase, ToPascalCase};
 use serde_json::{json, Map, Value};
 
 const OPS: [&str; 6] = ["list", "create", "read", "replace", "update", "delete"];
-const TYPES: [&str; 12] = ["string", "text", "integer", "bigint", "number", "boolean", "uuid", "email", "url", "date", "datetime", "json"];
+const TYPES: [&str; 12] = [
+    "string", "text", "integer", "bigint", "number", "boolean", "uuid", "email", "url", "date",
+    "datetime", "json",
+];
 
 /// Translates `spec` into an OpenAPI document. Problems (unknown types, refs to missing
 /// resources, clashing names) are returned as diagnostics against `file`.
@@ -23,10 +26,28 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
     let offset = spec.pagination.as_deref() == Some("offset");
     if let Some(p) = spec.pagination.as_deref() {
         if p != "offset" && p != "cursor" {
-            diags.push(Diagnostic::new(Severity::Error, file, "/pagination", format!("unknown pagination `{p}`")).hint("use `cursor` or `offset`"));
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    "/pagination",
+                    format!("unknown pagination `{p}`"),
+                )
+                .hint("use `cursor` or `offset`"),
+            );
         }
     }
-    if spec.name.trim().is_empty() || !spec.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if spec.name.trim().is_empty()
+        || !spec
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+        || !spec
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         diags.push(Diagnostic::new(Severity::Error, file, "/name", format!("invalid service name `{}`", spec.name)).hint("use letters, digits, `-` and `_`, starting with a letter (it becomes the crate name)"));
     }
     let mut schemas = Map::new();
@@ -37,17 +58,40 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         let rptr = ptr("/resources", rname);
         let singular = snake_ident(rname, "resource");
         if singular != *rname {
-            diags.push(Diagnostic::new(Severity::Error, file, &rptr, format!("resource name `{rname}` is not snake_case")).hint(format!("rename it `{singular}`")));
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    &rptr,
+                    format!("resource name `{rname}` is not snake_case"),
+                )
+                .hint(format!("rename it `{singular}`")),
+            );
         }
         let plural_name = res.plural.clone().unwrap_or_else(|| plural(&singular));
         let type_name = singular.to_pascal_case();
-        let (schema, filters, sorts) = entity_schema(spec, rname, res, &rptr, file, &mut diags, &mut schemas);
+        let (schema, filters, sorts) =
+            entity_schema(spec, rname, res, &rptr, file, &mut diags, &mut schemas);
         schemas.insert(type_name.clone(), schema);
-        schemas.insert(format!("{type_name}Envelope"), envelope(json!({"$ref": format!("#/components/schemas/{type_name}")}), json!({"type": "object"})));
+        schemas.insert(
+            format!("{type_name}Envelope"),
+            envelope(
+                json!({"$ref": format!("#/components/schemas/{type_name}")}),
+                json!({"type": "object"}),
+            ),
+        );
         schemas.insert(format!("{type_name}ListEnvelope"), envelope(json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{type_name}")}}), json!({"$ref": "#/components/schemas/PageMeta"})));
         for e in &res.except {
             if !OPS.contains(&e.as_str()) {
-                diags.push(Diagnostic::new(Severity::Error, file, ptr(&rptr, "except"), format!("unknown operation `{e}`")).hint(format!("use one of {}", OPS.join(", "))));
+                diags.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        file,
+                        ptr(&rptr, "except"),
+                        format!("unknown operation `{e}`"),
+                    )
+                    .hint(format!("use one of {}", OPS.join(", "))),
+                );
             }
         }
         let has = |op: &str| !res.except.iter().any(|e| e == op);
@@ -60,10 +104,34 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         let mut coll_item = Map::new();
         if has("list") {
             let params = list_params(&filters, &sorts, offset, spec, res);
-            coll_item.insert("get".into(), op(&format!("list{}", plural_name.to_pascal_case()), &format!("List {}", plural_name.replace('_', " ")), params, None, "200", Some(many.clone()), &["400"], true));
+            coll_item.insert(
+                "get".into(),
+                op(
+                    &format!("list{}", plural_name.to_pascal_case()),
+                    &format!("List {}", plural_name.replace('_', " ")),
+                    params,
+                    None,
+                    "200",
+                    Some(many.clone()),
+                    &["400"],
+                    true,
+                ),
+            );
         }
         if has("create") {
-            coll_item.insert("post".into(), op(&format!("create{type_name}"), &format!("Create a {label}"), vec![], Some(entity_ref.clone()), "201", Some(one.clone()), &["400", "409", "413", "415"], false));
+            coll_item.insert(
+                "post".into(),
+                op(
+                    &format!("create{type_name}"),
+                    &format!("Create a {label}"),
+                    vec![],
+                    Some(entity_ref.clone()),
+                    "201",
+                    Some(one.clone()),
+                    &["400", "409", "413", "415"],
+                    false,
+                ),
+            );
         }
         if !coll_item.is_empty() {
             paths.insert(coll.clone(), Value::Object(coll_item));
@@ -71,23 +139,80 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
         let mut item_item = Map::new();
         if has("read") {
-            item_item.insert("get".into(), op(&format!("get{type_name}"), &format!("Get a {label}"), vec![id_param.clone()], None, "200", Some(one.clone()), &["400", "404"], false));
+            item_item.insert(
+                "get".into(),
+                op(
+                    &format!("get{type_name}"),
+                    &format!("Get a {label}"),
+                    vec![id_param.clone()],
+                    None,
+                    "200",
+                    Some(one.clone()),
+                    &["400", "404"],
+                    false,
+                ),
+            );
         }
         if has("replace") {
-            item_item.insert("put".into(), op(&format!("replace{type_name}"), &format!("Replace a {label}"), vec![id_param.clone()], Some(entity_ref.clone()), "200", Some(one.clone()), &["400", "404", "409", "413", "415"], false));
+            item_item.insert(
+                "put".into(),
+                op(
+                    &format!("replace{type_name}"),
+                    &format!("Replace a {label}"),
+                    vec![id_param.clone()],
+                    Some(entity_ref.clone()),
+                    "200",
+                    Some(one.clone()),
+                    &["400", "404", "409", "413", "415"],
+                    false,
+                ),
+            );
         }
         if has("update") {
-            item_item.insert("patch".into(), op(&format!("update{type_name}"), &format!("Update a {label} partially"), vec![id_param.clone()], Some(entity_ref.clone()), "200", Some(one.clone()), &["400", "404", "409", "413", "415"], false));
+            item_item.insert(
+                "patch".into(),
+                op(
+                    &format!("update{type_name}"),
+                    &format!("Update a {label} partially"),
+                    vec![id_param.clone()],
+                    Some(entity_ref.clone()),
+                    "200",
+                    Some(one.clone()),
+                    &["400", "404", "409", "413", "415"],
+                    false,
+                ),
+            );
         }
         if has("delete") {
-            item_item.insert("delete".into(), op(&format!("delete{type_name}"), &format!("Delete a {label}"), vec![id_param.clone()], None, "204", None, &["400", "404"], false));
+            item_item.insert(
+                "delete".into(),
+                op(
+                    &format!("delete{type_name}"),
+                    &format!("Delete a {label}"),
+                    vec![id_param.clone()],
+                    None,
+                    "204",
+                    None,
+                    &["400", "404"],
+                    false,
+                ),
+            );
         }
         if !item_item.is_empty() {
             paths.insert(item.clone(), Value::Object(item_item));
         }
         for action in &res.actions {
             let a = snake_ident(action, "action");
-            let mut o = op(&format!("{}{type_name}", a.to_lower_camel_case()), &format!("{} a {label}", a.replace('_', " ")), vec![id_param.clone()], None, "200", Some(one.clone()), &["400", "404"], false);
+            let mut o = op(
+                &format!("{}{type_name}", a.to_lower_camel_case()),
+                &format!("{} a {label}", a.replace('_', " ")),
+                vec![id_param.clone()],
+                None,
+                "200",
+                Some(one.clone()),
+                &["400", "404"],
+                false,
+            );
             o["x-apigen-action"] = Value::Bool(true);
             paths.insert(format!("{item}/{a}"), json!({"post": o}));
         }
@@ -95,20 +220,46 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         if has("list") {
             for (fname, f) in &res.fields {
                 if let Some(target) = &f.reference {
-                    let Some(tres) = spec.resources.get(target) else { continue };
-                    let tplural = tres.plural.clone().unwrap_or_else(|| plural(&snake_ident(target, "resource")));
+                    let Some(tres) = spec.resources.get(target) else {
+                        continue;
+                    };
+                    let tplural = tres
+                        .plural
+                        .clone()
+                        .unwrap_or_else(|| plural(&snake_ident(target, "resource")));
                     let prop = format!("{}Id", fname.to_lower_camel_case());
                     let p = json!({"name": prop, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
                     let mut params = vec![p];
                     params.extend(list_params(&[], &sorts, offset, spec, res));
-                    let o = op(&format!("list{}{}", target.to_pascal_case(), plural_name.to_pascal_case()), &format!("List the {} of a {}", plural_name.replace('_', " "), target.replace('_', " ")), params, None, "200", Some(many.clone()), &["400"], true);
-                    paths.insert(format!("{base}/{tplural}/{{{prop}}}/{plural_name}"), json!({"get": o}));
+                    let o = op(
+                        &format!(
+                            "list{}{}",
+                            target.to_pascal_case(),
+                            plural_name.to_pascal_case()
+                        ),
+                        &format!(
+                            "List the {} of a {}",
+                            plural_name.replace('_', " "),
+                            target.replace('_', " ")
+                        ),
+                        params,
+                        None,
+                        "200",
+                        Some(many.clone()),
+                        &["400"],
+                        true,
+                    );
+                    paths.insert(
+                        format!("{base}/{tplural}/{{{prop}}}/{plural_name}"),
+                        json!({"get": o}),
+                    );
                 }
             }
         }
     }
     let title = spec.title.clone().unwrap_or_else(|| spec.name.clone());
-    let mut info = json!({"title": title, "version": spec.version.clone().unwrap_or_else(|| "1.0.0".into())});
+    let mut info =
+        json!({"title": title, "version": spec.version.clone().unwrap_or_else(|| "1.0.0".into())});
     if let Some(d) = &spec.description {
         info["description"] = Value::String(d.clone());
     }
@@ -126,9 +277,21 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
 /// The entity schema of a resource, the filters (name, parameter schema) and sort keys a
 /// list allows. String enums are hoisted into `components` so a filter parameter and the
 /// field share one type.
-fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str, file: &str, diags: &mut Vec<Diagnostic>, components: &mut Map<String, Value>) -> (Value, Vec<(String, Value)>, Vec<String>) {
+fn entity_schema(
+    spec: &DomainSpec,
+    rname: &str,
+    res: &ResourceSpec,
+    rptr: &str,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+    components: &mut Map<String, Value>,
+) -> (Value, Vec<(String, Value)>, Vec<String>) {
     let mut props = Map::new();
-    let mut required = vec![Value::from("id"), Value::from("createdAt"), Value::from("updatedAt")];
+    let mut required = vec![
+        Value::from("id"),
+        Value::from("createdAt"),
+        Value::from("updatedAt"),
+    ];
     props.insert("id".into(), json!({"type": "string", "format": "uuid", "readOnly": true, "description": "Server-assigned identifier."}));
     let mut filters = Vec::new();
     let mut sorts = vec!["createdAt".to_string()];
@@ -140,14 +303,32 @@ fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str,
             name = format!("{name}Id");
         }
         if reserved.contains(&name.as_str()) {
-            diags.push(Diagnostic::new(Severity::Error, file, &fptr, format!("field `{fname}` clashes with the server-set field `{name}`")).hint("rename the field"));
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    &fptr,
+                    format!("field `{fname}` clashes with the server-set field `{name}`"),
+                )
+                .hint("rename the field"),
+            );
             continue;
         }
         if props.contains_key(&name) {
-            diags.push(Diagnostic::new(Severity::Error, file, &fptr, format!("field `{fname}` becomes `{name}`, which another field already is")).hint("rename one of them"));
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    &fptr,
+                    format!("field `{fname}` becomes `{name}`, which another field already is"),
+                )
+                .hint("rename one of them"),
+            );
             continue;
         }
-        let Some(mut schema) = field_schema(spec, f, &fptr, file, diags) else { continue };
+        let Some(mut schema) = field_schema(spec, f, &fptr, file, diags) else {
+            continue;
+        };
         let mut filter_schema = json!({"type": schema["type"].clone()});
         if let Some(fmt) = schema.get("format") {
             filter_schema["format"] = fmt.clone();
@@ -166,7 +347,13 @@ fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str,
         if f.enum_values.is_some() || f.reference.is_some() || f.ty.as_deref() == Some("boolean") {
             filters.push((name.clone(), filter_schema));
         }
-        if f.unique || f.enum_values.is_some() || matches!(f.ty.as_deref(), Some("integer" | "bigint" | "number" | "date" | "datetime")) {
+        if f.unique
+            || f.enum_values.is_some()
+            || matches!(
+                f.ty.as_deref(),
+                Some("integer" | "bigint" | "number" | "date" | "datetime")
+            )
+        {
             sorts.push(name.clone());
         }
         if !f.optional && f.default.is_none() {
@@ -177,18 +364,39 @@ fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str,
     if res.owned {
         props.insert("ownerId".into(), json!({"type": "string", "format": "uuid", "readOnly": true, "nullable": true, "description": "The user who owns this row."}));
     }
-    props.insert("createdAt".into(), json!({"type": "string", "format": "date-time", "readOnly": true}));
-    props.insert("updatedAt".into(), json!({"type": "string", "format": "date-time", "readOnly": true}));
-    let pick = |given: &Option<Vec<String>>, key: &str, diags: &mut Vec<Diagnostic>| -> Option<Vec<String>> {
+    props.insert(
+        "createdAt".into(),
+        json!({"type": "string", "format": "date-time", "readOnly": true}),
+    );
+    props.insert(
+        "updatedAt".into(),
+        json!({"type": "string", "format": "date-time", "readOnly": true}),
+    );
+    let pick = |given: &Option<Vec<String>>,
+                key: &str,
+                diags: &mut Vec<Diagnostic>|
+     -> Option<Vec<String>> {
         given.as_ref().map(|list| {
             list.iter()
                 .filter_map(|f| {
                     let n = f.to_lower_camel_case();
-                    let n = if res.fields.get(f).is_some_and(|x| x.reference.is_some()) { format!("{n}Id") } else { n };
+                    let n = if res.fields.get(f).is_some_and(|x| x.reference.is_some()) {
+                        format!("{n}Id")
+                    } else {
+                        n
+                    };
                     if props.contains_key(&n) {
                         Some(n)
                     } else {
-                        diags.push(Diagnostic::new(Severity::Error, file, ptr(rptr, key), format!("`{f}` is not a field of `{rname}`")).hint("list fields declared under `fields`"));
+                        diags.push(
+                            Diagnostic::new(
+                                Severity::Error,
+                                file,
+                                ptr(rptr, key),
+                                format!("`{f}` is not a field of `{rname}`"),
+                            )
+                            .hint("list fields declared under `fields`"),
+                        );
                         None
                     }
                 })
@@ -238,21 +446,55 @@ fn entity_schema(spec: &DomainSpec, rname: &str, res: &ResourceSpec, rptr: &str,
     (schema, filters, sorts)
 }
 
-fn field_schema(spec: &DomainSpec, f: &FieldSpec, fptr: &str, file: &str, diags: &mut Vec<Diagnostic>) -> Option<Value> {
-    let kinds = usize::from(f.ty.is_some()) + usize::from(f.enum_values.is_some()) + usize::from(f.reference.is_some());
+fn field_schema(
+    spec: &DomainSpec,
+    f: &FieldSpec,
+    fptr: &str,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Value> {
+    let kinds = usize::from(f.ty.is_some())
+        + usize::from(f.enum_values.is_some())
+        + usize::from(f.reference.is_some());
     if kinds != 1 {
-        diags.push(Diagnostic::new(Severity::Error, file, fptr, "a field needs exactly one of `type`, `enum` or `ref`").hint("for example `title: { type: string }`"));
+        diags.push(
+            Diagnostic::new(
+                Severity::Error,
+                file,
+                fptr,
+                "a field needs exactly one of `type`, `enum` or `ref`",
+            )
+            .hint("for example `title: { type: string }`"),
+        );
         return None;
     }
     let mut s = if let Some(values) = &f.enum_values {
         if values.is_empty() {
-            diags.push(Diagnostic::new(Severity::Error, file, ptr(fptr, "enum"), "an enum needs at least one value").hint("list the allowed values"));
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    ptr(fptr, "enum"),
+                    "an enum needs at least one value",
+                )
+                .hint("list the allowed values"),
+            );
             return None;
         }
         json!({"type": "string", "enum": values})
     } else if let Some(target) = &f.reference {
         if !spec.resources.contains_key(target) {
-            diags.push(Diagnostic::new(Severity::Error, file, ptr(fptr, "ref"), format!("`{target}` is not a resource of this spec")).hint(format!("declare `{target}` under `resources`, or fix the name")));
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    ptr(fptr, "ref"),
+                    format!("`{target}` is not a resource of this spec"),
+                )
+                .hint(format!(
+                    "declare `{target}` under `resources`, or fix the name"
+                )),
+            );
             return None;
         }
         json!({"type": "string", "format": "uuid", "x-apigen-references": target})
@@ -270,7 +512,15 @@ fn field_schema(spec: &DomainSpec, f: &FieldSpec, fptr: &str, file: &str, diags:
             "datetime" => json!({"type": "string", "format": "date-time"}),
             "json" => json!({"description": "Free-form JSON."}),
             other => {
-                diags.push(Diagnostic::new(Severity::Error, file, ptr(fptr, "type"), format!("unknown field type `{other}`")).hint(format!("use one of {}", TYPES.join(", "))));
+                diags.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        file,
+                        ptr(fptr, "type"),
+                        format!("unknown field type `{other}`"),
+                    )
+                    .hint(format!("use one of {}", TYPES.join(", "))),
+                );
                 return None;
             }
         }
@@ -285,7 +535,13 @@ fn field_schema(spec: &DomainSpec, f: &FieldSpec, fptr: &str, file: &str, diags:
     set("maxLength", f.max_length.map(Value::from));
     set("pattern", f.pattern.clone().map(Value::from));
     let int = matches!(f.ty.as_deref(), Some("integer" | "bigint"));
-    let num = |v: f64| if int { Value::from(v as i64) } else { Value::from(v) };
+    let num = |v: f64| {
+        if int {
+            Value::from(v as i64)
+        } else {
+            Value::from(v)
+        }
+    };
     set("minimum", f.minimum.map(num));
     set("maximum", f.maximum.map(num));
     set("default", f.default.clone());
@@ -301,17 +557,34 @@ fn field_schema(spec: &DomainSpec, f: &FieldSpec, fptr: &str, file: &str, diags:
         o.insert("x-apigen-trim".into(), Value::Bool(true));
     }
     if let Some(r) = &f.renamed_from {
-        o.insert("x-apigen-renamed-from".into(), Value::String(r.to_lower_camel_case()));
+        o.insert(
+            "x-apigen-renamed-from".into(),
+            Value::String(r.to_lower_camel_case()),
+        );
     }
     if let Some(p) = &f.pattern {
         if regex::Regex::new(p).is_err() {
-            diags.push(Diagnostic::new(Severity::Error, file, ptr(fptr, "pattern"), format!("pattern `{p}` is not a valid regular expression for the service")).hint("use RE2-style syntax without look-around"));
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    ptr(fptr, "pattern"),
+                    format!("pattern `{p}` is not a valid regular expression for the service"),
+                )
+                .hint("use RE2-style syntax without look-around"),
+            );
         }
     }
     Some(s)
 }
 
-fn list_params(filters: &[(String, Value)], sorts: &[String], offset: bool, _spec: &DomainSpec, _res: &ResourceSpec) -> Vec<Value> {
+fn list_params(
+    filters: &[(String, Value)],
+    sorts: &[String],
+    offset: bool,
+    _spec: &DomainSpec,
+    _res: &ResourceSpec,
+) -> Vec<Value> {
     let mut out = Vec::new();
     if offset {
         out.push(json!({"name": "page", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 1, "default": 1}}));
@@ -335,7 +608,16 @@ fn list_params(filters: &[(String, Value)], sorts: &[String], offset: bool, _spe
 }
 
 #[allow(clippy::too_many_arguments)]
-fn op(id: &str, summary: &str, params: Vec<Value>, body: Option<Value>, status: &str, ok: Option<Value>, errors: &[&str], paged: bool) -> Value {
+fn op(
+    id: &str,
+    summary: &str,
+    params: Vec<Value>,
+    body: Option<Value>,
+    status: &str,
+    ok: Option<Value>,
+    errors: &[&str],
+    paged: bool,
+) -> Value {
     let mut responses = Map::new();
     let mut okr = json!({"description": "Success."});
     if let Some(schema) = ok {
@@ -358,7 +640,8 @@ fn op(id: &str, summary: &str, params: Vec<Value>, body: Option<Value>, status: 
         o["parameters"] = Value::Array(params);
     }
     if let Some(b) = body {
-        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": b}}});
+        o["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": b}}});
     }
     if paged {
         o["x-apigen-pagination"] = Value::Bool(true);

@@ -29,7 +29,15 @@ pub struct ResolveOptions {
 pub fn resolve(loaded: &Loaded, opts: &ResolveOptions) -> Result<Model, Error> {
     let mut diags: Vec<Diagnostic> = loaded.diagnostics.clone();
     let (doc, served, envelope, db_from_contract, package) = match &loaded.contract {
-        Contract::OpenApi { doc, original, .. } => (doc.clone(), original.clone(), doc.get("x-apigen-envelope").and_then(|v| v.as_bool()).unwrap_or(false), None, None),
+        Contract::OpenApi { doc, original, .. } => (
+            doc.clone(),
+            original.clone(),
+            doc.get("x-apigen-envelope")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            None,
+            None,
+        ),
         Contract::Domain(spec) => {
             let (doc, d) = domain::to_openapi(spec, &loaded.file);
             diags.extend(d);
@@ -38,17 +46,39 @@ pub fn resolve(loaded: &Loaded, opts: &ResolveOptions) -> Result<Model, Error> {
                 Some(s) => match Database::parse(s) {
                     Some(db) => Some(db),
                     None => {
-                        diags.push(Diagnostic::new(crate::diag::Severity::Error, &loaded.file, "/database", format!("unknown database `{s}`")).hint("use `sqlite` or `postgres`"));
+                        diags.push(
+                            Diagnostic::new(
+                                crate::diag::Severity::Error,
+                                &loaded.file,
+                                "/database",
+                                format!("unknown database `{s}`"),
+                            )
+                            .hint("use `sqlite` or `postgres`"),
+                        );
                         None
                     }
                 },
             };
-            (doc.clone(), doc, true, db, Some(names::snake_ident(&spec.name, "service")))
+            (
+                doc.clone(),
+                doc,
+                true,
+                db,
+                Some(names::snake_ident(&spec.name, "service")),
+            )
         }
     };
     let database = opts.database.or(db_from_contract).unwrap_or_default();
     let package = opts.package.clone().or(package);
-    let result = openapi::resolve_document(&loaded.file, &doc, &served, envelope, database, package, matches!(loaded.contract, Contract::Domain(_)));
+    let result = openapi::resolve_document(
+        &loaded.file,
+        &doc,
+        &served,
+        envelope,
+        database,
+        package,
+        matches!(loaded.contract, Contract::Domain(_)),
+    );
     let mut model = match result {
         Ok(m) => m,
         Err(d) => {

@@ -10,22 +10,62 @@ use std::collections::BTreeSet;
 /// Rust keywords, strict and reserved (The Rust Reference, "Keywords"), plus names that
 /// would shadow what generated code relies on.
 const RESERVED: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in", "let",
-    "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait",
-    "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final",
-    "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen", "union",
+    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
+    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
+    "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen", "union",
 ];
 
 /// Type names the generated code uses itself; a contract type with one of these names is renamed.
 const RESERVED_TYPES: &[&str] = &[
-    "Option", "Result", "Vec", "String", "Box", "Value", "Self", "ApiError", "AppState", "Json", "Router", "Uuid", "Schema",
-    "Ok", "Err", "Some", "None", "Default", "Debug", "Clone", "Copy", "Send", "Sync", "Sized", "Fn", "From", "Into", "Map",
-    "HashMap", "BTreeMap", "Path", "Query", "State", "Response", "StatusCode", "Page", "Db", "FieldError", "Format",
+    "Option",
+    "Result",
+    "Vec",
+    "String",
+    "Box",
+    "Value",
+    "Self",
+    "ApiError",
+    "AppState",
+    "Json",
+    "Router",
+    "Uuid",
+    "Schema",
+    "Ok",
+    "Err",
+    "Some",
+    "None",
+    "Default",
+    "Debug",
+    "Clone",
+    "Copy",
+    "Send",
+    "Sync",
+    "Sized",
+    "Fn",
+    "From",
+    "Into",
+    "Map",
+    "HashMap",
+    "BTreeMap",
+    "Path",
+    "Query",
+    "State",
+    "Response",
+    "StatusCode",
+    "Page",
+    "Db",
+    "FieldError",
+    "Format",
 ];
 
 /// Splits a contract name into words heck can case: non-alphanumerics become separators.
 fn words(raw: &str) -> String {
-    let cleaned: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }).collect();
+    let cleaned: String = raw
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+        .collect();
     cleaned.trim().to_string()
 }
 
@@ -90,7 +130,11 @@ impl Namespace {
         }
         let pascal = name.starts_with(|c: char| c.is_ascii_uppercase()) && !name.contains('_');
         for i in 2.. {
-            let candidate = if pascal { format!("{name}{i}") } else { format!("{name}_{i}") };
+            let candidate = if pascal {
+                format!("{name}{i}")
+            } else {
+                format!("{name}_{i}")
+            };
             if self.taken.insert(candidate.clone()) {
                 return candidate;
             }
@@ -110,17 +154,34 @@ pub fn plural(singular: &str) -> String {
         Some(i) => (&singular[..=i], &singular[i + 1..]),
         None => ("", singular),
     };
-    let irregular = [("person", "people"), ("child", "children"), ("man", "men"), ("woman", "women"), ("mouse", "mice"), ("datum", "data")];
+    let irregular = [
+        ("person", "people"),
+        ("child", "children"),
+        ("man", "men"),
+        ("woman", "women"),
+        ("mouse", "mice"),
+        ("datum", "data"),
+    ];
     if let Some((_, p)) = irregular.iter().find(|(s, _)| *s == last) {
         return format!("{head}{p}");
     }
-    let p = if last.ends_with('s') || last.ends_with("x") || last.ends_with("z") || last.ends_with("ch") || last.ends_with("sh") {
+    let p = if last.ends_with('s')
+        || last.ends_with("x")
+        || last.ends_with("z")
+        || last.ends_with("ch")
+        || last.ends_with("sh")
+    {
         if last.ends_with("ss") || !last.ends_with('s') {
             format!("{last}es")
         } else {
             last.to_string()
         }
-    } else if last.ends_with('y') && !last.ends_with("ay") && !last.ends_with("ey") && !last.ends_with("oy") && !last.ends_with("uy") {
+    } else if last.ends_with('y')
+        && !last.ends_with("ay")
+        && !last.ends_with("ey")
+        && !last.ends_with("oy")
+        && !last.ends_with("uy")
+    {
         format!("{}ies", &last[..last.len() - 1])
     } else {
         format!("{last}s")
@@ -141,9 +202,18 @@ pub fn singular(plural_word: &str) -> String {
         "child".to_string()
     } else if let Some(stem) = last.strip_suffix("ies") {
         format!("{stem}y")
-    } else if last.ends_with("sses") || last.ends_with("xes") || last.ends_with("ches") || last.ends_with("shes") {
+    } else if last.ends_with("sses")
+        || last.ends_with("xes")
+        || last.ends_with("ches")
+        || last.ends_with("shes")
+    {
         last[..last.len() - 2].to_string()
-    } else if last.ends_with('s') && !last.ends_with("ss") && !last.ends_with("us") && !last.ends_with("is") && last.len() > 2 {
+    } else if last.ends_with('s')
+        && !last.ends_with("ss")
+        && !last.ends_with("us")
+        && !last.ends_with("is")
+        && last.len() > 2
+    {
         last[..last.len() - 1].to_string()
     } else {
         last.to_string()
@@ -158,13 +228,21 @@ pub fn rust_str(s: &str) -> String {
 
 /// Text safe inside a `///` doc comment on one line.
 pub fn doc_line(s: &str) -> String {
-    let first = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let first = s
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let mut out: String = first.chars().filter(|c| !c.is_control()).collect();
     if out.chars().count() > 160 {
         out = out.chars().take(157).collect::<String>() + "...";
     }
     // Keep rustdoc from reading markdown or HTML out of contract prose.
-    out.replace('`', "'").replace('<', "&lt;").replace('>', "&gt;").replace('[', "(").replace(']', ")")
+    out.replace('`', "'")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('[', "(")
+        .replace(']', ")")
 }
 
 #[cfg(test)]
@@ -200,10 +278,26 @@ mod tests {
 
     #[test]
     fn plurals() {
-        for (s, p) in [("book", "books"), ("category", "categories"), ("box", "boxes"), ("person", "people"), ("day", "days"), ("order_item", "order_items"), ("status", "status"), ("address", "addresses")] {
+        for (s, p) in [
+            ("book", "books"),
+            ("category", "categories"),
+            ("box", "boxes"),
+            ("person", "people"),
+            ("day", "days"),
+            ("order_item", "order_items"),
+            ("status", "status"),
+            ("address", "addresses"),
+        ] {
             assert_eq!(plural(s), p, "{s}");
         }
-        for (p, s) in [("books", "book"), ("categories", "category"), ("boxes", "box"), ("people", "person"), ("status", "status"), ("addresses", "address")] {
+        for (p, s) in [
+            ("books", "book"),
+            ("categories", "category"),
+            ("boxes", "box"),
+            ("people", "person"),
+            ("status", "status"),
+            ("addresses", "address"),
+        ] {
             assert_eq!(singular(p), s, "{p}");
         }
     }

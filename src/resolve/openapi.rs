@@ -12,11 +12,18 @@ use crate::diag::{ptr, Diagnostic, Severity};
 use crate::model::*;
 use heck::ToSnakeCase;
 use indexmap::IndexMap;
-use openapiv3::{MediaType, OpenAPI, Operation as OaOperation, Parameter, ParameterSchemaOrContent, PathItem, ReferenceOr, RequestBody, Response, Schema, StatusCode};
+use openapiv3::{
+    MediaType, OpenAPI, Operation as OaOperation, Parameter, ParameterSchemaOrContent, PathItem,
+    ReferenceOr, RequestBody, Response, Schema, StatusCode,
+};
 use serde_json::Value;
 
 /// Upper bound on rows a list returns in one page, whatever the client asks.
 pub const MAX_PAGE: i64 = 100;
+
+/// An operation's success response: status, JSON schema (if any), the pointer of that
+/// schema (or of the response), and its non-JSON media types.
+type Success = (u16, Option<ReferenceOr<Schema>>, String, Vec<String>);
 
 struct RawOp {
     path: String,
@@ -36,21 +43,47 @@ struct Placement {
 fn placement(path: &str) -> Placement {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let is_param = |s: &str| s.starts_with('{') && s.ends_with('}');
-    let last_static = |segs: &[&str]| segs.iter().rev().find(|s| !is_param(s)).map(|s| s.to_string()).unwrap_or_else(|| "root".into());
+    let last_static = |segs: &[&str]| {
+        segs.iter()
+            .rev()
+            .find(|s| !is_param(s))
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "root".into())
+    };
     match segs.last() {
         Some(l) if is_param(l) && segs.len() >= 2 && !is_param(segs[segs.len() - 2]) => {
             let coll = format!("/{}", segs[..segs.len() - 1].join("/"));
-            Placement { collection: coll, item: true, module_hint: segs[segs.len() - 2].to_string() }
+            Placement {
+                collection: coll,
+                item: true,
+                module_hint: segs[segs.len() - 2].to_string(),
+            }
         }
-        Some(_) => Placement { collection: path.to_string(), item: false, module_hint: last_static(&segs) },
-        None => Placement { collection: "/".into(), item: false, module_hint: "root".into() },
+        Some(_) => Placement {
+            collection: path.to_string(),
+            item: false,
+            module_hint: last_static(&segs),
+        },
+        None => Placement {
+            collection: "/".into(),
+            item: false,
+            module_hint: "root".into(),
+        },
     }
 }
 
 /// Resolves `doc` (normalised 3.0) into a model; `served` is the document the service
 /// serves. Returns error diagnostics when the document cannot be read as OpenAPI.
 #[allow(clippy::too_many_arguments)]
-pub fn resolve_document(file: &str, doc: &Value, served: &Value, envelope: bool, database: Database, package: Option<String>, is_domain: bool) -> Result<Model, Vec<Diagnostic>> {
+pub fn resolve_document(
+    file: &str,
+    doc: &Value,
+    served: &Value,
+    envelope: bool,
+    database: Database,
+    package: Option<String>,
+    is_domain: bool,
+) -> Result<Model, Vec<Diagnostic>> {
     let api: OpenAPI = match serde_path_to_error::deserialize(doc.clone()) {
         Ok(a) => a,
         Err(e) => {
@@ -60,10 +93,25 @@ pub fn resolve_document(file: &str, doc: &Value, served: &Value, envelope: bool,
                 serde_path_to_error::Segment::Enum { variant } => ptr(&acc, variant),
                 serde_path_to_error::Segment::Unknown => acc,
             });
-            return Err(vec![Diagnostic::new(Severity::Error, file, pointer, format!("not a valid OpenAPI 3 document: {}", e.inner())).hint("fix the value at that location; apigen follows OpenAPI 3.0.3 and 3.1.0")]);
+            return Err(vec![Diagnostic::new(
+                Severity::Error,
+                file,
+                pointer,
+                format!("not a valid OpenAPI 3 document: {}", e.inner()),
+            )
+            .hint(
+                "fix the value at that location; apigen follows OpenAPI 3.0.3 and 3.1.0",
+            )]);
         }
     };
-    let mut r = Resolver { file: file.to_string(), raw: doc, tb: TypeBuilder::new(file, doc), envelope, database, diags: Vec::new() };
+    let mut r = Resolver {
+        file: file.to_string(),
+        raw: doc,
+        tb: TypeBuilder::new(file, doc),
+        envelope,
+        database,
+        diags: Vec::new(),
+    };
     let model = r.run(&api, served, package, is_domain);
     let mut diags = r.diags;
     diags.extend(r.tb.diags);
@@ -93,7 +141,8 @@ struct EntityChoice {
 impl<'a> Resolver<'a> {
     fn diag(&mut self, sev: Severity, pointer: &str, msg: impl Into<String>, hint: &str) {
         let d = Diagnostic::new(sev, &self.file, pointer, msg);
-        self.diags.push(if hint.is_empty() { d } else { d.hint(hint) });
+        self.diags
+            .push(if hint.is_empty() { d } else { d.hint(hint) });
     }
 
     fn deref_value(&mut self, reference: &str, pointer: &str) -> Option<Value> {
@@ -101,16 +150,22 @@ impl<'a> Resolver<'a> {
         match target.and_then(|t| self.raw.pointer(t)) {
             Some(v) => Some(v.clone()),
             None => {
-                self.diag(Severity::Error, pointer, format!("$ref `{reference}` cannot be resolved"), "only local references (`#/components/…`) are supported; check the spelling");
+                self.diag(
+                    Severity::Error,
+                    pointer,
+                    format!("$ref `{reference}` cannot be resolved"),
+                    "only local references (`#/components/…`) are supported; check the spelling",
+                );
                 None
             }
         }
     }
 
-    fn deref<T: serde::de::DeserializeOwned>(&mut self, r: &ReferenceOr<T>, pointer: &str) -> Option<(T, String)>
-    where
-        T: Clone,
-    {
+    fn deref<T: serde::de::DeserializeOwned + Clone>(
+        &mut self,
+        r: &ReferenceOr<T>,
+        pointer: &str,
+    ) -> Option<(T, String)> {
         match r {
             ReferenceOr::Item(t) => Some((t.clone(), pointer.to_string())),
             ReferenceOr::Reference { reference } => {
@@ -122,18 +177,34 @@ impl<'a> Resolver<'a> {
                         Ok(ReferenceOr::Item(t)) => return Some((t, target)),
                         Ok(ReferenceOr::Reference { reference: next }) => reference = next,
                         Err(e) => {
-                            self.diag(Severity::Error, &target, format!("invalid object: {e}"), "fix the referenced component");
+                            self.diag(
+                                Severity::Error,
+                                &target,
+                                format!("invalid object: {e}"),
+                                "fix the referenced component",
+                            );
                             return None;
                         }
                     }
                 }
-                self.diag(Severity::Error, pointer, "reference chain too long or cyclic", "point the $ref at the object itself");
+                self.diag(
+                    Severity::Error,
+                    pointer,
+                    "reference chain too long or cyclic",
+                    "point the $ref at the object itself",
+                );
                 None
             }
         }
     }
 
-    fn run(&mut self, api: &OpenAPI, served: &Value, package: Option<String>, is_domain: bool) -> Model {
+    fn run(
+        &mut self,
+        api: &OpenAPI,
+        served: &Value,
+        package: Option<String>,
+        is_domain: bool,
+    ) -> Model {
         let title = api.info.title.clone();
         let package = package.unwrap_or_else(|| {
             let p = snake_ident(&title, "service");
@@ -144,9 +215,16 @@ impl<'a> Resolver<'a> {
         let mut raw_ops = Vec::new();
         for (path, item) in api.paths.paths.iter() {
             let pptr = ptr("/paths", path);
-            let Some((item, _)) = self.deref::<PathItem>(item, &pptr) else { continue };
+            let Some((item, _)) = self.deref::<PathItem>(item, &pptr) else {
+                continue;
+            };
             if !path.starts_with('/') {
-                self.diag(Severity::Warning, &pptr, format!("path `{path}` does not start with `/`; it is skipped"), "paths must start with `/` (OpenAPI 3.0.3 §4.7.8)");
+                self.diag(
+                    Severity::Warning,
+                    &pptr,
+                    format!("path `{path}` does not start with `/`; it is skipped"),
+                    "paths must start with `/` (OpenAPI 3.0.3 §4.7.8)",
+                );
                 continue;
             }
             let methods: [(&'static str, &Option<OaOperation>); 8] = [
@@ -161,7 +239,13 @@ impl<'a> Resolver<'a> {
             ];
             for (m, op) in methods {
                 if let Some(op) = op {
-                    raw_ops.push(RawOp { path: path.clone(), method: m, op: op.clone(), pointer: ptr(&pptr, m), shared_params: item.parameters.clone() });
+                    raw_ops.push(RawOp {
+                        path: path.clone(),
+                        method: m,
+                        op: op.clone(),
+                        pointer: ptr(&pptr, m),
+                        shared_params: item.parameters.clone(),
+                    });
                 }
             }
         }
@@ -203,7 +287,10 @@ impl<'a> Resolver<'a> {
             let mut ops = Vec::new();
             for &i in idxs {
                 let o = &raw_ops[i];
-                let route = routes_map.get(&o.path).cloned().unwrap_or_else(|| o.path.clone());
+                let route = routes_map
+                    .get(&o.path)
+                    .cloned()
+                    .unwrap_or_else(|| o.path.clone());
                 if let Some(prev) = seen_routes.get(&(route.clone(), o.method.to_string())) {
                     self.diag(Severity::Warning, &o.pointer, format!("`{} {}` is the same route as `{prev}`; it is skipped", o.method.to_uppercase(), o.path), "two paths that differ only in parameter names are the same path (OpenAPI 3.0.3 §4.7.8)");
                     continue;
@@ -211,12 +298,19 @@ impl<'a> Resolver<'a> {
                 seen_routes.insert((route.clone(), o.method.to_string()), o.path.clone());
                 let p = placement(&o.path);
                 // Operations folded in from a sub-path are actions, whatever their method.
-                let foreign = p.collection != *coll && entity.as_ref().is_none_or(|_| !(o.method == "get" && !p.item));
+                let foreign = p.collection != *coll
+                    && entity.as_ref().is_none_or(|_| o.method != "get" || p.item);
                 let op = self.operation(o, &route, p.item, entity.as_ref(), &mut funcs, foreign);
                 ops.push(op);
             }
             let entity_model = entity.as_ref().map(|e| self.entity(e, &module));
-            let mut res = Resource { module, label: hint.replace(['_', '-'], " "), entity: entity_model, operations: ops, tests: ResourceTests::default() };
+            let mut res = Resource {
+                module,
+                label: hint.replace(['_', '-'], " "),
+                entity: entity_model,
+                operations: ops,
+                tests: ResourceTests::default(),
+            };
             self.finish_operations(&mut res);
             self.finalize(&mut res, entity.as_ref());
             res.tests = self.tests(&res, entity.as_ref());
@@ -227,33 +321,86 @@ impl<'a> Resolver<'a> {
         let mut routes: IndexMap<String, Vec<RouteHandler>> = IndexMap::new();
         for r in &resources {
             for o in &r.operations {
-                routes.entry(o.route.clone()).or_default().push(RouteHandler { method: o.method.clone(), module: r.module.clone(), func: o.func.clone() });
+                routes
+                    .entry(o.route.clone())
+                    .or_default()
+                    .push(RouteHandler {
+                        method: o.method.clone(),
+                        module: r.module.clone(),
+                        func: o.func.clone(),
+                    });
             }
         }
-        let routes = routes.into_iter().map(|(path, handlers)| Route { path, handlers }).collect();
+        let routes = routes
+            .into_iter()
+            .map(|(path, handlers)| Route { path, handlers })
+            .collect();
         // 4. Types and schema nodes.
-        let schemas = (0..self.tb.nodes.len()).map(|i| self.tb.to_schema_node(i)).collect();
+        let schemas = (0..self.tb.nodes.len())
+            .map(|i| self.tb.to_schema_node(i))
+            .collect();
         let mut types = self.tb.types.clone();
         for r in &resources {
             if let Some(e) = &r.entity {
                 for c in &e.columns {
                     let bare = c.row_ty.replace("crate::models::", "");
-                    if let Some(t) = types.iter_mut().find(|t| t.kind == "enum" && (bare == t.name || bare == format!("Option<{}>", t.name))) {
+                    if let Some(t) = types.iter_mut().find(|t| {
+                        t.kind == "enum"
+                            && (bare == t.name || bare == format!("Option<{}>", t.name))
+                    }) {
                         t.sql_text = true;
                     }
                 }
             }
         }
-        let all_types: String = types.iter().flat_map(|t| t.fields.iter().map(|f| f.ty.clone()).chain(t.variants.iter().map(|v| v.ty.clone()))).collect::<Vec<_>>().join(" ");
-        let op_types: String = resources.iter().flat_map(|r| r.operations.iter().flat_map(|o| o.path_params.iter().chain(o.query_params.iter()).map(|p| p.ty.clone()))).collect::<Vec<_>>().join(" ");
-        let key_types: String = resources.iter().filter_map(|r| r.entity.as_ref().map(|e| e.key_ty.clone() + " " + &e.key_strategy)).collect::<Vec<_>>().join(" ");
-        let has_json_columns = resources.iter().any(|r| r.entity.as_ref().is_some_and(|e| e.columns.iter().any(|c| c.row_ty.contains("Json<"))));
+        let all_types: String = types
+            .iter()
+            .flat_map(|t| {
+                t.fields
+                    .iter()
+                    .map(|f| f.ty.clone())
+                    .chain(t.variants.iter().map(|v| v.ty.clone()))
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let op_types: String = resources
+            .iter()
+            .flat_map(|r| {
+                r.operations.iter().flat_map(|o| {
+                    o.path_params
+                        .iter()
+                        .chain(o.query_params.iter())
+                        .map(|p| p.ty.clone())
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let key_types: String = resources
+            .iter()
+            .filter_map(|r| {
+                r.entity
+                    .as_ref()
+                    .map(|e| e.key_ty.clone() + " " + &e.key_strategy)
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let has_json_columns = resources.iter().any(|r| {
+            r.entity
+                .as_ref()
+                .is_some_and(|e| e.columns.iter().any(|c| c.row_ty.contains("Json<")))
+        });
         let tables = table_order(&resources);
         let body_probe = resources
             .iter()
             .find(|r| r.tests.has_create && !r.tests.collection_url.is_empty())
             .map(|r| ("POST".to_string(), r.tests.collection_url.clone()))
-            .or_else(|| resources.iter().flat_map(|r| r.tests.stubs.iter()).find(|s| s.json_body && !s.body.is_empty() && s.method != "GET").map(|s| (s.method.clone(), s.url.clone())));
+            .or_else(|| {
+                resources
+                    .iter()
+                    .flat_map(|r| r.tests.stubs.iter())
+                    .find(|s| s.json_body && !s.body.is_empty() && s.method != "GET")
+                    .map(|s| (s.method.clone(), s.url.clone()))
+            });
         let mut openapi_json = serde_json::to_string_pretty(served).unwrap_or_default();
         openapi_json.push('\n');
         Model {
@@ -262,10 +409,16 @@ impl<'a> Resolver<'a> {
             api_version: api.info.version.clone(),
             generator_version: env!("CARGO_PKG_VERSION").to_string(),
             contract_file: String::new(),
-            source_kind: if is_domain { "domain".into() } else { "openapi".into() },
+            source_kind: if is_domain {
+                "domain".into()
+            } else {
+                "openapi".into()
+            },
             database: self.database,
             envelope: self.envelope,
-            uses_uuid: all_types.contains("uuid::") || op_types.contains("uuid::") || key_types.contains("uuid"),
+            uses_uuid: all_types.contains("uuid::")
+                || op_types.contains("uuid::")
+                || key_types.contains("uuid"),
             uses_chrono: all_types.contains("chrono::") || op_types.contains("chrono::"),
             types,
             schemas,
@@ -283,12 +436,20 @@ impl<'a> Resolver<'a> {
     fn json_media(content: &IndexMap<String, MediaType>) -> Option<(&String, &MediaType)> {
         content
             .iter()
-            .find(|(k, _)| k.split(';').next().is_some_and(|t| t.trim() == "application/json"))
-            .or_else(|| content.iter().find(|(k, _)| k.contains("+json") || k.as_str() == "*/*" || k.as_str() == "application/*"))
+            .find(|(k, _)| {
+                k.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim() == "application/json")
+            })
+            .or_else(|| {
+                content.iter().find(|(k, _)| {
+                    k.contains("+json") || k.as_str() == "*/*" || k.as_str() == "application/*"
+                })
+            })
     }
 
     /// The success response of an operation: (status, JSON schema if any, pointer, non-JSON content types).
-    fn success(&mut self, o: &RawOp) -> Option<(u16, Option<ReferenceOr<Schema>>, String, Vec<String>)> {
+    fn success(&mut self, o: &RawOp) -> Option<Success> {
         let mut best: Option<(u16, &ReferenceOr<Response>, String)> = None;
         for (code, resp) in o.op.responses.responses.iter() {
             let (n, key) = match code {
@@ -302,10 +463,16 @@ impl<'a> Resolver<'a> {
         let (code, resp, rptr) = best?;
         let resp = resp.clone();
         let (resp, rptr) = self.deref::<Response>(&resp, &rptr)?;
-        let json = Self::json_media(&resp.content).and_then(|(k, m)| m.schema.clone().map(|s| (k.clone(), s)));
+        let json = Self::json_media(&resp.content)
+            .and_then(|(k, m)| m.schema.clone().map(|s| (k.clone(), s)));
         let others: Vec<String> = resp.content.keys().cloned().collect();
         match json {
-            Some((k, s)) => Some((code, Some(s), ptr(&ptr(&ptr(&rptr, "content"), &k), "schema"), vec![])),
+            Some((k, s)) => Some((
+                code,
+                Some(s),
+                ptr(&ptr(&ptr(&rptr, "content"), &k), "schema"),
+                vec![],
+            )),
             None => Some((code, None, rptr, others)),
         }
     }
@@ -317,13 +484,18 @@ impl<'a> Resolver<'a> {
         }
         let schema = match &s {
             ReferenceOr::Item(x) => Some((x.clone(), pointer.to_string())),
-            ReferenceOr::Reference { reference } => self.tb.deref_schema(reference, pointer).map(|(t, s)| (s, t)),
+            ReferenceOr::Reference { reference } => self
+                .tb
+                .deref_schema(reference, pointer)
+                .map(|(t, s)| (s, t)),
         };
         if let Some((schema, base)) = schema {
             if let openapiv3::SchemaKind::Type(openapiv3::Type::Object(o)) = &schema.schema_kind {
                 if let Some(d) = o.properties.get("data") {
                     let d = match d {
-                        ReferenceOr::Reference { reference } => ReferenceOr::Reference { reference: reference.clone() },
+                        ReferenceOr::Reference { reference } => ReferenceOr::Reference {
+                            reference: reference.clone(),
+                        },
                         ReferenceOr::Item(b) => ReferenceOr::Item(b.as_ref().clone()),
                     };
                     return (d, ptr(&ptr(&base, "properties"), "data"));
@@ -344,7 +516,11 @@ impl<'a> Resolver<'a> {
                 if let Some((_, Some(s), sp, _)) = self.success(o) {
                     let (s, sp) = self.payload(s, &sp);
                     if p.item {
-                        item_param = o.path.rsplit('/').next().map(|s| s.trim_matches(['{', '}']).to_string());
+                        item_param = o
+                            .path
+                            .rsplit('/')
+                            .next()
+                            .map(|s| s.trim_matches(['{', '}']).to_string());
                         candidates.insert(0, (s, sp, false));
                     } else {
                         candidates.push((s, sp, true));
@@ -357,7 +533,9 @@ impl<'a> Resolver<'a> {
         let schema = if is_array {
             let resolved = match &schema {
                 ReferenceOr::Item(x) => Some(x.clone()),
-                ReferenceOr::Reference { reference } => self.tb.deref_schema(reference, &sp).map(|x| x.1),
+                ReferenceOr::Reference { reference } => {
+                    self.tb.deref_schema(reference, &sp).map(|x| x.1)
+                }
             }?;
             match resolved.schema_kind {
                 openapiv3::SchemaKind::Type(openapiv3::Type::Array(a)) => match a.items? {
@@ -384,16 +562,28 @@ impl<'a> Resolver<'a> {
             .and_then(|p| props.iter().position(|x| &x.name == p))
             .or_else(|| props.iter().position(|x| x.name == "id"))?;
         let key = &props[key_prop];
-        if !matches!(key.ty.sql, Sql::Int32 | Sql::Int64 | Sql::Uuid | Sql::Text) || key.write_only {
+        if !matches!(key.ty.sql, Sql::Int32 | Sql::Int64 | Sql::Uuid | Sql::Text) || key.write_only
+        {
             self.diag(Severity::Info, &ptr("/paths", coll), format!("the key `{}` of `{}` is not an integer, UUID or string; the operations answer 501", key.name, ty.rust), "");
             return None;
         }
         Some(EntityChoice { ty, key_prop })
     }
 
-    fn column_for(&mut self, p: &Prop, field: &StructField, cols: &mut Namespace, is_key: bool) -> Column {
+    fn column_for(
+        &mut self,
+        p: &Prop,
+        field: &StructField,
+        cols: &mut Namespace,
+        is_key: bool,
+    ) -> Column {
         let name = cols.claim(&{
-            let s = p.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }).collect::<String>().to_snake_case();
+            let s = p
+                .name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+                .collect::<String>()
+                .to_snake_case();
             if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
                 format!("c_{s}")
             } else {
@@ -401,7 +591,12 @@ impl<'a> Resolver<'a> {
             }
         });
         let optional = field.ty.starts_with("Option<");
-        let inner = field.ty.strip_prefix("Option<").and_then(|s| s.strip_suffix('>')).unwrap_or(&field.ty).to_string();
+        let inner = field
+            .ty
+            .strip_prefix("Option<")
+            .and_then(|s| s.strip_suffix('>'))
+            .unwrap_or(&field.ty)
+            .to_string();
         let node = &self.tb.nodes[p.node];
         let (lite, pg) = match &p.ty.sql {
             Sql::Text => ("TEXT", "TEXT"),
@@ -420,7 +615,13 @@ impl<'a> Resolver<'a> {
         let mut pg_checks = Vec::new();
         match &p.ty.sql {
             Sql::Enum(_) | Sql::Text if !node.enum_values.is_empty() => {
-                let list = node.enum_values.iter().filter_map(|v| v.as_str()).map(|v| format!("'{}'", v.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
+                let list = node
+                    .enum_values
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .map(|v| format!("'{}'", v.replace('\'', "''")))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 lite_checks.push(format!("{q} IN ({list})"));
                 pg_checks.push(format!("{q} IN ({list})"));
             }
@@ -431,7 +632,13 @@ impl<'a> Resolver<'a> {
                 }
             }
             Sql::Int32 | Sql::Int64 | Sql::Real => {
-                let num = |v: f64| if matches!(p.ty.sql, Sql::Real) { format!("{v:?}") } else { format!("{}", v as i64) };
+                let num = |v: f64| {
+                    if matches!(p.ty.sql, Sql::Real) {
+                        format!("{v:?}")
+                    } else {
+                        format!("{}", v as i64)
+                    }
+                };
                 if let Some(m) = node.minimum.filter(|m| *m > i32::MIN as f64) {
                     let op = if node.exclusive_minimum { ">" } else { ">=" };
                     lite_checks.push(format!("{q} {op} {}", num(m)));
@@ -446,7 +653,14 @@ impl<'a> Resolver<'a> {
             _ => {}
         }
         let (lite, pg) = if is_key && matches!(p.ty.sql, Sql::Int32 | Sql::Int64) {
-            ("INTEGER", if p.ty.sql == Sql::Int32 { "INTEGER GENERATED BY DEFAULT AS IDENTITY" } else { "BIGINT GENERATED BY DEFAULT AS IDENTITY" })
+            (
+                "INTEGER",
+                if p.ty.sql == Sql::Int32 {
+                    "INTEGER GENERATED BY DEFAULT AS IDENTITY"
+                } else {
+                    "BIGINT GENERATED BY DEFAULT AS IDENTITY"
+                },
+            )
         } else {
             (lite, pg)
         };
@@ -454,12 +668,24 @@ impl<'a> Resolver<'a> {
         let enums = self.enum_names();
         let (row_ty, row_suffix, bind) = if json {
             if optional {
-                (format!("Option<sqlx::types::Json<{inner}>>"), ".map(|v| v.0)".to_string(), format!("e.{}.clone().map(sqlx::types::Json)", field.name))
+                (
+                    format!("Option<sqlx::types::Json<{inner}>>"),
+                    ".map(|v| v.0)".to_string(),
+                    format!("e.{}.clone().map(sqlx::types::Json)", field.name),
+                )
             } else {
-                (format!("sqlx::types::Json<{inner}>"), ".0".to_string(), format!("sqlx::types::Json(e.{}.clone())", field.name))
+                (
+                    format!("sqlx::types::Json<{inner}>"),
+                    ".0".to_string(),
+                    format!("sqlx::types::Json(e.{}.clone())", field.name),
+                )
             }
         } else {
-            (field.ty.clone(), String::new(), copy_or_clone(&format!("e.{}", field.name), &field.ty, &enums))
+            (
+                field.ty.clone(),
+                String::new(),
+                copy_or_clone(&format!("e.{}", field.name), &field.ty, &enums),
+            )
         };
         let row_ty = qualify(&row_ty);
         Column {
@@ -494,14 +720,26 @@ impl<'a> Resolver<'a> {
         let key = columns.remove(e.key_prop);
         columns.insert(0, key.clone());
         let kp = &props[e.key_prop];
-        let key_inner = rtype.fields[e.key_prop].ty.strip_prefix("Option<").and_then(|s| s.strip_suffix('>')).unwrap_or(&rtype.fields[e.key_prop].ty).to_string();
+        let key_inner = rtype.fields[e.key_prop]
+            .ty
+            .strip_prefix("Option<")
+            .and_then(|s| s.strip_suffix('>'))
+            .unwrap_or(&rtype.fields[e.key_prop].ty)
+            .to_string();
         let key_strategy = match kp.ty.sql {
             Sql::Uuid => "uuid",
             Sql::Text => "uuid_string",
             _ => "integer",
         }
         .to_string();
-        let ts = |names: &[&str]| props.iter().zip(rtype.fields.iter()).find(|(p, _)| names.contains(&p.name.as_str()) && p.ty.sql == Sql::DateTime).map(|(_, f)| f.name.clone()).unwrap_or_default();
+        let ts = |names: &[&str]| {
+            props
+                .iter()
+                .zip(rtype.fields.iter())
+                .find(|(p, _)| names.contains(&p.name.as_str()) && p.ty.sql == Sql::DateTime)
+                .map(|(_, f)| f.name.clone())
+                .unwrap_or_default()
+        };
         let created_field = ts(&["createdAt", "created_at"]);
         let updated_field = ts(&["updatedAt", "updated_at"]);
         let mut foreign_keys = Vec::new();
@@ -510,15 +748,36 @@ impl<'a> Resolver<'a> {
             let col = columns.iter().find(|x| x.field == c.name).cloned();
             if let (Some(target), Some(col)) = (&p.references, col) {
                 let ttable = self.table_of_domain_ref(target);
-                foreign_keys.push(format!("FOREIGN KEY (\"{}\") REFERENCES \"{ttable}\" (\"id\")", col.name));
-                indexes.push(format!("CREATE INDEX \"{table}_{}_idx\" ON \"{table}\" (\"{}\");", col.name, col.name));
+                foreign_keys.push(format!(
+                    "FOREIGN KEY (\"{}\") REFERENCES \"{ttable}\" (\"id\")",
+                    col.name
+                ));
+                indexes.push(format!(
+                    "CREATE INDEX \"{table}_{}_idx\" ON \"{table}\" (\"{}\");",
+                    col.name, col.name
+                ));
             }
         }
-        let ph = |i: usize| if self.database == Database::Postgres { format!("${i}") } else { format!("?{i}") };
-        let column_list = columns.iter().map(|c| format!("\"{}\"", c.name)).collect::<Vec<_>>().join(", ");
+        let ph = |i: usize| {
+            if self.database == Database::Postgres {
+                format!("${i}")
+            } else {
+                format!("?{i}")
+            }
+        };
+        let column_list = columns
+            .iter()
+            .map(|c| format!("\"{}\"", c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
         let insert_placeholders = (1..=columns.len()).map(ph).collect::<Vec<_>>().join(", ");
-        let insert_list_without_key = columns[1..].iter().map(|c| format!("\"{}\"", c.name)).collect::<Vec<_>>().join(", ");
-        let insert_placeholders_without_key = (1..columns.len()).map(ph).collect::<Vec<_>>().join(", ");
+        let insert_list_without_key = columns[1..]
+            .iter()
+            .map(|c| format!("\"{}\"", c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let insert_placeholders_without_key =
+            (1..columns.len()).map(ph).collect::<Vec<_>>().join(", ");
         let mut n = 0;
         let update_assignments = columns[1..]
             .iter()
@@ -559,23 +818,59 @@ impl<'a> Resolver<'a> {
     }
 
     fn enum_names(&self) -> Vec<String> {
-        self.tb.types.iter().filter(|t| t.kind == "enum").map(|t| t.name.clone()).collect()
+        self.tb
+            .types
+            .iter()
+            .filter(|t| t.kind == "enum")
+            .map(|t| t.name.clone())
+            .collect()
     }
 
     fn raw_schema_ext(&self, type_name: &str, key: &str) -> Option<String> {
         let schemas = self.raw.pointer("/components/schemas")?.as_object()?;
-        schemas.iter().find(|(k, _)| pascal_ident(k, "") == type_name).and_then(|(_, v)| v.get(key)).and_then(Value::as_str).map(String::from)
+        schemas
+            .iter()
+            .find(|(k, _)| pascal_ident(k, "") == type_name)
+            .and_then(|(_, v)| v.get(key))
+            .and_then(Value::as_str)
+            .map(String::from)
     }
 
     fn table_of_domain_ref(&self, resource: &str) -> String {
-        self.raw_schema_ext(&pascal_ident(resource, ""), "x-apigen-table").unwrap_or_else(|| super::names::plural(resource))
+        self.raw_schema_ext(&pascal_ident(resource, ""), "x-apigen-table")
+            .unwrap_or_else(|| super::names::plural(resource))
     }
 
     /// Resolves parameters of one location into a struct + object node.
-    fn params(&mut self, o: &RawOp, location: &str, struct_hint: &str) -> (Vec<Param>, usize, Vec<(String, Ty)>) {
+    fn params(
+        &mut self,
+        o: &RawOp,
+        location: &str,
+        struct_hint: &str,
+    ) -> (Vec<Param>, usize, Vec<(String, Ty)>) {
         let mut merged: IndexMap<String, (Parameter, String)> = IndexMap::new();
-        let shared: Vec<(ReferenceOr<Parameter>, String)> = o.shared_params.iter().enumerate().map(|(i, p)| (p.clone(), ptr(&ptr(&ptr("/paths", &o.path), "parameters"), &i.to_string()))).collect();
-        let own: Vec<(ReferenceOr<Parameter>, String)> = o.op.parameters.iter().enumerate().map(|(i, p)| (p.clone(), ptr(&ptr(&o.pointer, "parameters"), &i.to_string()))).collect();
+        let shared: Vec<(ReferenceOr<Parameter>, String)> = o
+            .shared_params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    p.clone(),
+                    ptr(&ptr(&ptr("/paths", &o.path), "parameters"), &i.to_string()),
+                )
+            })
+            .collect();
+        let own: Vec<(ReferenceOr<Parameter>, String)> =
+            o.op.parameters
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    (
+                        p.clone(),
+                        ptr(&ptr(&o.pointer, "parameters"), &i.to_string()),
+                    )
+                })
+                .collect();
         for (p, pp) in shared.into_iter().chain(own) {
             if let Some((param, at)) = self.deref::<Parameter>(&p, &pp) {
                 let loc = match &param {
@@ -586,14 +881,30 @@ impl<'a> Resolver<'a> {
                 };
                 if loc == location {
                     merged.insert(param.parameter_data_ref().name.clone(), (param, at));
-                } else if (loc == "header" || loc == "cookie") && location == "query" && param.parameter_data_ref().required {
-                    self.diag(Severity::Info, &at, format!("required {loc} parameter `{}` is not checked by the generated handler", param.parameter_data_ref().name), "read it from the request headers in the service if you need it");
+                } else if (loc == "header" || loc == "cookie")
+                    && location == "query"
+                    && param.parameter_data_ref().required
+                {
+                    self.diag(
+                        Severity::Info,
+                        &at,
+                        format!(
+                            "required {loc} parameter `{}` is not checked by the generated handler",
+                            param.parameter_data_ref().name
+                        ),
+                        "read it from the request headers in the service if you need it",
+                    );
                 }
             }
         }
         // Path parameters follow the order in the path template.
         if location == "path" {
-            let order: Vec<String> = o.path.split('/').filter(|s| s.starts_with('{') && s.ends_with('}')).map(|s| s.trim_matches(['{', '}']).to_string()).collect();
+            let order: Vec<String> = o
+                .path
+                .split('/')
+                .filter(|s| s.starts_with('{') && s.ends_with('}'))
+                .map(|s| s.trim_matches(['{', '}']).to_string())
+                .collect();
             let mut sorted = IndexMap::new();
             for name in &order {
                 match merged.shift_remove(name) {
@@ -611,18 +922,33 @@ impl<'a> Resolver<'a> {
         }
         let node = self.tb.nodes.len();
         let ident = format!("{} {}", struct_hint, location);
-        let mut obj = Node { ident: String::new(), kind: "object", additional: Additional::Deny, ..Node::default() };
+        let mut obj = Node {
+            ident: String::new(),
+            kind: "object",
+            additional: Additional::Deny,
+            ..Node::default()
+        };
         let mut fields = Namespace::new();
         let mut out = Vec::new();
         let mut tys = Vec::new();
         for (name, (param, at)) in merged {
             let data = param.parameter_data_ref();
             let ty = match &data.format {
-                ParameterSchemaOrContent::Schema(s) => self.tb.ty(s, &ptr(&at, "schema"), &format!("{struct_hint} {name}")),
-                ParameterSchemaOrContent::Content(_) => self.tb.any(&format!("{struct_hint} {name}")),
+                ParameterSchemaOrContent::Schema(s) => {
+                    self.tb
+                        .ty(s, &ptr(&at, "schema"), &format!("{struct_hint} {name}"))
+                }
+                ParameterSchemaOrContent::Content(_) => {
+                    self.tb.any(&format!("{struct_hint} {name}"))
+                }
             };
             let kind = self.tb.nodes[ty.node].kind;
-            let ty = if kind == "object" || kind == "union" || (kind == "array" && self.tb.nodes[self.tb.nodes[ty.node].items.unwrap_or(ty.node)].kind == "object") {
+            let ty = if kind == "object"
+                || kind == "union"
+                || (kind == "array"
+                    && self.tb.nodes[self.tb.nodes[ty.node].items.unwrap_or(ty.node)].kind
+                        == "object")
+            {
                 self.diag(Severity::Warning, &at, format!("{location} parameter `{name}` is an object; it is accepted as free-form JSON text"), "use scalar or array parameters for a typed handler");
                 let t = self.tb.any(&format!("{struct_hint} {name}"));
                 self.tb.nodes[t.node].kind = "any";
@@ -632,8 +958,16 @@ impl<'a> Resolver<'a> {
             };
             let required = data.required || location == "path";
             let field = fields.claim(&snake_ident(&name, "param"));
-            let rust = if ty.boxed { format!("Box<{}>", ty.rust) } else { ty.rust.clone() };
-            let rust = qualify(&if required { rust } else { format!("Option<{rust}>") });
+            let rust = if ty.boxed {
+                format!("Box<{}>", ty.rust)
+            } else {
+                ty.rust.clone()
+            };
+            let rust = qualify(&if required {
+                rust
+            } else {
+                format!("Option<{rust}>")
+            });
             let mut serde = Vec::new();
             if field != name {
                 serde.push(format!("rename = {}", rust_str(&name)));
@@ -642,11 +976,30 @@ impl<'a> Resolver<'a> {
                 serde.push("default".to_string());
             }
             let default = match &data.format {
-                ParameterSchemaOrContent::Schema(ReferenceOr::Item(s)) => s.schema_data.default.clone(),
+                ParameterSchemaOrContent::Schema(ReferenceOr::Item(s)) => {
+                    s.schema_data.default.clone()
+                }
                 _ => None,
             };
-            obj.properties.push(Prop { name: name.clone(), node: ty.node, required, read_only: false, write_only: false, default, ty: ty.clone(), unique: false, references: None, renamed_from: None });
-            out.push(Param { field, name_lit: rust_str(&name), ty: rust, required, serde: serde.join(", ") });
+            obj.properties.push(Prop {
+                name: name.clone(),
+                node: ty.node,
+                required,
+                read_only: false,
+                write_only: false,
+                default,
+                ty: ty.clone(),
+                unique: false,
+                references: None,
+                renamed_from: None,
+            });
+            out.push(Param {
+                field,
+                name_lit: rust_str(&name),
+                ty: rust,
+                required,
+                serde: serde.join(", "),
+            });
             tys.push((name, ty));
         }
         let _ = node;
@@ -663,8 +1016,19 @@ impl<'a> Resolver<'a> {
         ident
     }
 
-    fn operation(&mut self, o: &RawOp, route: &str, is_item: bool, entity: Option<&EntityChoice>, funcs: &mut Namespace, foreign: bool) -> Operation {
-        let op_id = o.op.operation_id.clone().unwrap_or_else(|| format!("{} {}", o.method, o.path));
+    fn operation(
+        &mut self,
+        o: &RawOp,
+        route: &str,
+        is_item: bool,
+        entity: Option<&EntityChoice>,
+        funcs: &mut Namespace,
+        foreign: bool,
+    ) -> Operation {
+        let op_id =
+            o.op.operation_id
+                .clone()
+                .unwrap_or_else(|| format!("{} {}", o.method, o.path));
         let func = funcs.claim(&snake_ident(&op_id, "operation"));
         let pascal = pascal_ident(&func, "Operation");
         let kind = match (o.method, is_item) {
@@ -676,10 +1040,15 @@ impl<'a> Resolver<'a> {
             ("delete", true) => "delete",
             _ => "custom",
         };
-        let is_action = o.op.extensions.get("x-apigen-action").and_then(Value::as_bool).unwrap_or(false);
+        let is_action =
+            o.op.extensions
+                .get("x-apigen-action")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
         let kind = if is_action || foreign { "custom" } else { kind };
         let (path_params, path_node, path_tys) = self.params(o, "path", &format!("{pascal} path"));
-        let (query_params, query_node, query_tys) = self.params(o, "query", &format!("{pascal} query"));
+        let (query_params, query_node, query_tys) =
+            self.params(o, "query", &format!("{pascal} query"));
         // Request body.
         let mut body = None;
         let mut reasons: Vec<String> = Vec::new();
@@ -690,17 +1059,35 @@ impl<'a> Resolver<'a> {
                     Some((k, Some(s))) => {
                         let sp = ptr(&ptr(&ptr(&at, "content"), &k), "schema");
                         let ty = self.tb.ty(&s, &sp, &format!("{pascal} body"));
-                        body = Some(Body { ty: ty.rust.clone(), schema: self.tb.nodes[ty.node].ident.clone(), required: rb.required, mode: "json".into() });
+                        body = Some(Body {
+                            ty: ty.rust.clone(),
+                            schema: self.tb.nodes[ty.node].ident.clone(),
+                            required: rb.required,
+                            mode: "json".into(),
+                        });
                     }
                     Some((_, None)) => {
                         let ty = self.tb.any(&format!("{pascal} body"));
-                        body = Some(Body { ty: ty.rust.clone(), schema: self.tb.nodes[ty.node].ident.clone(), required: rb.required, mode: "json".into() });
+                        body = Some(Body {
+                            ty: ty.rust.clone(),
+                            schema: self.tb.nodes[ty.node].ident.clone(),
+                            required: rb.required,
+                            mode: "json".into(),
+                        });
                     }
                     None => {
                         let types: Vec<String> = rb.content.keys().cloned().collect();
                         self.diag(Severity::Warning, &ptr(&at, "content"), format!("request bodies of type {} are not served yet; `{} {}` answers 501", types.join(", "), o.method.to_uppercase(), o.path), "add an `application/json` body to the operation, or implement this handler by hand");
-                        reasons.push(format!("its request body ({}) is not served yet", types.join(", ")));
-                        body = Some(Body { ty: String::new(), schema: String::new(), required: rb.required, mode: "unsupported".into() });
+                        reasons.push(format!(
+                            "its request body ({}) is not served yet",
+                            types.join(", ")
+                        ));
+                        body = Some(Body {
+                            ty: String::new(),
+                            schema: String::new(),
+                            required: rb.required,
+                            mode: "unsupported".into(),
+                        });
                     }
                 }
             }
@@ -710,12 +1097,25 @@ impl<'a> Resolver<'a> {
             Some((code, Some(s), sp, _)) => {
                 let (s, sp) = self.payload(s, &sp);
                 let ty = self.tb.ty(&s, &sp, &format!("{pascal} response"));
-                (code, if ty.boxed { ty.rust.clone() } else { ty.rust.clone() }, Some(ty))
+                (code, ty.rust.clone(), Some(ty))
             }
             Some((code, None, rp, others)) => {
                 if !others.is_empty() {
-                    self.diag(Severity::Warning, &ptr(&rp, "content"), format!("responses of type {} are not served yet; `{} {}` answers 501", others.join(", "), o.method.to_uppercase(), o.path), "declare an `application/json` response, or implement this handler by hand");
-                    reasons.push(format!("its response ({}) is not served yet", others.join(", ")));
+                    self.diag(
+                        Severity::Warning,
+                        &ptr(&rp, "content"),
+                        format!(
+                            "responses of type {} are not served yet; `{} {}` answers 501",
+                            others.join(", "),
+                            o.method.to_uppercase(),
+                            o.path
+                        ),
+                        "declare an `application/json` response, or implement this handler by hand",
+                    );
+                    reasons.push(format!(
+                        "its response ({}) is not served yet",
+                        others.join(", ")
+                    ));
                 }
                 (code, String::new(), None)
             }
@@ -725,14 +1125,28 @@ impl<'a> Resolver<'a> {
                     "delete" => 204,
                     _ => 200,
                 };
-                self.diag(Severity::Info, &ptr(&o.pointer, "responses"), format!("`{} {}` declares no 2xx response; it answers {code} on success", o.method.to_uppercase(), o.path), "declare the success response in the contract");
+                self.diag(
+                    Severity::Info,
+                    &ptr(&o.pointer, "responses"),
+                    format!(
+                        "`{} {}` declares no 2xx response; it answers {code} on success",
+                        o.method.to_uppercase(),
+                        o.path
+                    ),
+                    "declare the success response in the contract",
+                );
                 (code, String::new(), None)
             }
         };
         let mut op = Operation {
             func: func.clone(),
             operation_id: op_id.clone(),
-            doc: doc_line(o.op.summary.as_deref().or(o.op.description.as_deref()).unwrap_or(&op_id)),
+            doc: doc_line(
+                o.op.summary
+                    .as_deref()
+                    .or(o.op.description.as_deref())
+                    .unwrap_or(&op_id),
+            ),
             method: o.method.to_string(),
             method_upper: o.method.to_uppercase(),
             path: o.path.clone(),
@@ -740,10 +1154,18 @@ impl<'a> Resolver<'a> {
             kind: kind.to_string(),
             implemented: false,
             not_implemented_reason: String::new(),
-            path_struct: if path_params.is_empty() { String::new() } else { format!("{pascal}Path") },
+            path_struct: if path_params.is_empty() {
+                String::new()
+            } else {
+                format!("{pascal}Path")
+            },
             path_schema: self.tb.nodes[path_node].ident.clone(),
             path_params,
-            query_struct: if query_params.is_empty() { String::new() } else { format!("{pascal}Query") },
+            query_struct: if query_params.is_empty() {
+                String::new()
+            } else {
+                format!("{pascal}Query")
+            },
             query_schema: self.tb.nodes[query_node].ident.clone(),
             query_params,
             body,
@@ -781,7 +1203,11 @@ impl<'a> Resolver<'a> {
             return op;
         }
         let Some(e) = entity else {
-            op.not_implemented_reason = if kind == "custom" { "it is a custom action".into() } else { "no table backs this path (no readable object schema with a key)".into() };
+            op.not_implemented_reason = if kind == "custom" {
+                "it is a custom action".into()
+            } else {
+                "no table backs this path (no readable object schema with a key)".into()
+            };
             return op;
         };
         let ent_ty = e.ty.rust.clone();
@@ -797,7 +1223,11 @@ impl<'a> Resolver<'a> {
         if matches!(kind, "read" | "replace" | "update" | "delete") {
             if let Some((pname, pty)) = path_tys.last() {
                 let key_ty = &props[e.key_prop].ty;
-                let pf = op.path_params.last().map(|p| p.field.clone()).unwrap_or_default();
+                let pf = op
+                    .path_params
+                    .last()
+                    .map(|p| p.field.clone())
+                    .unwrap_or_default();
                 op.key_param = pf.clone();
                 let enums = self.enum_names();
                 op.key_expr = if pty.rust == key_ty.rust {
@@ -805,7 +1235,10 @@ impl<'a> Resolver<'a> {
                 } else if key_ty.rust == "String" {
                     format!("path.{pf}.to_string()")
                 } else {
-                    why = format!("path parameter `{pname}` is a {} but the key `{}` is a {}", pty.rust, props[e.key_prop].name, key_ty.rust);
+                    why = format!(
+                        "path parameter `{pname}` is a {} but the key `{}` is a {}",
+                        pty.rust, props[e.key_prop].name, key_ty.rust
+                    );
                     String::new()
                 };
             }
@@ -824,14 +1257,28 @@ impl<'a> Resolver<'a> {
             _ => vec![],
         };
         for (pname, pty) in &scope_params {
-            let pf = op.path_params.iter().find(|p| p.name_lit == rust_str(pname)).map(|p| p.field.clone()).unwrap_or_default();
-            match props.iter().zip(fields.iter()).find(|(p, _)| &p.name == pname && p.ty.rust == pty.rust) {
+            let pf = op
+                .path_params
+                .iter()
+                .find(|p| p.name_lit == rust_str(pname))
+                .map(|p| p.field.clone())
+                .unwrap_or_default();
+            match props
+                .iter()
+                .zip(fields.iter())
+                .find(|(p, _)| &p.name == pname && p.ty.rust == pty.rust)
+            {
                 Some((_, f)) => {
                     let enums = self.enum_names();
-                    op.scope.push(Scope { column: f.name.clone(), param_field: pf.clone(), bind: copy_or_clone(&format!("path.{pf}"), &pty.rust, &enums) })
+                    op.scope.push(Scope {
+                        column: f.name.clone(),
+                        param_field: pf.clone(),
+                        bind: copy_or_clone(&format!("path.{pf}"), &pty.rust, &enums),
+                    })
                 }
                 None => {
-                    why = format!("path parameter `{pname}` does not match a property of `{ent_ty}`");
+                    why =
+                        format!("path parameter `{pname}` does not match a property of `{ent_ty}`");
                 }
             }
         }
@@ -884,7 +1331,9 @@ impl<'a> Resolver<'a> {
                 let base = p.ty.trim_start_matches("Option<").trim_end_matches('>');
                 let is_int = base == "i64" || base == "i32";
                 match name.as_str() {
-                    "limit" | "perPage" | "per_page" | "pageSize" | "page_size" if is_int => op.limit_field = p.field.clone(),
+                    "limit" | "perPage" | "per_page" | "pageSize" | "page_size" if is_int => {
+                        op.limit_field = p.field.clone()
+                    }
                     "offset" | "skip" if is_int => op.offset_field = p.field.clone(),
                     "page" if is_int => op.offset_field = format!("page:{}", p.field),
                     "cursor" if base == "String" => op.cursor_field = p.field.clone(),
@@ -893,24 +1342,49 @@ impl<'a> Resolver<'a> {
                 }
             }
             if kind == "list" {
-                let understood = [&op.limit_field, &op.offset_field, &op.cursor_field, &op.sort_field];
+                let understood = [
+                    &op.limit_field,
+                    &op.offset_field,
+                    &op.cursor_field,
+                    &op.sort_field,
+                ];
                 for (p, (name, ty)) in op.query_params.iter().zip(query_tys.iter()) {
-                    if let Some((_, f)) = props.iter().zip(fields.iter()).find(|(x, _)| &x.name == name && x.ty.rust == ty.rust && !matches!(x.ty.sql, Sql::Json)) {
+                    if let Some((_, f)) = props.iter().zip(fields.iter()).find(|(x, _)| {
+                        &x.name == name && x.ty.rust == ty.rust && !matches!(x.ty.sql, Sql::Json)
+                    }) {
                         let inner_opt = p.ty.starts_with("Option<");
-                        if inner_opt && !understood.iter().any(|u| u.trim_start_matches("page:") == p.field) {
+                        if inner_opt
+                            && !understood
+                                .iter()
+                                .any(|u| u.trim_start_matches("page:") == p.field)
+                        {
                             let enums = self.enum_names();
-                            op.filters.push(Filter { query_field: p.field.clone(), column: f.name.clone(), bind: copy_or_clone(&format!("query.{}", p.field), &p.ty, &enums), copy: false });
+                            op.filters.push(Filter {
+                                query_field: p.field.clone(),
+                                column: f.name.clone(),
+                                bind: copy_or_clone(&format!("query.{}", p.field), &p.ty, &enums),
+                                copy: false,
+                            });
                         }
                     }
                 }
             }
             // A list must honour every required query parameter, or it would ignore it.
-            let used: Vec<String> = [&op.limit_field, &op.offset_field, &op.cursor_field, &op.sort_field]
+            let used: Vec<String> = [
+                &op.limit_field,
+                &op.offset_field,
+                &op.cursor_field,
+                &op.sort_field,
+            ]
+            .iter()
+            .map(|f| f.trim_start_matches("page:").to_string())
+            .chain(op.filters.iter().map(|f| f.query_field.clone()))
+            .collect();
+            if let Some(p) = op
+                .query_params
                 .iter()
-                .map(|f| f.trim_start_matches("page:").to_string())
-                .chain(op.filters.iter().map(|f| f.query_field.clone()))
-                .collect();
-            if let Some(p) = op.query_params.iter().find(|p| p.required && !used.contains(&p.field)) {
+                .find(|p| p.required && !used.contains(&p.field))
+            {
                 op.implemented = false;
                 op.filters.clear();
                 op.not_implemented_reason = format!("its required query parameter {} is not a filter, page or sort parameter apigen understands", p.name_lit);
@@ -923,15 +1397,39 @@ impl<'a> Resolver<'a> {
     }
 
     /// How to build the entity from `body` (create / replace): one assignment per field.
-    fn assigns(&mut self, e: &EntityChoice, body_ty: &str, kind: &str) -> Result<Vec<Assign>, String> {
+    fn assigns(
+        &mut self,
+        e: &EntityChoice,
+        body_ty: &str,
+        kind: &str,
+    ) -> Result<Vec<Assign>, String> {
         let props = self.tb.nodes[e.ty.node].properties.clone();
         let fields = self.tb.types[e.ty.named.unwrap_or_default()].fields.clone();
-        let body_fields: Vec<(Prop, StructField)> = match self.tb.types.iter().position(|t| t.name == body_ty && t.kind == "struct") {
+        let body_fields: Vec<(Prop, StructField)> = match self
+            .tb
+            .types
+            .iter()
+            .position(|t| t.name == body_ty && t.kind == "struct")
+        {
             Some(i) => {
-                let node = self.tb.nodes.iter().position(|n| n.ident == self.tb.types[i].schema).unwrap_or_default();
-                self.tb.nodes[node].properties.clone().into_iter().zip(self.tb.types[i].fields.clone()).collect()
+                let node = self
+                    .tb
+                    .nodes
+                    .iter()
+                    .position(|n| n.ident == self.tb.types[i].schema)
+                    .unwrap_or_default();
+                self.tb.nodes[node]
+                    .properties
+                    .clone()
+                    .into_iter()
+                    .zip(self.tb.types[i].fields.clone())
+                    .collect()
             }
-            None => return Err(format!("its request body `{body_ty}` is not an object type")),
+            None => {
+                return Err(format!(
+                    "its request body `{body_ty}` is not an object type"
+                ))
+            }
         };
         let mut out = Vec::new();
         for (i, (p, f)) in props.iter().zip(fields.iter()).enumerate() {
@@ -950,29 +1448,58 @@ impl<'a> Resolver<'a> {
                 } else {
                     "Default::default()".into()
                 }
-            } else if (p.name == "createdAt" || p.name == "created_at" || p.name == "updatedAt" || p.name == "updated_at") && p.ty.sql == Sql::DateTime {
+            } else if (p.name == "createdAt"
+                || p.name == "created_at"
+                || p.name == "updatedAt"
+                || p.name == "updated_at")
+                && p.ty.sql == Sql::DateTime
+            {
                 if optional {
                     "Some(now)".into()
                 } else {
                     "now".into()
                 }
-            } else if let Some((bp, bf)) = body_fields.iter().find(|(bp, _)| bp.name == p.name && !bp.read_only) {
+            } else if let Some((bp, bf)) = body_fields
+                .iter()
+                .find(|(bp, _)| bp.name == p.name && !bp.read_only)
+            {
                 let _ = bp;
                 if bf.ty == f.ty {
                     format!("body.{}", bf.name)
                 } else if f.ty == format!("Option<{}>", bf.ty) {
                     format!("Some(body.{})", bf.name)
                 } else {
-                    return Err(format!("the body's `{}` ({}) does not fit the stored `{}` ({})", bp.name, bf.ty, p.name, f.ty));
+                    return Err(format!(
+                        "the body's `{}` ({}) does not fit the stored `{}` ({})",
+                        bp.name, bf.ty, p.name, f.ty
+                    ));
                 }
             } else if optional {
                 "None".into()
-            } else if f.ty.starts_with("Vec<") || p.read_only && matches!(p.ty.sql, Sql::Text | Sql::Int32 | Sql::Int64 | Sql::Real | Sql::Bool | Sql::Uuid | Sql::DateTime) {
+            } else if f.ty.starts_with("Vec<")
+                || p.read_only
+                    && matches!(
+                        p.ty.sql,
+                        Sql::Text
+                            | Sql::Int32
+                            | Sql::Int64
+                            | Sql::Real
+                            | Sql::Bool
+                            | Sql::Uuid
+                            | Sql::DateTime
+                    )
+            {
                 "Default::default()".into()
             } else {
-                return Err(format!("the stored `{}` cannot be filled from the request body", p.name));
+                return Err(format!(
+                    "the stored `{}` cannot be filled from the request body",
+                    p.name
+                ));
             };
-            out.push(Assign { field: f.name.clone(), expr });
+            out.push(Assign {
+                field: f.name.clone(),
+                expr,
+            });
         }
         Ok(out)
     }
@@ -983,12 +1510,32 @@ impl<'a> Resolver<'a> {
         for o in &mut res.operations {
             for f in &o.filters {
                 if !e.filters.iter().any(|x| x.column == f.column) {
-                    e.filters.push(Filter { query_field: f.column.clone(), column: e.columns.iter().find(|c| c.field == f.column).map(|c| c.name.clone()).unwrap_or_default(), bind: String::new(), copy: false });
+                    e.filters.push(Filter {
+                        query_field: f.column.clone(),
+                        column: e
+                            .columns
+                            .iter()
+                            .find(|c| c.field == f.column)
+                            .map(|c| c.name.clone())
+                            .unwrap_or_default(),
+                        bind: String::new(),
+                        copy: false,
+                    });
                 }
             }
             for s in &o.scope {
                 if !e.filters.iter().any(|x| x.query_field == s.column) {
-                    e.filters.push(Filter { query_field: s.column.clone(), column: e.columns.iter().find(|c| c.field == s.column).map(|c| c.name.clone()).unwrap_or_default(), bind: String::new(), copy: false });
+                    e.filters.push(Filter {
+                        query_field: s.column.clone(),
+                        column: e
+                            .columns
+                            .iter()
+                            .find(|c| c.field == s.column)
+                            .map(|c| c.name.clone())
+                            .unwrap_or_default(),
+                        bind: String::new(),
+                        copy: false,
+                    });
                 }
             }
         }
@@ -998,7 +1545,12 @@ impl<'a> Resolver<'a> {
             if o.sort_field.is_empty() {
                 continue;
             }
-            let node = self.tb.nodes.iter().find(|n| n.ident == o.query_schema).cloned();
+            let node = self
+                .tb
+                .nodes
+                .iter()
+                .find(|n| n.ident == o.query_schema)
+                .cloned();
             if let Some(n) = node {
                 if let Some(p) = n.properties.iter().find(|p| p.name == "sort") {
                     for v in &self.tb.nodes[p.node].enum_values {
@@ -1006,7 +1558,12 @@ impl<'a> Resolver<'a> {
                         let name = v.trim_start_matches('-');
                         if let Some(c) = e.columns.iter().find(|c| c.json_name == name) {
                             if !sorts.iter().any(|s: &SortKey| s.json_name == v) {
-                                sorts.push(SortKey { json_name: v.to_string(), column: c.name.clone(), value_lit: rust_str(v), descending: v.starts_with('-') });
+                                sorts.push(SortKey {
+                                    json_name: v.to_string(),
+                                    column: c.name.clone(),
+                                    value_lit: rust_str(v),
+                                    descending: v.starts_with('-'),
+                                });
                             }
                         }
                     }
@@ -1019,7 +1576,12 @@ impl<'a> Resolver<'a> {
         let enums = self.enum_names();
         for f in &mut e.filters {
             if let Some(c) = e.columns.iter().find(|c| c.field == f.query_field) {
-                let inner = c.row_ty.strip_prefix("Option<").and_then(|s| s.strip_suffix('>')).unwrap_or(&c.row_ty).to_string();
+                let inner = c
+                    .row_ty
+                    .strip_prefix("Option<")
+                    .and_then(|s| s.strip_suffix('>'))
+                    .unwrap_or(&c.row_ty)
+                    .to_string();
                 f.copy = is_copy(&inner, &enums);
                 f.bind = inner;
             }
@@ -1027,14 +1589,23 @@ impl<'a> Resolver<'a> {
     }
 
     fn tests(&mut self, res: &Resource, entity: Option<&EntityChoice>) -> ResourceTests {
-        let mut t = ResourceTests { id_pointer: if self.envelope { "/data/id".into() } else { "/id".into() }, ..ResourceTests::default() };
+        let mut t = ResourceTests {
+            id_pointer: if self.envelope {
+                "/data/id".into()
+            } else {
+                "/id".into()
+            },
+            ..ResourceTests::default()
+        };
         // Stubs: a concrete URL and a valid body for each operation that answers 501.
         let mut names = Namespace::new();
         for o in &res.operations {
             if o.implemented {
                 continue;
             }
-            let Some(url) = self.sample_url(o) else { continue };
+            let Some(url) = self.sample_url(o) else {
+                continue;
+            };
             let body = match &o.body {
                 Some(b) if b.mode == "json" => {
                     let node = self.tb.nodes.iter().position(|n| n.ident == b.schema);
@@ -1051,11 +1622,21 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             let json_body = o.body.as_ref().is_some_and(|b| b.mode == "json");
-            t.stubs.push(StubCase { name: names.claim(&o.func), json_body, method: o.method_upper.clone(), url, body });
+            t.stubs.push(StubCase {
+                name: names.claim(&o.func),
+                json_body,
+                method: o.method_upper.clone(),
+                url,
+                body,
+            });
         }
         let Some(e) = entity else { return t };
         let Some(ent) = &res.entity else { return t };
-        let find = |k: &str| res.operations.iter().find(|o| o.kind == k && o.implemented && o.scope.is_empty());
+        let find = |k: &str| {
+            res.operations
+                .iter()
+                .find(|o| o.kind == k && o.implemented && o.scope.is_empty())
+        };
         let create = find("create");
         let read = find("read");
         t.has_list = find("list").is_some();
@@ -1083,9 +1664,20 @@ impl<'a> Resolver<'a> {
         t.create_status = c.success_status;
         t.delete_status = find("delete").map(|d| d.success_status).unwrap_or(204);
         let Some(b) = &c.body else { return t };
-        let Some(bnode) = self.tb.nodes.iter().position(|n| n.ident == b.schema) else { return t };
-        let (Some(s1), Some(s2)) = (self.tb.sample(bnode, 0, 0), self.tb.sample(bnode, 1, 0)) else {
-            self.diag(Severity::Info, "", format!("no valid sample body for `{}`; its CRUD tests are not generated", c.operation_id), "add `example` values to the schema's properties");
+        let Some(bnode) = self.tb.nodes.iter().position(|n| n.ident == b.schema) else {
+            return t;
+        };
+        let (Some(s1), Some(s2)) = (self.tb.sample(bnode, 0, 0), self.tb.sample(bnode, 1, 0))
+        else {
+            self.diag(
+                Severity::Info,
+                "",
+                format!(
+                    "no valid sample body for `{}`; its CRUD tests are not generated",
+                    c.operation_id
+                ),
+                "add `example` values to the schema's properties",
+            );
             return t;
         };
         // Scoped creates, non-JSON success bodies, or paths with other params cannot be driven simply.
@@ -1097,10 +1689,22 @@ impl<'a> Resolver<'a> {
         let node = &self.tb.nodes[bnode];
         for p in node.properties.iter().filter(|p| p.references.is_some()) {
             // Filled in by `link_prereqs` once every resource is known.
-            t.prereqs.push(Prereq { field: p.name.clone(), url: String::new(), body2: String::new(), body: self.table_of_domain_ref(p.references.as_deref().unwrap_or_default()), id_pointer: String::new(), status: 0 });
+            t.prereqs.push(Prereq {
+                field: p.name.clone(),
+                url: String::new(),
+                body2: String::new(),
+                body: self.table_of_domain_ref(p.references.as_deref().unwrap_or_default()),
+                id_pointer: String::new(),
+                status: 0,
+            });
         }
         t.crud = !c.success_ty.is_empty();
-        t.write_only = node.properties.iter().filter(|p| p.write_only && base_has(&s1, &p.name)).map(|p| p.name.clone()).collect();
+        t.write_only = node
+            .properties
+            .iter()
+            .filter(|p| p.write_only && base_has(&s1, &p.name))
+            .map(|p| p.name.clone())
+            .collect();
         t.sample = s1.to_string();
         t.sample2 = s2.to_string();
         // A field to change in replace/update: the first non-key, writable string or number field.
@@ -1109,8 +1713,13 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             let n = &self.tb.nodes[p.node];
-            if matches!(n.kind, "string" | "integer" | "number") && n.format.is_none_or(|f| f != "uuid") && !p.unique {
-                if let (Some(a), Some(b)) = (self.tb.sample(p.node, 0, 1), self.tb.sample(p.node, 2, 1)) {
+            if matches!(n.kind, "string" | "integer" | "number")
+                && n.format.is_none_or(|f| f != "uuid")
+                && !p.unique
+            {
+                if let (Some(a), Some(b)) =
+                    (self.tb.sample(p.node, 0, 1), self.tb.sample(p.node, 2, 1))
+                {
                     if a != b {
                         t.change_field = p.name.clone();
                         t.change_value = b.to_string();
@@ -1122,8 +1731,15 @@ impl<'a> Resolver<'a> {
         // Invalid bodies, one per kind of constraint the contract declares.
         let base = s1.as_object().cloned().unwrap_or_default();
         let mut cases = Namespace::new();
-        let mut push = |name: &str, field: &str, body: serde_json::Map<String, Value>, out: &mut Vec<InvalidCase>| {
-            out.push(InvalidCase { name: cases.claim(&snake_ident(name, "case")), body: Value::Object(body).to_string(), field: field.to_string() });
+        let mut push = |name: &str,
+                        field: &str,
+                        body: serde_json::Map<String, Value>,
+                        out: &mut Vec<InvalidCase>| {
+            out.push(InvalidCase {
+                name: cases.claim(&snake_ident(name, "case")),
+                body: Value::Object(body).to_string(),
+                field: field.to_string(),
+            });
         };
         let mut out = Vec::new();
         let mut unknown = base.clone();
@@ -1133,7 +1749,10 @@ impl<'a> Resolver<'a> {
             let n = &self.tb.nodes[p.node];
             let fname = snake_ident(&p.name, "field");
             if p.read_only {
-                let ro = self.tb.sample(p.node, 0, 1).unwrap_or(Value::String("x".into()));
+                let ro = self
+                    .tb
+                    .sample(p.node, 0, 1)
+                    .unwrap_or(Value::String("x".into()));
                 let mut b = base.clone();
                 b.insert(p.name.clone(), ro);
                 push(&format!("{fname} read only"), &p.name, b, &mut out);
@@ -1164,10 +1783,16 @@ impl<'a> Resolver<'a> {
                         bad("pattern mismatch", Value::String("\u{1}!".into()));
                     }
                     if !n.enum_values.is_empty() {
-                        bad("not in enum", Value::String("definitely-not-allowed".into()));
+                        bad(
+                            "not in enum",
+                            Value::String("definitely-not-allowed".into()),
+                        );
                     } else if let Some(f) = n.format {
                         if n.pattern.is_none() {
-                            bad(&format!("bad {f}"), Value::String("not a valid value".into()));
+                            bad(
+                                &format!("bad {f}"),
+                                Value::String("not a valid value".into()),
+                            );
                         }
                     }
                 }
@@ -1186,7 +1811,11 @@ impl<'a> Resolver<'a> {
             }
         }
         t.invalid_cases = out;
-        if let Some(u) = node.properties.iter().find(|p| p.unique && !p.read_only && base.contains_key(&p.name)) {
+        if let Some(u) = node
+            .properties
+            .iter()
+            .find(|p| p.unique && !p.read_only && base.contains_key(&p.name))
+        {
             t.unique_field = u.name.clone();
         }
         t
@@ -1194,9 +1823,17 @@ impl<'a> Resolver<'a> {
 
     /// The body struct field for a JSON property, with its read-only flag.
     fn body_field(&self, body_ty: &str, prop: &str) -> Option<(StructField, bool)> {
-        let t = self.tb.types.iter().find(|t| t.name == body_ty && t.kind == "struct")?;
+        let t = self
+            .tb
+            .types
+            .iter()
+            .find(|t| t.name == body_ty && t.kind == "struct")?;
         let node = self.tb.nodes.iter().find(|n| n.ident == t.schema)?;
-        node.properties.iter().zip(t.fields.iter()).find(|(p, _)| p.name == prop).map(|(p, f)| (f.clone(), p.read_only))
+        node.properties
+            .iter()
+            .zip(t.fields.iter())
+            .find(|(p, _)| p.name == prop)
+            .map(|(p, f)| (f.clone(), p.read_only))
     }
 
     /// Computes the expressions templates print for each operation and the entity's SQL.
@@ -1238,12 +1875,29 @@ impl<'a> Resolver<'a> {
                 e.sqlite_defs.push(fk.clone());
                 e.postgres_defs.push(fk.clone());
             }
-            e.update_binds = e.columns[1..].iter().filter(|c| c.field != e.created_field).map(|c| c.bind.clone()).collect();
-            e.default_sort = e.columns.iter().find(|c| !e.created_field.is_empty() && c.field == e.created_field).map(|c| c.name.clone()).unwrap_or(key_col);
+            e.update_binds = e.columns[1..]
+                .iter()
+                .filter(|c| c.field != e.created_field)
+                .map(|c| c.bind.clone())
+                .collect();
+            e.default_sort = e
+                .columns
+                .iter()
+                .find(|c| !e.created_field.is_empty() && c.field == e.created_field)
+                .map(|c| c.name.clone())
+                .unwrap_or(key_col);
             let _ = db;
             let enums = self.enum_names();
-            e.key_bind = if is_copy(&e.key_ty, &enums) { ".bind(*key)".into() } else { ".bind(key.to_owned())".into() };
-            e.key_ref_ty = if e.key_ty == "String" { "&str".into() } else { format!("&{}", e.key_ty) };
+            e.key_bind = if is_copy(&e.key_ty, &enums) {
+                ".bind(*key)".into()
+            } else {
+                ".bind(key.to_owned())".into()
+            };
+            e.key_ref_ty = if e.key_ty == "String" {
+                "&str".into()
+            } else {
+                format!("&{}", e.key_ty)
+            };
         }
         let entity = res.entity.clone();
         for op in &mut res.operations {
@@ -1257,7 +1911,13 @@ impl<'a> Resolver<'a> {
             };
             op.service_ret = match op.response_kind.as_str() {
                 "empty" => "()".into(),
-                "page" => format!("crate::pagination::Page<crate::models::{}>", entity.as_ref().map(|e| e.type_name.clone()).unwrap_or_default()),
+                "page" => format!(
+                    "crate::pagination::Page<crate::models::{}>",
+                    entity
+                        .as_ref()
+                        .map(|e| e.type_name.clone())
+                        .unwrap_or_default()
+                ),
                 _ => qualify(&op.success_ty),
             };
             if op.implemented && matches!(op.kind.as_str(), "create" | "replace" | "update") {
@@ -1276,10 +1936,28 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             let q = |f: &str| format!("query.{f}");
-            let param_ty = |f: &str| op.query_params.iter().find(|p| p.field == f).map(|p| p.ty.clone()).unwrap_or_default();
+            let param_ty = |f: &str| {
+                op.query_params
+                    .iter()
+                    .find(|p| p.field == f)
+                    .map(|p| p.ty.clone())
+                    .unwrap_or_default()
+            };
             // `.map(i64::from)` / `i64::from(..)` only where the parameter is narrower than i64.
-            let widen_opt = |f: &str| if param_ty(f).contains("i64") { String::new() } else { ".map(i64::from)".to_string() };
-            let widen = |f: &str| if param_ty(f).contains("i64") { q(f) } else { format!("i64::from({})", q(f)) };
+            let widen_opt = |f: &str| {
+                if param_ty(f).contains("i64") {
+                    String::new()
+                } else {
+                    ".map(i64::from)".to_string()
+                }
+            };
+            let widen = |f: &str| {
+                if param_ty(f).contains("i64") {
+                    q(f)
+                } else {
+                    format!("i64::from({})", q(f))
+                }
+            };
             if op.kind == "list" {
                 op.list_mode = if !op.cursor_field.is_empty() {
                     "cursor".into()
@@ -1296,7 +1974,10 @@ impl<'a> Resolver<'a> {
                     format!("crate::pagination::clamp_limit({})", widen(&op.limit_field))
                 };
                 op.offset_expr = if op.list_mode == "cursor" {
-                    format!("crate::pagination::decode_cursor({}.as_deref())?", q(&op.cursor_field))
+                    format!(
+                        "crate::pagination::decode_cursor({}.as_deref())?",
+                        q(&op.cursor_field)
+                    )
                 } else if let Some(f) = op.offset_field.strip_prefix("page:") {
                     if param_ty(f).starts_with("Option<") {
                         format!("({}{}.unwrap_or(1).max(1) - 1) * limit", q(f), widen_opt(f))
@@ -1306,7 +1987,11 @@ impl<'a> Resolver<'a> {
                 } else if op.offset_field.is_empty() {
                     "0".into()
                 } else if param_ty(&op.offset_field).starts_with("Option<") {
-                    format!("{}{}.unwrap_or(0).max(0)", q(&op.offset_field), widen_opt(&op.offset_field))
+                    format!(
+                        "{}{}.unwrap_or(0).max(0)",
+                        q(&op.offset_field),
+                        widen_opt(&op.offset_field)
+                    )
                 } else {
                     format!("{}.max(0)", widen(&op.offset_field))
                 };
@@ -1320,7 +2005,11 @@ impl<'a> Resolver<'a> {
             }
             if op.kind == "create" {
                 let key_json = e.key.json_name.clone();
-                let base = match op.body.as_ref().and_then(|b| self.body_field(&b.ty, &key_json)) {
+                let base = match op
+                    .body
+                    .as_ref()
+                    .and_then(|b| self.body_field(&b.ty, &key_json))
+                {
                     Some((f, false)) if f.ty.starts_with("Option<") => format!("body.{}", f.name),
                     Some((f, false)) => format!("Some(body.{})", f.name),
                     _ => "None".into(),
@@ -1329,7 +2018,9 @@ impl<'a> Resolver<'a> {
                     ("uuid", true) => "Some(uuid::Uuid::now_v7())".into(),
                     ("uuid_string", true) => "Some(uuid::Uuid::now_v7().to_string())".into(),
                     ("uuid", false) => format!("Some({base}.unwrap_or_else(uuid::Uuid::now_v7))"),
-                    ("uuid_string", false) => format!("Some({base}.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()))"),
+                    ("uuid_string", false) => {
+                        format!("Some({base}.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()))")
+                    }
                     _ => base,
                 };
                 if !op.success_ty.is_empty() && op.path_params.is_empty() {
@@ -1338,7 +2029,10 @@ impl<'a> Resolver<'a> {
                     op.location_expr = if optional {
                         format!("format!(\"{{}}/{{}}\", {}, out.{key_field}.as_ref().map(|v| v.to_string()).unwrap_or_default())", rust_str(&op.path))
                     } else {
-                        format!("format!(\"{{}}/{{}}\", {}, out.{key_field})", rust_str(&op.path))
+                        format!(
+                            "format!(\"{{}}/{{}}\", {}, out.{key_field})",
+                            rust_str(&op.path)
+                        )
                     };
                 }
             }
@@ -1348,19 +2042,32 @@ impl<'a> Resolver<'a> {
                     let entity_node = choice.map(|c| self.tb.nodes[c.ty.node].clone());
                     if let (Some(n), Some(en)) = (node, entity_node) {
                         for p in &n.properties {
-                            let Some(ep) = en.properties.iter().find(|x| x.name == p.name) else { continue };
+                            let Some(ep) = en.properties.iter().find(|x| x.name == p.name) else {
+                                continue;
+                            };
                             if ep.read_only || p.read_only || p.name == e.key.json_name {
                                 continue;
                             }
                             if let Some(c) = e.columns.iter().find(|c| c.json_name == p.name) {
-                                op.patch_fields.push(Assign { field: c.field.clone(), expr: rust_str(&p.name) });
+                                op.patch_fields.push(Assign {
+                                    field: c.field.clone(),
+                                    expr: rust_str(&p.name),
+                                });
                             }
                         }
                     }
                 }
                 if !e.updated_field.is_empty() {
-                    let optional = e.columns.iter().find(|c| c.field == e.updated_field).is_some_and(|c| c.row_ty.starts_with("Option<"));
-                    op.touch_expr = if optional { format!("current.{} = Some(chrono::Utc::now());", e.updated_field) } else { format!("current.{} = chrono::Utc::now();", e.updated_field) };
+                    let optional = e
+                        .columns
+                        .iter()
+                        .find(|c| c.field == e.updated_field)
+                        .is_some_and(|c| c.row_ty.starts_with("Option<"));
+                    op.touch_expr = if optional {
+                        format!("current.{} = Some(chrono::Utc::now());", e.updated_field)
+                    } else {
+                        format!("current.{} = chrono::Utc::now();", e.updated_field)
+                    };
                 }
             }
             op.uses_now = op.assigns.iter().any(|a| a.expr.contains("now"));
@@ -1370,18 +2077,34 @@ impl<'a> Resolver<'a> {
 
     /// The operation's path with each parameter replaced by a valid sample value.
     fn sample_url(&self, o: &Operation) -> Option<String> {
-        let node = self.tb.nodes.iter().position(|n| n.ident == o.path_schema)?;
+        let node = self
+            .tb
+            .nodes
+            .iter()
+            .position(|n| n.ident == o.path_schema)?;
         let mut url = o.path.clone();
         for p in self.tb.nodes[node].properties.clone() {
             let v = self.tb.sample(p.node, 0, 1)?;
             let text = match v {
                 Value::String(s) => s,
-                Value::Array(a) => a.iter().map(|x| x.as_str().map(String::from).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(","),
+                Value::Array(a) => a
+                    .iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| x.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
                 other => other.to_string(),
             };
             url = url.replace(&format!("{{{}}}", p.name), &percent_encode(&text));
         }
-        let qnode = self.tb.nodes.iter().position(|n| n.ident == o.query_schema)?;
+        let qnode = self
+            .tb
+            .nodes
+            .iter()
+            .position(|n| n.ident == o.query_schema)?;
         let mut qs = Vec::new();
         for p in self.tb.nodes[qnode].properties.clone() {
             if !p.required {
@@ -1397,7 +2120,11 @@ impl<'a> Resolver<'a> {
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
-                qs.push(format!("{}={}", percent_encode(&p.name), percent_encode(&text)));
+                qs.push(format!(
+                    "{}={}",
+                    percent_encode(&p.name),
+                    percent_encode(&text)
+                ));
             }
         }
         if !qs.is_empty() {
@@ -1411,8 +2138,20 @@ impl<'a> Resolver<'a> {
 /// enums, and `Option`s of those), so generated code copies instead of cloning.
 fn is_copy(ty: &str, enums: &[String]) -> bool {
     let ty = ty.replace("crate::models::", "");
-    let inner = ty.strip_prefix("Option<").and_then(|s| s.strip_suffix('>')).unwrap_or(&ty);
-    matches!(inner, "i32" | "i64" | "f64" | "bool" | "uuid::Uuid" | "chrono::DateTime<chrono::Utc>" | "chrono::NaiveDate") || enums.iter().any(|e| e == inner)
+    let inner = ty
+        .strip_prefix("Option<")
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(&ty);
+    matches!(
+        inner,
+        "i32"
+            | "i64"
+            | "f64"
+            | "bool"
+            | "uuid::Uuid"
+            | "chrono::DateTime<chrono::Utc>"
+            | "chrono::NaiveDate"
+    ) || enums.iter().any(|e| e == inner)
 }
 
 fn copy_or_clone(expr: &str, ty: &str, enums: &[String]) -> String {
@@ -1429,7 +2168,32 @@ pub fn qualify(ty: &str) -> String {
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
         if !word.is_empty() {
-            let std_names = ["Option", "Vec", "Box", "String", "i32", "i64", "f64", "bool", "serde_json", "Value", "Map", "std", "collections", "BTreeMap", "uuid", "Uuid", "chrono", "DateTime", "Utc", "NaiveDate", "crate", "models", "pagination", "Page"];
+            let std_names = [
+                "Option",
+                "Vec",
+                "Box",
+                "String",
+                "i32",
+                "i64",
+                "f64",
+                "bool",
+                "serde_json",
+                "Value",
+                "Map",
+                "std",
+                "collections",
+                "BTreeMap",
+                "uuid",
+                "Uuid",
+                "chrono",
+                "DateTime",
+                "Utc",
+                "NaiveDate",
+                "crate",
+                "models",
+                "pagination",
+                "Page",
+            ];
             let starts_upper = word.starts_with(|c: char| c.is_ascii_uppercase());
             let prev_is_path = out.ends_with("::");
             if starts_upper && !prev_is_path && !std_names.contains(&word.as_str()) {
@@ -1457,7 +2221,19 @@ fn link_prereqs(resources: &mut [Resource]) {
     type Creatable = (String, String, String, String, String, u16, bool);
     let creatable: Vec<Creatable> = resources
         .iter()
-        .filter_map(|r| r.entity.as_ref().map(|e| (e.table.clone(), r.tests.collection_url.clone(), r.tests.sample.clone(), r.tests.sample2.clone(), r.tests.id_pointer.clone(), r.tests.create_status, r.tests.crud && r.tests.prereqs.is_empty())))
+        .filter_map(|r| {
+            r.entity.as_ref().map(|e| {
+                (
+                    e.table.clone(),
+                    r.tests.collection_url.clone(),
+                    r.tests.sample.clone(),
+                    r.tests.sample2.clone(),
+                    r.tests.id_pointer.clone(),
+                    r.tests.create_status,
+                    r.tests.crud && r.tests.prereqs.is_empty(),
+                )
+            })
+        })
         .collect();
     for r in resources.iter_mut() {
         let mut ok = true;
@@ -1486,7 +2262,13 @@ fn table_order(resources: &[Resource]) -> Vec<Entity> {
     let mut out: Vec<Entity> = Vec::new();
     while !pending.is_empty() {
         let names: Vec<String> = pending.iter().map(|e| e.table.clone()).collect();
-        let ready = pending.iter().position(|e| !e.foreign_keys.iter().any(|fk| names.iter().any(|n| n != &e.table && fk.contains(&format!("REFERENCES \"{n}\"")))));
+        let ready = pending.iter().position(|e| {
+            !e.foreign_keys.iter().any(|fk| {
+                names
+                    .iter()
+                    .any(|n| n != &e.table && fk.contains(&format!("REFERENCES \"{n}\"")))
+            })
+        });
         let i = ready.unwrap_or(0);
         out.push(pending.remove(i));
     }
@@ -1541,7 +2323,10 @@ pub fn canonical_routes<'p>(paths: impl Iterator<Item = &'p str>) -> IndexMap<St
         for seg in path.split('/').skip(1) {
             if seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1 {
                 let key = format!("{prefix}/{{}}");
-                let candidate = names.entry(key.clone()).or_insert_with(|| snake_ident(seg.trim_matches(['{', '}']), "param")).clone();
+                let candidate = names
+                    .entry(key.clone())
+                    .or_insert_with(|| snake_ident(seg.trim_matches(['{', '}']), "param"))
+                    .clone();
                 let name = used.claim(&candidate);
                 route.push_str(&format!("/{{{name}}}"));
                 prefix = key;

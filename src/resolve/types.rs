@@ -9,7 +9,10 @@ use super::names::{doc_line, pascal_ident, rust_str, shouty_ident, snake_ident, 
 use crate::diag::{ptr, Diagnostic, Severity};
 use crate::model::{PropNode, RustType, SchemaNode, StructField, Variant};
 use indexmap::IndexMap;
-use openapiv3::{AdditionalProperties, ReferenceOr, Schema, SchemaKind, StringFormat, Type, VariantOrUnknownOrEmpty};
+use openapiv3::{
+    AdditionalProperties, ReferenceOr, Schema, SchemaKind, StringFormat, Type,
+    VariantOrUnknownOrEmpty,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -131,19 +134,30 @@ impl<'a> TypeBuilder<'a> {
 
     fn diag(&mut self, sev: Severity, pointer: &str, msg: impl Into<String>, hint: &str) {
         let d = Diagnostic::new(sev, &self.file, pointer, msg);
-        self.diags.push(if hint.is_empty() { d } else { d.hint(hint) });
+        self.diags
+            .push(if hint.is_empty() { d } else { d.hint(hint) });
     }
 
     fn new_node(&mut self, hint: &str, kind: &'static str) -> usize {
         let ident = self.node_names.claim(&shouty_ident(hint, "SCHEMA"));
-        self.nodes.push(Node { ident, kind, ..Node::default() });
+        self.nodes.push(Node {
+            ident,
+            kind,
+            ..Node::default()
+        });
         self.nodes.len() - 1
     }
 
     /// A free-form JSON value (`serde_json::Value`) accepting anything.
     pub fn any(&mut self, hint: &str) -> Ty {
         let node = self.new_node(hint, "any");
-        Ty { rust: "serde_json::Value".into(), node, sql: Sql::Json, boxed: false, named: None }
+        Ty {
+            rust: "serde_json::Value".into(),
+            node,
+            sql: Sql::Json,
+            boxed: false,
+            named: None,
+        }
     }
 
     /// Follows a local `$ref` to the schema it names. Errors (as diagnostics) for external
@@ -154,14 +168,24 @@ impl<'a> TypeBuilder<'a> {
             return None;
         };
         let Some(v) = self.raw.pointer(target) else {
-            self.diag(Severity::Error, pointer, format!("$ref `{reference}` points at nothing in this document"), "check the spelling of the referenced component");
+            self.diag(
+                Severity::Error,
+                pointer,
+                format!("$ref `{reference}` points at nothing in this document"),
+                "check the spelling of the referenced component",
+            );
             return None;
         };
         match serde_json::from_value::<ReferenceOr<Schema>>(v.clone()) {
             Ok(ReferenceOr::Item(s)) => Some((target.to_string(), s)),
             Ok(ReferenceOr::Reference { reference: next }) => {
                 if next == reference || self.depth > MAX_DEPTH {
-                    self.diag(Severity::Error, pointer, format!("$ref `{reference}` refers to itself"), "point the reference at a schema");
+                    self.diag(
+                        Severity::Error,
+                        pointer,
+                        format!("$ref `{reference}` refers to itself"),
+                        "point the reference at a schema",
+                    );
                     return None;
                 }
                 self.depth += 1;
@@ -170,7 +194,12 @@ impl<'a> TypeBuilder<'a> {
                 r
             }
             Err(e) => {
-                self.diag(Severity::Error, target, format!("not a valid schema: {e}"), "fix the schema the $ref points at");
+                self.diag(
+                    Severity::Error,
+                    target,
+                    format!("not a valid schema: {e}"),
+                    "fix the schema the $ref points at",
+                );
                 None
             }
         }
@@ -217,7 +246,12 @@ impl<'a> TypeBuilder<'a> {
         let Some((target, schema)) = self.deref_schema(reference, pointer) else {
             return self.any("unresolved");
         };
-        let name = target.rsplit('/').next().unwrap_or("Schema").replace("~1", "/").replace("~0", "~");
+        let name = target
+            .rsplit('/')
+            .next()
+            .unwrap_or("Schema")
+            .replace("~1", "/")
+            .replace("~0", "~");
         if self.depth > MAX_DEPTH {
             return self.any(&name);
         }
@@ -225,12 +259,20 @@ impl<'a> TypeBuilder<'a> {
         self.depth += 1;
         let t = self.ty_schema(&schema, &target, &name, Some(reference));
         self.depth -= 1;
-        self.memo.insert(reference.to_string(), Memo::Done(t.clone()));
+        self.memo
+            .insert(reference.to_string(), Memo::Done(t.clone()));
         t
     }
 
     /// Reserves a named type and its node before recursing, and memoises it under `memo_key`.
-    fn reserve_named(&mut self, hint: &str, kind: &'static str, doc: &str, memo_key: Option<&str>, node_kind: &'static str) -> (usize, usize, Ty) {
+    fn reserve_named(
+        &mut self,
+        hint: &str,
+        kind: &'static str,
+        doc: &str,
+        memo_key: Option<&str>,
+        node_kind: &'static str,
+    ) -> (usize, usize, Ty) {
         let name = self.type_names.claim(&pascal_ident(hint, "Schema"));
         let node = self.new_node(&name, node_kind);
         self.types.push(RustType {
@@ -244,17 +286,37 @@ impl<'a> TypeBuilder<'a> {
             sql_text: false,
         });
         let idx = self.types.len() - 1;
-        let sql = if kind == "enum" { Sql::Enum(name.clone()) } else { Sql::Json };
-        let ty = Ty { rust: name, node, sql, boxed: kind != "enum", named: Some(idx) };
+        let sql = if kind == "enum" {
+            Sql::Enum(name.clone())
+        } else {
+            Sql::Json
+        };
+        let ty = Ty {
+            rust: name,
+            node,
+            sql,
+            boxed: kind != "enum",
+            named: Some(idx),
+        };
         if let Some(k) = memo_key {
             self.memo.insert(k.to_string(), Memo::Done(ty.clone()));
         }
         (idx, node, ty)
     }
 
-    fn ty_schema(&mut self, schema: &Schema, pointer: &str, hint: &str, memo_key: Option<&str>) -> Ty {
+    fn ty_schema(
+        &mut self,
+        schema: &Schema,
+        pointer: &str,
+        hint: &str,
+        memo_key: Option<&str>,
+    ) -> Ty {
         let data = &schema.schema_data;
-        let doc = data.description.clone().or_else(|| data.title.clone()).unwrap_or_default();
+        let doc = data
+            .description
+            .clone()
+            .or_else(|| data.title.clone())
+            .unwrap_or_default();
         let mut t = match &schema.schema_kind {
             SchemaKind::Type(Type::String(st)) => {
                 let values: Vec<String> = st.enumeration.iter().flatten().cloned().collect();
@@ -284,7 +346,11 @@ impl<'a> TypeBuilder<'a> {
                     n.min_length = st.min_length.map(|v| v as u64);
                     n.max_length = st.max_length.map(|v| v as u64);
                     n.format = format;
-                    n.trim = data.extensions.get("x-apigen-trim").and_then(Value::as_bool).unwrap_or(false);
+                    n.trim = data
+                        .extensions
+                        .get("x-apigen-trim")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                     n.lowercase = format == Some("email");
                     if let Some(p) = &st.pattern {
                         if regex::Regex::new(p).is_ok() {
@@ -299,27 +365,59 @@ impl<'a> TypeBuilder<'a> {
                         Some("date") => ("chrono::NaiveDate", Sql::Date),
                         _ => ("String", Sql::Text),
                     };
-                    Ty { rust: rust.into(), node, sql, boxed: false, named: None }
+                    Ty {
+                        rust: rust.into(),
+                        node,
+                        sql,
+                        boxed: false,
+                        named: None,
+                    }
                 }
             }
             SchemaKind::Type(Type::Integer(it)) => {
                 let node = self.new_node(hint, "integer");
-                let wide = !matches!(&it.format, VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int32));
+                let wide = !matches!(
+                    &it.format,
+                    VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int32)
+                );
                 let n = &mut self.nodes[node];
                 n.minimum = it.minimum.map(|v| v as f64);
                 n.maximum = it.maximum.map(|v| v as f64);
                 n.exclusive_minimum = it.exclusive_minimum;
                 n.exclusive_maximum = it.exclusive_maximum;
                 n.multiple_of = it.multiple_of.map(|v| v as f64);
-                n.enum_values = it.enumeration.iter().flatten().map(|v| Value::from(*v)).collect();
+                n.enum_values = it
+                    .enumeration
+                    .iter()
+                    .flatten()
+                    .map(|v| Value::from(*v))
+                    .collect();
                 if !wide {
-                    n.minimum = Some(n.minimum.map_or(i32::MIN as f64, |m| m.max(i32::MIN as f64)));
-                    n.maximum = Some(n.maximum.map_or(i32::MAX as f64, |m| m.min(i32::MAX as f64)));
+                    n.minimum = Some(
+                        n.minimum
+                            .map_or(i32::MIN as f64, |m| m.max(i32::MIN as f64)),
+                    );
+                    n.maximum = Some(
+                        n.maximum
+                            .map_or(i32::MAX as f64, |m| m.min(i32::MAX as f64)),
+                    );
                 }
                 if wide {
-                    Ty { rust: "i64".into(), node, sql: Sql::Int64, boxed: false, named: None }
+                    Ty {
+                        rust: "i64".into(),
+                        node,
+                        sql: Sql::Int64,
+                        boxed: false,
+                        named: None,
+                    }
                 } else {
-                    Ty { rust: "i32".into(), node, sql: Sql::Int32, boxed: false, named: None }
+                    Ty {
+                        rust: "i32".into(),
+                        node,
+                        sql: Sql::Int32,
+                        boxed: false,
+                        named: None,
+                    }
                 }
             }
             SchemaKind::Type(Type::Number(nt)) => {
@@ -330,12 +428,29 @@ impl<'a> TypeBuilder<'a> {
                 n.exclusive_minimum = nt.exclusive_minimum;
                 n.exclusive_maximum = nt.exclusive_maximum;
                 n.multiple_of = nt.multiple_of;
-                n.enum_values = nt.enumeration.iter().flatten().filter_map(|v| serde_json::Number::from_f64(*v).map(Value::Number)).collect();
-                Ty { rust: "f64".into(), node, sql: Sql::Real, boxed: false, named: None }
+                n.enum_values = nt
+                    .enumeration
+                    .iter()
+                    .flatten()
+                    .filter_map(|v| serde_json::Number::from_f64(*v).map(Value::Number))
+                    .collect();
+                Ty {
+                    rust: "f64".into(),
+                    node,
+                    sql: Sql::Real,
+                    boxed: false,
+                    named: None,
+                }
             }
             SchemaKind::Type(Type::Boolean(_)) => {
                 let node = self.new_node(hint, "boolean");
-                Ty { rust: "bool".into(), node, sql: Sql::Bool, boxed: false, named: None }
+                Ty {
+                    rust: "bool".into(),
+                    node,
+                    sql: Sql::Bool,
+                    boxed: false,
+                    named: None,
+                }
             }
             SchemaKind::Type(Type::Array(at)) => {
                 let item_hint = format!("{hint} item");
@@ -349,25 +464,68 @@ impl<'a> TypeBuilder<'a> {
                 n.min_items = at.min_items.map(|v| v as u64);
                 n.max_items = at.max_items.map(|v| v as u64);
                 n.unique_items = at.unique_items;
-                Ty { rust: format!("Vec<{}>", item.rust), node, sql: Sql::Json, boxed: false, named: None }
+                Ty {
+                    rust: format!("Vec<{}>", item.rust),
+                    node,
+                    sql: Sql::Json,
+                    boxed: false,
+                    named: None,
+                }
             }
             SchemaKind::Type(Type::Object(ot)) => {
                 let props_ptr = ptr(pointer, "properties");
-                let props: Vec<(String, ReferenceOr<Schema>, String)> = ot.properties.iter().map(|(k, v)| (k.clone(), unbox(v), ptr(&props_ptr, k))).collect();
-                self.object(&props, &ot.required, ot.additional_properties.as_ref(), hint, &doc, memo_key, pointer, data)
+                let props: Vec<(String, ReferenceOr<Schema>, String)> = ot
+                    .properties
+                    .iter()
+                    .map(|(k, v)| (k.clone(), unbox(v), ptr(&props_ptr, k)))
+                    .collect();
+                self.object(
+                    &props,
+                    &ot.required,
+                    ot.additional_properties.as_ref(),
+                    hint,
+                    &doc,
+                    memo_key,
+                    pointer,
+                    data,
+                )
             }
-            SchemaKind::AllOf { all_of } => self.all_of(all_of, hint, &doc, memo_key, pointer, data),
-            SchemaKind::OneOf { one_of } => self.union(one_of, "oneOf", hint, &doc, memo_key, pointer),
-            SchemaKind::AnyOf { any_of } => self.union(any_of, "anyOf", hint, &doc, memo_key, pointer),
+            SchemaKind::AllOf { all_of } => {
+                self.all_of(all_of, hint, &doc, memo_key, pointer, data)
+            }
+            SchemaKind::OneOf { one_of } => {
+                self.union(one_of, "oneOf", hint, &doc, memo_key, pointer)
+            }
+            SchemaKind::AnyOf { any_of } => {
+                self.union(any_of, "anyOf", hint, &doc, memo_key, pointer)
+            }
             SchemaKind::Not { .. } => {
-                self.diag(Severity::Info, pointer, "`not` schemas are not enforced; the value is accepted as free-form JSON", "");
+                self.diag(
+                    Severity::Info,
+                    pointer,
+                    "`not` schemas are not enforced; the value is accepted as free-form JSON",
+                    "",
+                );
                 self.any(hint)
             }
             SchemaKind::Any(any) => {
                 if !any.properties.is_empty() || any.typ.as_deref() == Some("object") {
                     let props_ptr = ptr(pointer, "properties");
-                    let props: Vec<(String, ReferenceOr<Schema>, String)> = any.properties.iter().map(|(k, v)| (k.clone(), unbox(v), ptr(&props_ptr, k))).collect();
-                    self.object(&props, &any.required, any.additional_properties.as_ref(), hint, &doc, memo_key, pointer, data)
+                    let props: Vec<(String, ReferenceOr<Schema>, String)> = any
+                        .properties
+                        .iter()
+                        .map(|(k, v)| (k.clone(), unbox(v), ptr(&props_ptr, k)))
+                        .collect();
+                    self.object(
+                        &props,
+                        &any.required,
+                        any.additional_properties.as_ref(),
+                        hint,
+                        &doc,
+                        memo_key,
+                        pointer,
+                        data,
+                    )
                 } else if !any.all_of.is_empty() {
                     self.all_of(&any.all_of, hint, &doc, memo_key, pointer, data)
                 } else if !any.one_of.is_empty() {
@@ -399,13 +557,24 @@ impl<'a> TypeBuilder<'a> {
         t
     }
 
-    fn string_enum(&mut self, values: &[String], hint: &str, doc: &str, memo_key: Option<&str>, pointer: &str) -> Ty {
+    fn string_enum(
+        &mut self,
+        values: &[String],
+        hint: &str,
+        doc: &str,
+        memo_key: Option<&str>,
+        pointer: &str,
+    ) -> Ty {
         let (idx, node, ty) = self.reserve_named(hint, "enum", doc, memo_key, "string");
         let mut ns = Namespace::new();
         let mut variants = Vec::new();
         for v in values {
             let name = ns.claim(&pascal_ident(v, "Empty"));
-            variants.push(Variant { name, value_lit: rust_str(v), ty: String::new() });
+            variants.push(Variant {
+                name,
+                value_lit: rust_str(v),
+                ty: String::new(),
+            });
         }
         let _ = pointer;
         self.types[idx].variants = variants;
@@ -435,13 +604,29 @@ impl<'a> TypeBuilder<'a> {
             let node = self.new_node(hint, "object");
             return match extra {
                 Some(Some(s)) => {
-                    let v = self.ty(&s, &ptr(pointer, "additionalProperties"), &format!("{hint} value"));
+                    let v = self.ty(
+                        &s,
+                        &ptr(pointer, "additionalProperties"),
+                        &format!("{hint} value"),
+                    );
                     self.nodes[node].additional = Additional::Schema(v.node);
-                    Ty { rust: format!("std::collections::BTreeMap<String, {}>", v.rust), node, sql: Sql::Json, boxed: false, named: None }
+                    Ty {
+                        rust: format!("std::collections::BTreeMap<String, {}>", v.rust),
+                        node,
+                        sql: Sql::Json,
+                        boxed: false,
+                        named: None,
+                    }
                 }
                 _ => {
                     self.nodes[node].additional = Additional::Allow;
-                    Ty { rust: "serde_json::Map<String, serde_json::Value>".into(), node, sql: Sql::Json, boxed: false, named: None }
+                    Ty {
+                        rust: "serde_json::Map<String, serde_json::Value>".into(),
+                        node,
+                        sql: Sql::Json,
+                        boxed: false,
+                        named: None,
+                    }
                 }
             };
         }
@@ -453,21 +638,30 @@ impl<'a> TypeBuilder<'a> {
         for (pname, pschema, ppointer) in props {
             let ppointer = ppointer.as_str();
             let pt = self.ty(pschema, ppointer, &format!("{type_name} {pname}"));
-            let (read_only, write_only, default, pdoc, unique, references, renamed_from) = self.prop_flags(pschema, ppointer);
+            let (read_only, write_only, default, pdoc, unique, references, renamed_from) =
+                self.prop_flags(pschema, ppointer);
             let is_required = required.iter().any(|r| r == pname);
             let nullable = self.nodes[pt.node].nullable;
             let fname = field_names.claim(&snake_ident(pname, "field"));
-            let inner = if pt.boxed { format!("Box<{}>", pt.rust) } else { pt.rust.clone() };
+            let inner = if pt.boxed {
+                format!("Box<{}>", pt.rust)
+            } else {
+                pt.rust.clone()
+            };
             let defaultable = !pt.boxed && pt.named.is_none() || pt.rust.starts_with("Vec<");
             let optional = !is_required || nullable || (read_only && !defaultable);
-            let rust = if optional { format!("Option<{inner}>") } else { inner };
+            let rust = if optional {
+                format!("Option<{inner}>")
+            } else {
+                inner
+            };
             let mut serde = Vec::new();
             if fname != *pname {
                 serde.push(format!("rename = {}", rust_str(pname)));
             }
             if optional {
                 serde.push("default".into());
-                if !(is_required && nullable) && !write_only {
+                if !(write_only || is_required && nullable) {
                     serde.push("skip_serializing_if = \"Option::is_none\"".into());
                 }
             } else if read_only {
@@ -476,8 +670,25 @@ impl<'a> TypeBuilder<'a> {
             if write_only {
                 serde.push("skip_serializing".into());
             }
-            fields.push(StructField { name: fname, json_lit: rust_str(pname), ty: rust, doc: doc_line(&pdoc), serde: serde.join(", ") });
-            node_props.push(Prop { name: pname.clone(), node: pt.node, required: is_required, read_only, write_only, default, ty: pt, unique, references, renamed_from });
+            fields.push(StructField {
+                name: fname,
+                json_lit: rust_str(pname),
+                ty: rust,
+                doc: doc_line(&pdoc),
+                serde: serde.join(", "),
+            });
+            node_props.push(Prop {
+                name: pname.clone(),
+                node: pt.node,
+                required: is_required,
+                read_only,
+                write_only,
+                default,
+                ty: pt,
+                unique,
+                references,
+                renamed_from,
+            });
         }
         self.types[idx].fields = fields;
         let n = &mut self.nodes[node];
@@ -493,7 +704,19 @@ impl<'a> TypeBuilder<'a> {
 
     /// readOnly, writeOnly, default, description and apigen extensions of a property.
     #[allow(clippy::type_complexity)]
-    fn prop_flags(&mut self, s: &ReferenceOr<Schema>, pointer: &str) -> (bool, bool, Option<Value>, String, bool, Option<String>, Option<String>) {
+    fn prop_flags(
+        &mut self,
+        s: &ReferenceOr<Schema>,
+        pointer: &str,
+    ) -> (
+        bool,
+        bool,
+        Option<Value>,
+        String,
+        bool,
+        Option<String>,
+        Option<String>,
+    ) {
         let schema = match s {
             ReferenceOr::Item(s) => s.clone(),
             ReferenceOr::Reference { reference } => match self.deref_schema(reference, pointer) {
@@ -508,20 +731,37 @@ impl<'a> TypeBuilder<'a> {
             d.write_only,
             d.default.clone(),
             d.description.clone().unwrap_or_default(),
-            ext("x-apigen-unique").and_then(|v| v.as_bool()).unwrap_or(false),
+            ext("x-apigen-unique")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
             ext("x-apigen-references").and_then(|v| v.as_str().map(String::from)),
             ext("x-apigen-renamed-from").and_then(|v| v.as_str().map(String::from)),
         )
     }
 
-    fn all_of(&mut self, parts: &[ReferenceOr<Schema>], hint: &str, doc: &str, memo_key: Option<&str>, pointer: &str, data: &openapiv3::SchemaData) -> Ty {
+    fn all_of(
+        &mut self,
+        parts: &[ReferenceOr<Schema>],
+        hint: &str,
+        doc: &str,
+        memo_key: Option<&str>,
+        pointer: &str,
+        data: &openapiv3::SchemaData,
+    ) -> Ty {
         let mut props: IndexMap<String, (ReferenceOr<Schema>, String)> = IndexMap::new();
         let mut required: Vec<String> = Vec::new();
         let mut additional = None;
         let mut non_object = None;
         for (i, part) in parts.iter().enumerate() {
             let ppointer = ptr(&ptr(pointer, "allOf"), &i.to_string());
-            if !self.collect_object(part, &ppointer, &mut props, &mut required, &mut additional, 0) {
+            if !self.collect_object(
+                part,
+                &ppointer,
+                &mut props,
+                &mut required,
+                &mut additional,
+                0,
+            ) {
                 non_object.get_or_insert((part.clone(), ppointer));
             }
         }
@@ -530,13 +770,31 @@ impl<'a> TypeBuilder<'a> {
                 return self.ty(&part, &p, hint);
             }
         }
-        let props: Vec<(String, ReferenceOr<Schema>, String)> = props.into_iter().map(|(k, (s, p))| (k, s, p)).collect();
-        self.object(&props, &required, additional.as_ref(), hint, doc, memo_key, pointer, data)
+        let props: Vec<(String, ReferenceOr<Schema>, String)> =
+            props.into_iter().map(|(k, (s, p))| (k, s, p)).collect();
+        self.object(
+            &props,
+            &required,
+            additional.as_ref(),
+            hint,
+            doc,
+            memo_key,
+            pointer,
+            data,
+        )
     }
 
     /// Gathers properties of an allOf part (following refs and nested allOf). Returns false
     /// when the part is not an object schema.
-    fn collect_object(&mut self, part: &ReferenceOr<Schema>, pointer: &str, props: &mut IndexMap<String, (ReferenceOr<Schema>, String)>, required: &mut Vec<String>, additional: &mut Option<AdditionalProperties>, depth: usize) -> bool {
+    fn collect_object(
+        &mut self,
+        part: &ReferenceOr<Schema>,
+        pointer: &str,
+        props: &mut IndexMap<String, (ReferenceOr<Schema>, String)>,
+        required: &mut Vec<String>,
+        additional: &mut Option<AdditionalProperties>,
+        depth: usize,
+    ) -> bool {
         if depth > 16 {
             return false;
         }
@@ -548,17 +806,37 @@ impl<'a> TypeBuilder<'a> {
             },
         };
         let (p, r, a) = match &schema.schema_kind {
-            SchemaKind::Type(Type::Object(o)) => (&o.properties, &o.required, &o.additional_properties),
-            SchemaKind::Any(a) if !a.properties.is_empty() || !a.all_of.is_empty() || a.typ.as_deref() == Some("object") => {
+            SchemaKind::Type(Type::Object(o)) => {
+                (&o.properties, &o.required, &o.additional_properties)
+            }
+            SchemaKind::Any(a)
+                if !a.properties.is_empty()
+                    || !a.all_of.is_empty()
+                    || a.typ.as_deref() == Some("object") =>
+            {
                 for (i, sub) in a.all_of.iter().enumerate() {
-                    self.collect_object(sub, &ptr(&ptr(&base, "allOf"), &i.to_string()), props, required, additional, depth + 1);
+                    self.collect_object(
+                        sub,
+                        &ptr(&ptr(&base, "allOf"), &i.to_string()),
+                        props,
+                        required,
+                        additional,
+                        depth + 1,
+                    );
                 }
                 (&a.properties, &a.required, &a.additional_properties)
             }
             SchemaKind::AllOf { all_of } => {
                 let mut any = false;
                 for (i, sub) in all_of.iter().enumerate() {
-                    any |= self.collect_object(sub, &ptr(&ptr(&base, "allOf"), &i.to_string()), props, required, additional, depth + 1);
+                    any |= self.collect_object(
+                        sub,
+                        &ptr(&ptr(&base, "allOf"), &i.to_string()),
+                        props,
+                        required,
+                        additional,
+                        depth + 1,
+                    );
                 }
                 return any;
             }
@@ -579,7 +857,15 @@ impl<'a> TypeBuilder<'a> {
         true
     }
 
-    fn union(&mut self, alts: &[ReferenceOr<Schema>], keyword: &str, hint: &str, doc: &str, memo_key: Option<&str>, pointer: &str) -> Ty {
+    fn union(
+        &mut self,
+        alts: &[ReferenceOr<Schema>],
+        keyword: &str,
+        hint: &str,
+        doc: &str,
+        memo_key: Option<&str>,
+        pointer: &str,
+    ) -> Ty {
         if alts.len() == 1 {
             return self.ty(&alts[0], &ptr(&ptr(pointer, keyword), "0"), hint);
         }
@@ -588,11 +874,27 @@ impl<'a> TypeBuilder<'a> {
         let mut variants = Vec::new();
         let mut nodes = Vec::new();
         for (i, alt) in alts.iter().enumerate() {
-            let t = self.ty(alt, &ptr(&ptr(pointer, keyword), &i.to_string()), &format!("{} variant {}", ty.rust, i + 1));
-            let base = if t.named.is_some() { t.rust.clone() } else { format!("Variant{}", i + 1) };
+            let t = self.ty(
+                alt,
+                &ptr(&ptr(pointer, keyword), &i.to_string()),
+                &format!("{} variant {}", ty.rust, i + 1),
+            );
+            let base = if t.named.is_some() {
+                t.rust.clone()
+            } else {
+                format!("Variant{}", i + 1)
+            };
             let name = ns.claim(&pascal_ident(&base, "Variant"));
-            let inner = if t.boxed { format!("Box<{}>", t.rust) } else { t.rust.clone() };
-            variants.push(Variant { name, value_lit: String::new(), ty: inner });
+            let inner = if t.boxed {
+                format!("Box<{}>", t.rust)
+            } else {
+                t.rust.clone()
+            };
+            variants.push(Variant {
+                name,
+                value_lit: String::new(),
+                ty: inner,
+            });
             nodes.push(t.node);
         }
         self.types[idx].variants = variants;
@@ -611,7 +913,10 @@ impl<'a> TypeBuilder<'a> {
             nullable: n.nullable,
             min_length: opt_u(n.min_length),
             max_length: opt_u(n.max_length),
-            pattern: n.pattern.as_ref().map_or("None".into(), |p| format!("Some({})", rust_str(p))),
+            pattern: n
+                .pattern
+                .as_ref()
+                .map_or("None".into(), |p| format!("Some({})", rust_str(p))),
             format: n.format.map_or("None".into(), |f| {
                 let v = match f {
                     "uuid" => "Uuid",
@@ -624,7 +929,11 @@ impl<'a> TypeBuilder<'a> {
                 };
                 format!("Some(Format::{v})")
             }),
-            enum_values: n.enum_values.iter().map(|v| rust_str(&v.to_string())).collect(),
+            enum_values: n
+                .enum_values
+                .iter()
+                .map(|v| rust_str(&v.to_string()))
+                .collect(),
             trim: n.trim,
             lowercase: n.lowercase,
             minimum: opt_f(n.minimum),
@@ -632,7 +941,10 @@ impl<'a> TypeBuilder<'a> {
             exclusive_minimum: n.exclusive_minimum,
             exclusive_maximum: n.exclusive_maximum,
             multiple_of: opt_f(n.multiple_of),
-            items: n.items.map(|i| self.nodes[i].ident.clone()).unwrap_or_default(),
+            items: n
+                .items
+                .map(|i| self.nodes[i].ident.clone())
+                .unwrap_or_default(),
             min_items: opt_u(n.min_items),
             max_items: opt_u(n.max_items),
             unique_items: n.unique_items,
@@ -645,7 +957,9 @@ impl<'a> TypeBuilder<'a> {
                     required: p.required,
                     read_only: p.read_only,
                     write_only: p.write_only,
-                    default_lit: p.default.as_ref().map_or("None".into(), |d| format!("Some({})", rust_str(&d.to_string()))),
+                    default_lit: p.default.as_ref().map_or("None".into(), |d| {
+                        format!("Some({})", rust_str(&d.to_string()))
+                    }),
                 })
                 .collect(),
             additional: match n.additional {
@@ -653,7 +967,11 @@ impl<'a> TypeBuilder<'a> {
                 Additional::Allow => "Additional::Allow".into(),
                 Additional::Schema(s) => format!("Additional::Schema(&{})", self.nodes[s].ident),
             },
-            variants: n.variants.iter().map(|v| self.nodes[*v].ident.clone()).collect(),
+            variants: n
+                .variants
+                .iter()
+                .map(|v| self.nodes[*v].ident.clone())
+                .collect(),
         }
     }
 
@@ -669,14 +987,22 @@ impl<'a> TypeBuilder<'a> {
                 return Some(ex.clone());
             }
         }
-        if let Some(first) = n.enum_values.get((variant as usize) % n.enum_values.len().max(1)) {
+        if let Some(first) = n
+            .enum_values
+            .get((variant as usize) % n.enum_values.len().max(1))
+        {
             return Some(first.clone());
         }
         Some(match n.kind {
             "string" => Value::String(self.sample_string(n, variant)?),
             "integer" | "number" => {
-                let lo = n.minimum.map(|m| if n.exclusive_minimum { m + 1.0 } else { m }).unwrap_or(1.0);
-                let hi = n.maximum.map(|m| if n.exclusive_maximum { m - 1.0 } else { m });
+                let lo = n
+                    .minimum
+                    .map(|m| if n.exclusive_minimum { m + 1.0 } else { m })
+                    .unwrap_or(1.0);
+                let hi = n
+                    .maximum
+                    .map(|m| if n.exclusive_maximum { m - 1.0 } else { m });
                 let mut v = lo.max(if n.minimum.is_none() { 1.0 } else { lo }) + variant as f64;
                 if let Some(h) = hi {
                     if v > h {
@@ -722,7 +1048,12 @@ impl<'a> TypeBuilder<'a> {
                 }
                 Value::Object(m)
             }
-            "union" => return n.variants.first().and_then(|v| self.sample(*v, variant, depth + 1)),
+            "union" => {
+                return n
+                    .variants
+                    .first()
+                    .and_then(|v| self.sample(*v, variant, depth + 1))
+            }
             _ => Value::String(format!("value-{variant}")),
         })
     }
@@ -734,10 +1065,16 @@ impl<'a> TypeBuilder<'a> {
                 let len = s.chars().count() as u64;
                 n.min_length.is_none_or(|m| len >= m)
                     && n.max_length.is_none_or(|m| len <= m)
-                    && n.pattern.as_ref().is_none_or(|p| regex::Regex::new(p).map(|r| r.is_match(s)).unwrap_or(false))
+                    && n.pattern.as_ref().is_none_or(|p| {
+                        regex::Regex::new(p).map(|r| r.is_match(s)).unwrap_or(false)
+                    })
                     && n.format.is_none()
             }
-            ("integer", Value::Number(x)) => x.is_i64() && n.minimum.is_none_or(|m| x.as_f64().unwrap_or(0.0) > m) && n.maximum.is_none_or(|m| x.as_f64().unwrap_or(0.0) < m),
+            ("integer", Value::Number(x)) => {
+                x.is_i64()
+                    && n.minimum.is_none_or(|m| x.as_f64().unwrap_or(0.0) > m)
+                    && n.maximum.is_none_or(|m| x.as_f64().unwrap_or(0.0) < m)
+            }
             ("boolean", Value::Bool(_)) => true,
             _ => false,
         }
@@ -767,7 +1104,14 @@ impl<'a> TypeBuilder<'a> {
                     let tail = variant.to_string();
                     let keep = max.saturating_sub(tail.len());
                     s = "s".repeat(keep) + &tail;
-                    s = s.chars().rev().take(max).collect::<Vec<_>>().into_iter().rev().collect();
+                    s = s
+                        .chars()
+                        .rev()
+                        .take(max)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect();
                 }
                 s
             }
@@ -778,7 +1122,12 @@ impl<'a> TypeBuilder<'a> {
 
 /// A string matching `pattern` and the length bounds, made deterministically from
 /// `variant`; `None` when none is found.
-pub fn sample_pattern(pattern: &str, min: Option<u64>, max: Option<u64>, variant: u64) -> Option<String> {
+pub fn sample_pattern(
+    pattern: &str,
+    min: Option<u64>,
+    max: Option<u64>,
+    variant: u64,
+) -> Option<String> {
     use rand::distr::Distribution;
     use rand::SeedableRng;
     let re = regex::Regex::new(pattern).ok()?;
@@ -787,7 +1136,12 @@ pub fn sample_pattern(pattern: &str, min: Option<u64>, max: Option<u64>, variant
     for _ in 0..200 {
         let s: String = gen.sample(&mut rng);
         let len = s.chars().count() as u64;
-        if re.is_match(&s) && min.is_none_or(|m| len >= m) && max.is_none_or(|m| len <= m) && !s.trim().is_empty() && s.trim() == s {
+        if re.is_match(&s)
+            && min.is_none_or(|m| len >= m)
+            && max.is_none_or(|m| len <= m)
+            && !s.trim().is_empty()
+            && s.trim() == s
+        {
             return Some(s);
         }
     }
@@ -796,7 +1150,9 @@ pub fn sample_pattern(pattern: &str, min: Option<u64>, max: Option<u64>, variant
 
 fn unbox(s: &ReferenceOr<Box<Schema>>) -> ReferenceOr<Schema> {
     match s {
-        ReferenceOr::Reference { reference } => ReferenceOr::Reference { reference: reference.clone() },
+        ReferenceOr::Reference { reference } => ReferenceOr::Reference {
+            reference: reference.clone(),
+        },
         ReferenceOr::Item(b) => ReferenceOr::Item(b.as_ref().clone()),
     }
 }
