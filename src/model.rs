@@ -427,6 +427,17 @@ pub struct ResourceTests {
     pub missing_url: String,
     /// Operations answering 501 (method, concrete URL) for the stub tests.
     pub stubs: Vec<StubCase>,
+    /// A filter the two samples disagree on: (query name, value as URL text, JSON value).
+    pub filter_param: String,
+    pub filter_value: String,
+    pub filter_json: String,
+    /// The list sorts by `-createdAt` (newest first) when asked.
+    pub sort_newest: bool,
+    /// A nested list (`/authors/{authorId}/books`): URL around the parent id, and the body
+    /// field holding that id.
+    pub scoped_prefix: String,
+    pub scoped_suffix: String,
+    pub scoped_field: String,
     /// Write-only properties of the sample: accepted, never returned.
     pub write_only: Vec<String>,
     /// Rows to create first because the sample refers to them (foreign keys).

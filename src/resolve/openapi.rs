@@ -1699,6 +1699,36 @@ impl<'a> Resolver<'a> {
             });
         }
         t.crud = !c.success_ty.is_empty();
+        // Filtering, sorting and nested lists, when the contract offers them.
+        if let Some(l) = find("list") {
+            for f in &l.filters {
+                let Some(qp) = l.query_params.iter().find(|p| p.field == f.query_field) else { continue };
+                let name: String = serde_json::from_str(&qp.name_lit).unwrap_or_default();
+                let (Some(a), Some(b)) = (s1.get(&name), s2.get(&name)) else { continue };
+                let is_ref = node.properties.iter().any(|p| p.name == name && p.references.is_some());
+                if a != b && (a.is_string() || a.is_boolean() || a.is_number()) && !is_ref {
+                    t.filter_param = name;
+                    t.filter_value = match a {
+                        Value::String(s) => percent_encode(s),
+                        other => other.to_string(),
+                    };
+                    t.filter_json = a.to_string();
+                    break;
+                }
+            }
+            t.sort_newest = ent.sorts.iter().any(|s| s.json_name == "-createdAt") && !l.sort_field.is_empty();
+        }
+        let nested = res.operations.iter().find(|o| o.kind == "list" && o.implemented && o.scope.len() == 1 && o.path_params.len() == 1);
+        if let Some(nested) = nested {
+            let pname: String = serde_json::from_str(&nested.path_params[0].name_lit).unwrap_or_default();
+            if let (Some(i), Some(j)) = (nested.path.find('{'), nested.path.find('}')) {
+                if base_has(&s1, &pname) {
+                    t.scoped_prefix = nested.path[..i].to_string();
+                    t.scoped_suffix = nested.path[j + 1..].to_string();
+                    t.scoped_field = pname;
+                }
+            }
+        }
         t.write_only = node
             .properties
             .iter()
