@@ -92,8 +92,10 @@ pub fn load_str(file: &str, text: &str) -> Result<Loaded, Error> {
             other => other.to_string(),
         };
         if version.starts_with("3.0") {
+            let mut doc = value.clone();
+            normalise_boolean_schemas(&mut doc);
             Contract::OpenApi {
-                doc: value.clone(),
+                doc,
                 original: value,
                 version,
             }
@@ -252,90 +254,159 @@ pub fn normalise_31(file: &str, mut doc: Value, diags: &mut Vec<Diagnostic>) -> 
             info.remove("summary");
         }
     }
-    normalise_schema_keywords(&mut doc);
-    doc
-}
-
-fn normalise_schema_keywords(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if let Some(Value::Array(types)) = map.get("type").cloned() {
-                let non_null: Vec<&Value> = types
-                    .iter()
-                    .filter(|t| t.as_str() != Some("null"))
-                    .collect();
-                if non_null.len() < types.len() {
-                    map.insert("nullable".into(), Value::Bool(true));
-                }
-                if non_null.len() == 1 {
-                    map.insert("type".into(), non_null[0].clone());
-                } else {
-                    map.remove("type");
-                }
-            } else if map.get("type").and_then(Value::as_str) == Some("null") {
-                map.remove("type");
-                map.insert("nullable".into(), Value::Bool(true));
-            }
-            if let Some(c) = map.remove("const") {
-                map.insert("enum".into(), Value::Array(vec![c]));
-            }
-            for (key, bound) in [
-                ("exclusiveMinimum", "minimum"),
-                ("exclusiveMaximum", "maximum"),
-            ] {
-                if let Some(n @ Value::Number(_)) = map.get(key).cloned() {
-                    map.insert(bound.into(), n);
-                    map.insert(key.into(), Value::Bool(true));
-                }
-            }
-            if let Some(Value::Array(ex)) = map.get("examples").cloned() {
-                map.remove("examples");
-                if let Some(first) = ex.into_iter().next() {
-                    map.entry("example").or_insert(first);
-                }
-            }
-            for key in [
-                "$schema",
-                "$id",
-                "$anchor",
-                "$comment",
-                "$defs",
-                "contentEncoding",
-                "contentMediaType",
-                "unevaluatedProperties",
-                "prefixItems",
-                "dependentRequired",
-                "dependentSchemas",
-                "propertyNames",
-                "if",
-                "then",
-                "else",
-                "contains",
-                "minContains",
-                "maxContains",
-            ] {
-                map.remove(key);
-            }
-            // `anyOf: [X, {type: null}]` is 3.1's way to say "nullable X".
-            for comb in ["anyOf", "oneOf"] {
-                if let Some(Value::Array(alts)) = map.get_mut(comb) {
-                    let before = alts.len();
-                    alts.retain(|a| {
-                        !(a.as_object().is_some_and(|o| {
-                            o.len() == 1 && o.get("type").and_then(Value::as_str) == Some("null")
-                        }))
-                    });
-                    if alts.len() < before {
-                        map.insert("nullable".into(), Value::Bool(true));
+    walk_doc(&mut doc, &mut |schema| normalise_schema_keywords(schema));
+    normalise_boolean_schemas(&mut doc);
+    // 3.1 made an operation's `responses` optional (OpenAPI 3.1.0 §4.8.10); 3.0 requires it.
+    if let Some(Value::Object(paths)) = doc.get_mut("paths") {
+        for (_, item) in paths.iter_mut() {
+            if let Value::Object(item) = item {
+                for m in [
+                    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+                ] {
+                    if let Some(Value::Object(op)) = item.get_mut(m) {
+                        op.entry("responses")
+                            .or_insert_with(|| Value::Object(Map::new()));
                     }
                 }
             }
-            for (_, child) in map.iter_mut() {
-                normalise_schema_keywords(child);
+        }
+    }
+    doc
+}
+
+/// JSON Schema allows `true` and `false` as schemas; OpenAPI 3.0 tooling expects objects.
+/// Wherever a schema stands, `true` becomes `{}` (anything) and `false` becomes
+/// `{"not": {}}` (nothing); `additionalProperties` keeps its boolean (3.0 allows one there).
+pub fn normalise_boolean_schemas(doc: &mut Value) {
+    walk_doc(doc, &mut |_| {});
+}
+
+/// Visits every Schema Object of an OpenAPI document exactly: those under
+/// `components/schemas`, every `schema` field (parameters, media types, headers), and the
+/// subschemas of schemas (`properties`, `items`, `allOf`, …). Property *names* are never
+/// mistaken for keywords. Boolean schemas are turned into objects on the way.
+fn walk_doc(v: &mut Value, f: &mut dyn FnMut(&mut Map<String, Value>)) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                match k.as_str() {
+                    "schema" => walk_schema(child, f),
+                    "schemas" => {
+                        if let Value::Object(m) = child {
+                            m.values_mut().for_each(|s| walk_schema(s, f));
+                        }
+                    }
+                    "example" | "examples" | "default" => {}
+                    _ => walk_doc(child, f),
+                }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(normalise_schema_keywords),
+        Value::Array(xs) => xs.iter_mut().for_each(|x| walk_doc(x, f)),
         _ => {}
+    }
+}
+
+fn walk_schema(v: &mut Value, f: &mut dyn FnMut(&mut Map<String, Value>)) {
+    if let Value::Bool(b) = v {
+        *v = if *b {
+            Value::Object(Map::new())
+        } else {
+            serde_json::json!({"not": {}})
+        };
+    }
+    let Value::Object(map) = v else { return };
+    f(map);
+    for (k, child) in map.iter_mut() {
+        match k.as_str() {
+            "properties" | "patternProperties" | "$defs" | "definitions" => {
+                if let Value::Object(m) = child {
+                    m.values_mut().for_each(|s| walk_schema(s, f));
+                }
+            }
+            "items" | "not" | "contains" => walk_schema(child, f),
+            "additionalProperties" if child.is_object() => walk_schema(child, f),
+            "allOf" | "oneOf" | "anyOf" => {
+                if let Value::Array(xs) = child {
+                    xs.iter_mut().for_each(|s| walk_schema(s, f));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Rewrites the 3.1 keywords of one schema into their 3.0 form (see `normalise_31`).
+fn normalise_schema_keywords(map: &mut Map<String, Value>) {
+    if let Some(Value::Array(types)) = map.get("type").cloned() {
+        let non_null: Vec<&Value> = types
+            .iter()
+            .filter(|t| t.as_str() != Some("null"))
+            .collect();
+        if non_null.len() < types.len() {
+            map.insert("nullable".into(), Value::Bool(true));
+        }
+        if non_null.len() == 1 {
+            map.insert("type".into(), non_null[0].clone());
+        } else {
+            map.remove("type");
+        }
+    } else if map.get("type").and_then(Value::as_str) == Some("null") {
+        map.remove("type");
+        map.insert("nullable".into(), Value::Bool(true));
+    }
+    if let Some(c) = map.remove("const") {
+        map.insert("enum".into(), Value::Array(vec![c]));
+    }
+    for (key, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
+        if let Some(n @ Value::Number(_)) = map.get(key).cloned() {
+            map.insert(bound.into(), n);
+            map.insert(key.into(), Value::Bool(true));
+        }
+    }
+    if let Some(Value::Array(ex)) = map.get("examples").cloned() {
+        map.remove("examples");
+        if let Some(first) = ex.into_iter().next() {
+            map.entry("example").or_insert(first);
+        }
+    }
+    for key in [
+        "$schema",
+        "$id",
+        "$anchor",
+        "$comment",
+        "$defs",
+        "contentEncoding",
+        "contentMediaType",
+        "unevaluatedProperties",
+        "prefixItems",
+        "dependentRequired",
+        "dependentSchemas",
+        "propertyNames",
+        "if",
+        "then",
+        "else",
+        "contains",
+        "minContains",
+        "maxContains",
+    ] {
+        map.remove(key);
+    }
+    // `anyOf: [X, {type: null}]` is 3.1's way to say "nullable X".
+    for comb in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(alts)) = map.get_mut(comb) {
+            let before = alts.len();
+            alts.retain(|a| {
+                !(a.as_object().is_some_and(|o| {
+                    o.len() == 1 && o.get("type").and_then(Value::as_str) == Some("null")
+                }))
+            });
+            if alts.len() < before {
+                map.insert("nullable".into(), Value::Bool(true));
+            }
+        }
     }
 }
 
@@ -474,6 +545,22 @@ mod tests {
         assert_eq!(a["minimum"], 3);
         assert_eq!(a["exclusiveMinimum"], true);
         assert_eq!(out["openapi"], "3.0.3");
+    }
+
+    /// Regression (atlassian.com/jira.json): a property *named* `properties` or `const` is not
+    /// a keyword, and must not be rewritten.
+    #[test]
+    fn property_names_are_not_keywords() {
+        let doc = serde_json::json!({"openapi": "3.1.0", "components": {"schemas": {"A": {"type": "object", "properties": {
+            "properties": {"type": "object", "readOnly": true, "additionalProperties": {"readOnly": true}},
+            "const": {"type": "string"},
+            "flag": false
+        }}}}});
+        let out = normalise_31("f", doc, &mut vec![]);
+        let props = &out["components"]["schemas"]["A"]["properties"];
+        assert_eq!(props["properties"]["readOnly"], true);
+        assert_eq!(props["const"], serde_json::json!({"type": "string"}));
+        assert_eq!(props["flag"], serde_json::json!({"not": {}}));
     }
 
     #[test]

@@ -69,9 +69,26 @@ enum Command {
     },
 }
 
+/// Stack for the worker thread: deeply nested contracts recurse deeply in deserialisation
+/// (serde's buffering of untagged and flattened types uses large frames). Only the pages
+/// actually touched are committed.
+const STACK_BYTES: usize = 256 * 1024 * 1024;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let worker = std::thread::Builder::new()
+        .name("apigen".into())
+        .stack_size(STACK_BYTES)
+        .spawn(move || run(cli));
+    let result = match worker {
+        Ok(handle) => handle.join().unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "internal error: apigen crashed; please report it with the contract that caused it"
+            ))
+        }),
+        Err(e) => Err(anyhow::anyhow!("cannot start the worker thread: {e}")),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             match e.downcast_ref::<Error>() {

@@ -421,8 +421,11 @@ pub struct ResourceTests {
     pub change_value: String,
     /// Invalid create bodies, one per constraint kind.
     pub invalid_cases: Vec<InvalidCase>,
-    /// A unique field for the 409 test, or empty.
+    /// A unique field for the 409 test, or empty; `unique_fn` names its test.
     pub unique_field: String,
+    pub unique_fn: String,
+    /// Name of the filter test function.
+    pub filter_fn: String,
     /// A path to a missing row for the 404 test (empty when no read operation).
     pub missing_url: String,
     /// Operations answering 501 (method, concrete URL) for the stub tests.

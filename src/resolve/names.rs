@@ -129,11 +129,16 @@ impl Namespace {
             return name.to_string();
         }
         let pascal = name.starts_with(|c: char| c.is_ascii_uppercase()) && !name.contains('_');
+        // `type_` + `_2` would be `type__2`, which is not snake case.
+        let stem = match name.trim_end_matches('_') {
+            "" => "x",
+            s => s,
+        };
         for i in 2.. {
             let candidate = if pascal {
                 format!("{name}{i}")
             } else {
-                format!("{name}_{i}")
+                format!("{stem}_{i}")
             };
             if self.taken.insert(candidate.clone()) {
                 return candidate;
@@ -274,6 +279,8 @@ mod tests {
         assert_eq!(ns.claim("foo_bar"), "foo_bar_2");
         assert_eq!(ns.claim("Pet"), "Pet");
         assert_eq!(ns.claim("Pet"), "Pet2");
+        assert_eq!(ns.claim("type_"), "type_");
+        assert_eq!(ns.claim("type_"), "type_2", "never a double underscore");
     }
 
     #[test]

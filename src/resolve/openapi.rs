@@ -84,6 +84,10 @@ pub fn resolve_document(
     package: Option<String>,
     is_domain: bool,
 ) -> Result<Model, Vec<Diagnostic>> {
+    let missing = missing_responses(file, doc);
+    if !missing.is_empty() {
+        return Err(missing);
+    }
     let api: OpenAPI = match serde_path_to_error::deserialize(doc.clone()) {
         Ok(a) => a,
         Err(e) => {
@@ -1623,7 +1627,7 @@ impl<'a> Resolver<'a> {
             }
             let json_body = o.body.as_ref().is_some_and(|b| b.mode == "json");
             t.stubs.push(StubCase {
-                name: names.claim(&o.func),
+                name: names.claim(o.func.trim_end_matches('_')),
                 json_body,
                 method: o.method_upper.clone(),
                 url,
@@ -1702,10 +1706,17 @@ impl<'a> Resolver<'a> {
         // Filtering, sorting and nested lists, when the contract offers them.
         if let Some(l) = find("list") {
             for f in &l.filters {
-                let Some(qp) = l.query_params.iter().find(|p| p.field == f.query_field) else { continue };
+                let Some(qp) = l.query_params.iter().find(|p| p.field == f.query_field) else {
+                    continue;
+                };
                 let name: String = serde_json::from_str(&qp.name_lit).unwrap_or_default();
-                let (Some(a), Some(b)) = (s1.get(&name), s2.get(&name)) else { continue };
-                let is_ref = node.properties.iter().any(|p| p.name == name && p.references.is_some());
+                let (Some(a), Some(b)) = (s1.get(&name), s2.get(&name)) else {
+                    continue;
+                };
+                let is_ref = node
+                    .properties
+                    .iter()
+                    .any(|p| p.name == name && p.references.is_some());
                 if a != b && (a.is_string() || a.is_boolean() || a.is_number()) && !is_ref {
                     t.filter_param = name;
                     t.filter_value = match a {
@@ -1713,14 +1724,22 @@ impl<'a> Resolver<'a> {
                         other => other.to_string(),
                     };
                     t.filter_json = a.to_string();
+                    t.filter_fn = format!(
+                        "list_filters_by_{}",
+                        snake_ident(&t.filter_param, "value").trim_end_matches('_')
+                    );
                     break;
                 }
             }
-            t.sort_newest = ent.sorts.iter().any(|s| s.json_name == "-createdAt") && !l.sort_field.is_empty();
+            t.sort_newest =
+                ent.sorts.iter().any(|s| s.json_name == "-createdAt") && !l.sort_field.is_empty();
         }
-        let nested = res.operations.iter().find(|o| o.kind == "list" && o.implemented && o.scope.len() == 1 && o.path_params.len() == 1);
+        let nested = res.operations.iter().find(|o| {
+            o.kind == "list" && o.implemented && o.scope.len() == 1 && o.path_params.len() == 1
+        });
         if let Some(nested) = nested {
-            let pname: String = serde_json::from_str(&nested.path_params[0].name_lit).unwrap_or_default();
+            let pname: String =
+                serde_json::from_str(&nested.path_params[0].name_lit).unwrap_or_default();
             if let (Some(i), Some(j)) = (nested.path.find('{'), nested.path.find('}')) {
                 if base_has(&s1, &pname) {
                     t.scoped_prefix = nested.path[..i].to_string();
@@ -1847,6 +1866,10 @@ impl<'a> Resolver<'a> {
             .find(|p| p.unique && !p.read_only && base.contains_key(&p.name))
         {
             t.unique_field = u.name.clone();
+            t.unique_fn = format!(
+                "duplicate_{}_is_409",
+                snake_ident(&u.name, "value").trim_end_matches('_')
+            );
         }
         t
     }
@@ -2301,6 +2324,27 @@ fn table_order(resources: &[Resource]) -> Vec<Entity> {
         });
         let i = ready.unwrap_or(0);
         out.push(pending.remove(i));
+    }
+    out
+}
+
+/// Operations without `responses` (required by OpenAPI 3.0.3 §4.7.10), each at its pointer;
+/// openapiv3 would only say "missing field" somewhere under `/paths`.
+fn missing_responses(file: &str, doc: &Value) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if let Some(Value::Object(paths)) = doc.get("paths") {
+        for (p, item) in paths {
+            for m in [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ] {
+                if let Some(Value::Object(op)) = item.get(m) {
+                    if !op.contains_key("responses") {
+                        let pointer = ptr(&ptr("/paths", p), m);
+                        out.push(Diagnostic::new(Severity::Error, file, pointer, "the operation has no `responses`").hint("OpenAPI 3.0 requires at least one response per operation (§4.7.10); add one, for example `'200': {description: OK}`"));
+                    }
+                }
+            }
+        }
     }
     out
 }

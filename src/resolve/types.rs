@@ -221,7 +221,9 @@ impl<'a> TypeBuilder<'a> {
         if let Some(Memo::Done(t)) = self.memo.get(&key) {
             return t.clone();
         }
-        let t = self.ty_schema(schema, pointer, hint, None);
+        // Nominal types (structs, enums, unions) are memoised under `key` as soon as they are
+        // reserved, so a cycle through inline schemas ends at the reserved type.
+        let t = self.ty_schema(schema, pointer, hint, Some(&key));
         self.memo.insert(key, Memo::Done(t.clone()));
         t
     }
@@ -748,6 +750,32 @@ impl<'a> TypeBuilder<'a> {
         pointer: &str,
         data: &openapiv3::SchemaData,
     ) -> Ty {
+        // `allOf: [{$ref: X}]` (often with a description or readOnly beside it) is X itself.
+        let refs: Vec<&ReferenceOr<Schema>> = parts
+            .iter()
+            .filter(|p| matches!(p, ReferenceOr::Reference { .. }))
+            .collect();
+        let inline_adds_nothing = parts.iter().all(|p| match p {
+            ReferenceOr::Reference { .. } => true,
+            ReferenceOr::Item(s) => match &s.schema_kind {
+                SchemaKind::Any(a) => {
+                    a.properties.is_empty()
+                        && a.all_of.is_empty()
+                        && a.one_of.is_empty()
+                        && a.any_of.is_empty()
+                        && a.typ.is_none()
+                }
+                SchemaKind::Type(Type::Object(o)) => o.properties.is_empty(),
+                _ => false,
+            },
+        });
+        if refs.len() == 1 && inline_adds_nothing {
+            let i = parts
+                .iter()
+                .position(|p| matches!(p, ReferenceOr::Reference { .. }))
+                .unwrap_or(0);
+            return self.ty(refs[0], &ptr(&ptr(pointer, "allOf"), &i.to_string()), hint);
+        }
         let mut props: IndexMap<String, (ReferenceOr<Schema>, String)> = IndexMap::new();
         let mut required: Vec<String> = Vec::new();
         let mut additional = None;

