@@ -155,6 +155,11 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             spec: Some(root().join("specs/tasks.openapi.yaml")),
             database: "sqlite",
         },
+        Case {
+            name: "edge_case_names".into(),
+            spec: Some(root().join("tests/fixtures/names.openapi.yaml")),
+            database: "sqlite",
+        },
     ];
     for c in CORPUS {
         let name: String = c
