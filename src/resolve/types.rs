@@ -1088,6 +1088,10 @@ impl<'a> TypeBuilder<'a> {
 
     fn valid_example(&self, i: usize, ex: &Value) -> bool {
         let n = &self.nodes[i];
+        // Regression (GitHub's spec): an example outside the enum is not a valid sample.
+        if !n.enum_values.is_empty() && !n.enum_values.contains(ex) {
+            return false;
+        }
         match (n.kind, ex) {
             ("string", Value::String(s)) => {
                 let len = s.chars().count() as u64;
