@@ -8,22 +8,20 @@ use apigen::Error;
 
 /// Resolves `text`; `Ok` with the model or `Err` with the diagnostics rendered as text.
 fn resolved(name: &str, text: &str) -> Result<Model, String> {
-    let loaded = load_str(name, text).map_err(|e| match e {
+    let loaded = load_str(name, text).map_err(as_text)?;
+    resolve(&loaded, &ResolveOptions::default()).map_err(as_text)
+}
+
+/// Diagnostics one per line, as the command line prints them.
+fn as_text(e: Error) -> String {
+    match e {
         Error::Invalid(d) => d
             .iter()
             .map(|d| d.to_string())
             .collect::<Vec<_>>()
             .join("\n"),
         other => other.to_string(),
-    })?;
-    resolve(&loaded, &ResolveOptions::default()).map_err(|e| match e {
-        Error::Invalid(d) => d
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        other => other.to_string(),
-    })
+    }
 }
 
 /// Expects success, and every `needle` in the model's JSON.

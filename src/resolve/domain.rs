@@ -101,102 +101,120 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         let many = json!({"$ref": format!("#/components/schemas/{type_name}ListEnvelope")});
         let entity_ref = json!({"$ref": format!("#/components/schemas/{type_name}")});
         let label = singular.replace('_', " ");
+        let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
+        let plural_pascal = plural_name.to_pascal_case();
+        let plural_words = plural_name.replace('_', " ");
+        let write_errors: &[&str] = &["400", "404", "409", "413", "415"];
+        // (operation, on the item path?, method, operationId, summary, body?, status, response?, errors)
+        type OpRow<'a> = (
+            &'a str,
+            bool,
+            &'a str,
+            String,
+            String,
+            bool,
+            &'a str,
+            Option<&'a Value>,
+            &'a [&'a str],
+        );
+        let rows: [OpRow; 6] = [
+            (
+                "list",
+                false,
+                "get",
+                format!("list{plural_pascal}"),
+                format!("List {plural_words}"),
+                false,
+                "200",
+                Some(&many),
+                &["400"],
+            ),
+            (
+                "create",
+                false,
+                "post",
+                format!("create{type_name}"),
+                format!("Create a {label}"),
+                true,
+                "201",
+                Some(&one),
+                &["400", "409", "413", "415"],
+            ),
+            (
+                "read",
+                true,
+                "get",
+                format!("get{type_name}"),
+                format!("Get a {label}"),
+                false,
+                "200",
+                Some(&one),
+                &["400", "404"],
+            ),
+            (
+                "replace",
+                true,
+                "put",
+                format!("replace{type_name}"),
+                format!("Replace a {label}"),
+                true,
+                "200",
+                Some(&one),
+                write_errors,
+            ),
+            (
+                "update",
+                true,
+                "patch",
+                format!("update{type_name}"),
+                format!("Update a {label} partially"),
+                true,
+                "200",
+                Some(&one),
+                write_errors,
+            ),
+            (
+                "delete",
+                true,
+                "delete",
+                format!("delete{type_name}"),
+                format!("Delete a {label}"),
+                false,
+                "204",
+                None,
+                &["400", "404"],
+            ),
+        ];
         let mut coll_item = Map::new();
-        if has("list") {
-            let params = list_params(&filters, &sorts, offset, spec, res);
-            coll_item.insert(
-                "get".into(),
-                op(
-                    &format!("list{}", plural_name.to_pascal_case()),
-                    &format!("List {}", plural_name.replace('_', " ")),
-                    params,
-                    None,
-                    "200",
-                    Some(many.clone()),
-                    &["400"],
-                    true,
-                ),
+        let mut item_item = Map::new();
+        for (name, on_item, method, id, summary, body, status, response, errors) in rows {
+            if !has(name) {
+                continue;
+            }
+            let params = match (name, on_item) {
+                ("list", _) => list_params(&filters, &sorts, offset, spec, res),
+                (_, true) => vec![id_param.clone()],
+                _ => vec![],
+            };
+            let o = op(
+                &id,
+                &summary,
+                params,
+                body.then(|| entity_ref.clone()),
+                status,
+                response.cloned(),
+                errors,
+                name == "list",
             );
-        }
-        if has("create") {
-            coll_item.insert(
-                "post".into(),
-                op(
-                    &format!("create{type_name}"),
-                    &format!("Create a {label}"),
-                    vec![],
-                    Some(entity_ref.clone()),
-                    "201",
-                    Some(one.clone()),
-                    &["400", "409", "413", "415"],
-                    false,
-                ),
-            );
+            if on_item {
+                &mut item_item
+            } else {
+                &mut coll_item
+            }
+            .insert(method.into(), o);
         }
         if !coll_item.is_empty() {
             paths.insert(coll.clone(), Value::Object(coll_item));
-        }
-        let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
-        let mut item_item = Map::new();
-        if has("read") {
-            item_item.insert(
-                "get".into(),
-                op(
-                    &format!("get{type_name}"),
-                    &format!("Get a {label}"),
-                    vec![id_param.clone()],
-                    None,
-                    "200",
-                    Some(one.clone()),
-                    &["400", "404"],
-                    false,
-                ),
-            );
-        }
-        if has("replace") {
-            item_item.insert(
-                "put".into(),
-                op(
-                    &format!("replace{type_name}"),
-                    &format!("Replace a {label}"),
-                    vec![id_param.clone()],
-                    Some(entity_ref.clone()),
-                    "200",
-                    Some(one.clone()),
-                    &["400", "404", "409", "413", "415"],
-                    false,
-                ),
-            );
-        }
-        if has("update") {
-            item_item.insert(
-                "patch".into(),
-                op(
-                    &format!("update{type_name}"),
-                    &format!("Update a {label} partially"),
-                    vec![id_param.clone()],
-                    Some(entity_ref.clone()),
-                    "200",
-                    Some(one.clone()),
-                    &["400", "404", "409", "413", "415"],
-                    false,
-                ),
-            );
-        }
-        if has("delete") {
-            item_item.insert(
-                "delete".into(),
-                op(
-                    &format!("delete{type_name}"),
-                    &format!("Delete a {label}"),
-                    vec![id_param.clone()],
-                    None,
-                    "204",
-                    None,
-                    &["400", "404"],
-                    false,
-                ),
-            );
         }
         if !item_item.is_empty() {
             paths.insert(item.clone(), Value::Object(item_item));

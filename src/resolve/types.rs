@@ -475,12 +475,7 @@ impl<'a> TypeBuilder<'a> {
                 }
             }
             SchemaKind::Type(Type::Object(ot)) => {
-                let props_ptr = ptr(pointer, "properties");
-                let props: Vec<(String, ReferenceOr<Schema>, String)> = ot
-                    .properties
-                    .iter()
-                    .map(|(k, v)| (k.clone(), unbox(v), ptr(&props_ptr, k)))
-                    .collect();
+                let props = props_at(&ot.properties, pointer);
                 self.object(
                     &props,
                     &ot.required,
@@ -512,12 +507,7 @@ impl<'a> TypeBuilder<'a> {
             }
             SchemaKind::Any(any) => {
                 if !any.properties.is_empty() || any.typ.as_deref() == Some("object") {
-                    let props_ptr = ptr(pointer, "properties");
-                    let props: Vec<(String, ReferenceOr<Schema>, String)> = any
-                        .properties
-                        .iter()
-                        .map(|(k, v)| (k.clone(), unbox(v), ptr(&props_ptr, k)))
-                        .collect();
+                    let props = props_at(&any.properties, pointer);
                     self.object(
                         &props,
                         &any.required,
@@ -1178,6 +1168,18 @@ pub fn sample_pattern(
         }
     }
     None
+}
+
+/// The properties of the schema at `pointer`, each with its own pointer.
+fn props_at(
+    properties: &IndexMap<String, ReferenceOr<Box<Schema>>>,
+    pointer: &str,
+) -> Vec<(String, ReferenceOr<Schema>, String)> {
+    let base = ptr(pointer, "properties");
+    properties
+        .iter()
+        .map(|(k, v)| (k.clone(), unbox(v), ptr(&base, k)))
+        .collect()
 }
 
 fn unbox(s: &ReferenceOr<Box<Schema>>) -> ReferenceOr<Schema> {

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs apigen over every document in ../shared/corpus/visible.txt and reports, per document:
+# generated / refused (with the first diagnostic) / crashed; then build, clippy and tests of
+# the generated project, and the wall time of each step. Output: one line per document and
+# a summary line `N passed, N failed` that CI readers understand.
+#
+# Usage: scripts/corpus.sh [--generate-only] [LIST]
+#   LIST defaults to ../shared/corpus/visible.txt; the corpus is fetched with
+#   ../shared/corpus/fetch.sh into $APIGEN_CORPUS (default ~/.cache/apigen-corpus).
+#   Generated projects share one target dir: $APIGEN_CORPUS_TARGET (default target/corpus).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+GEN_ONLY=0
+if [ "${1:-}" = "--generate-only" ]; then GEN_ONLY=1; shift; fi
+LIST=${1:-../shared/corpus/visible.txt}
+CORPUS=${APIGEN_CORPUS:-$HOME/.cache/apigen-corpus}
+export CARGO_TARGET_DIR=${APIGEN_CORPUS_TARGET:-$PWD/target/corpus}
+bash ../shared/corpus/fetch.sh "$CORPUS" >/dev/null
+cargo build --release --quiet || exit 2
+APIGEN=$PWD/target/release/apigen
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+pass=0; fail=0
+now() { date +%s.%N; }
+secs() { printf '%.1f' "$(echo "$2 - $1" | bc)"; }
+printf '%-60s %-10s %-8s %-8s %-8s %s\n' document generate build clippy test notes
+while read -r doc; do
+  case "$doc" in ''|'#'*) continue ;; esac
+  dir="$WORK/$(echo "$doc" | tr '/.-' '___')"
+  t0=$(now)
+  out=$("$APIGEN" new "$dir" --spec "$CORPUS/$doc" --name corpus_project 2>&1); code=$?
+  t1=$(now)
+  if [ $code -eq 2 ]; then
+    printf '%-60s %-10s %s\n' "$doc" "refused" "$(echo "$out" | grep -m1 '^error' | cut -c1-160)"; fail=$((fail+1)); continue
+  elif [ $code -ne 0 ]; then
+    printf '%-60s %-10s %s\n' "$doc" "CRASHED" "exit $code"; fail=$((fail+1)); continue
+  fi
+  note=$(echo "$out" | grep -m1 '^wrote' | sed 's/.*(\(.*\)).*/\1/')
+  gen="ok $(secs "$t0" "$t1")s"
+  if [ $GEN_ONLY -eq 1 ]; then printf '%-60s %-10s %s\n' "$doc" "$gen" "$note"; pass=$((pass+1)); continue; fi
+  (cd "$dir" && cargo build --tests --quiet >"$WORK/build.log" 2>&1); b=$?; t2=$(now)
+  (cd "$dir" && cargo clippy --all-targets --quiet -- -D warnings >"$WORK/clippy.log" 2>&1); c=$?; t3=$(now)
+  (cd "$dir" && DATABASE_URL=${APIGEN_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} cargo test --quiet >"$WORK/test.log" 2>&1); t=$?; t4=$(now)
+  res() { [ "$1" -eq 0 ] && echo "ok $2s" || echo "FAIL"; }
+  printf '%-60s %-10s %-8s %-8s %-8s %s\n' "$doc" "$gen" "$(res $b "$(secs "$t1" "$t2")")" "$(res $c "$(secs "$t2" "$t3")")" "$(res $t "$(secs "$t3" "$t4")")" "$note"
+  if [ $b -eq 0 ] && [ $c -eq 0 ] && [ $t -eq 0 ]; then pass=$((pass+1)); else
+    fail=$((fail+1))
+    grep -h -m3 -E '^error|panicked' "$WORK/build.log" "$WORK/clippy.log" "$WORK/test.log" | sed 's/^/    /' | cut -c1-200
+  fi
+  rm -rf "$dir"
+done < "$LIST"
+echo "corpus: $pass passed, $fail failed"
+[ $fail -eq 0 ]
