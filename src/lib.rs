@@ -9,6 +9,7 @@ pub mod fmt;
 pub mod load;
 pub mod model;
 pub mod plan;
+pub mod project;
 pub mod render;
 pub mod resolve;
 pub mod spec;
@@ -44,12 +45,40 @@ pub fn generate(
     opts: &resolve::ResolveOptions,
     templates: Option<&Path>,
 ) -> Result<Generated, Error> {
-    let mut model = resolve::resolve(loaded, opts)?;
+    let model = resolve::resolve(loaded, opts)?;
     let planned = plan::plan(&model);
     let contract_name = contract_file_name(&loaded.file, &planned);
+    render_project(model, &planned, loaded, templates, contract_name)
+}
+
+/// Like `generate`, keeping the contract's file name in the project (`apigen generate`).
+pub fn generate_named(
+    loaded: &load::Loaded,
+    opts: &resolve::ResolveOptions,
+    templates: Option<&Path>,
+    contract_name: &str,
+) -> Result<Generated, Error> {
+    let model = resolve::resolve(loaded, opts)?;
+    let planned = plan::plan(&model);
+    render_project(
+        model,
+        &planned,
+        loaded,
+        templates,
+        contract_name.to_string(),
+    )
+}
+
+fn render_project(
+    mut model: model::Model,
+    planned: &[plan::PlannedFile],
+    loaded: &load::Loaded,
+    templates: Option<&Path>,
+    contract_name: String,
+) -> Result<Generated, Error> {
     model.contract_file = contract_name.clone();
     let env = render::environment(templates)?;
-    let mut files = render::render(&env, &model, &planned)?;
+    let mut files = render::render(&env, &model, planned)?;
     let unformatted = fmt::format_rust(&mut files);
     let mut extra = vec![File {
         path: contract_name,
@@ -58,15 +87,20 @@ pub fn generate(
     }];
     for f in files.iter().filter(|f| f.owner == Owner::User) {
         extra.push(File {
-            path: format!(".apigen/pristine/{}", f.path),
+            path: project::pristine_path(&f.path),
             contents: f.contents.clone(),
             owner: Owner::Generated,
         });
     }
     files.extend(extra);
-    let manifest = manifest(&model, &files);
     files.push(File {
-        path: ".apigen/manifest.json".into(),
+        path: project::SCHEMA.into(),
+        contents: project::schema_json(&model),
+        owner: Owner::Generated,
+    });
+    let manifest = project::manifest_json(&model, &files);
+    files.push(File {
+        path: project::MANIFEST.into(),
         contents: manifest,
         owner: Owner::Generated,
     });
@@ -98,21 +132,4 @@ fn contract_file_name(source: &str, planned: &[plan::PlannedFile]) -> String {
     } else {
         name
     }
-}
-
-fn manifest(model: &model::Model, files: &[File]) -> String {
-    let entries: Vec<serde_json::Value> = files
-        .iter()
-        .filter(|f| !f.path.starts_with(".apigen/"))
-        .map(|f| serde_json::json!({ "path": f.path, "owner": f.owner }))
-        .collect();
-    let doc = serde_json::json!({
-        "apigen": model.generator_version,
-        "contract": model.contract_file,
-        "database": model.database,
-        "files": entries,
-    });
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    s.push('\n');
-    s
 }

@@ -33,6 +33,12 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum CheckFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create a project from a contract (OpenAPI 3.0/3.1 or an apigen domain spec).
@@ -57,6 +63,29 @@ enum Command {
         /// Print what would be written, write nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Re-render a project from its contract: generated files are rewritten, your files are
+    /// three-way merged (conflicts are marked and make the exit code 1), never overwritten.
+    Generate {
+        /// The project folder.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[arg(long)]
+        templates: Option<PathBuf>,
+        /// Print what would change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// CI gate: exit 1 with a unified diff when generated code, the served OpenAPI document
+    /// or the database schema (unmigrated changes) is out of step with the contract.
+    Check {
+        /// The project folder.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
+        #[arg(long)]
+        templates: Option<PathBuf>,
     },
     /// Print the resolved model and every diagnostic, writing nothing.
     Inspect {
@@ -165,17 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let generated = apigen::generate(&loaded, &opts, templates.as_deref())?;
-            for d in &generated.model.diagnostics {
-                if d.severity >= Severity::Warning {
-                    eprintln!("{d}");
-                }
-            }
-            for (path, why) in &generated.unformatted {
-                eprintln!(
-                    "warning: {path} was not formatted: {}",
-                    why.lines().next().unwrap_or("")
-                );
-            }
+            warn(&generated);
             let report = apigen::write::write_project(&dir, &generated.files, force, dry_run)
                 .with_context(|| format!("writing {}", dir.display()))?;
             let verb = if dry_run { "would write" } else { "wrote" };
@@ -206,6 +225,76 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("next: cd {} && cargo run", dir.display());
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate {
+            dir,
+            templates,
+            dry_run,
+        } => {
+            let (old, generated) = apigen::project::regenerate(&dir, templates.as_deref())?;
+            warn(&generated);
+            let plan = apigen::project::plan_generate(&dir, &old, &generated.files)?;
+            if !dry_run {
+                apigen::write::apply(&dir, &plan.writes, &plan.deletes)?;
+            }
+            for (change, path) in &plan.report {
+                let what = match change {
+                    apigen::project::Change::Created => "created",
+                    apigen::project::Change::Updated => "updated",
+                    apigen::project::Change::Merged => "merged into your edits",
+                    apigen::project::Change::Conflict => "CONFLICT (resolve the <<<<<<< markers)",
+                    apigen::project::Change::Removed => "removed (no longer in the contract)",
+                    apigen::project::Change::KeptOrphan => "kept (no longer in the contract, but edited or yours: delete it when ready)",
+                };
+                println!("{}{path}: {what}", if dry_run { "would be " } else { "" });
+            }
+            let conflicts = plan.conflicts();
+            if !conflicts.is_empty() {
+                eprintln!(
+                    "{} file(s) have conflicts: {}",
+                    conflicts.len(),
+                    conflicts.join(", ")
+                );
+                return Ok(ExitCode::from(1));
+            }
+            if plan.report.is_empty() {
+                println!("{} is up to date with {}", dir.display(), old.contract);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check {
+            dir,
+            format,
+            templates,
+        } => {
+            let (old, generated) = apigen::project::regenerate(&dir, templates.as_deref())?;
+            let drift = apigen::project::check(&dir, &old, &generated.files)?;
+            match format {
+                CheckFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "clean": drift.is_empty(), "drift": drift })
+                    )?
+                ),
+                CheckFormat::Text => {
+                    for d in &drift {
+                        println!("{}: {}", d.path, d.reason);
+                    }
+                    for d in &drift {
+                        print!("{}", d.diff);
+                    }
+                    if drift.is_empty() {
+                        println!("{} matches {}", dir.display(), old.contract);
+                    } else {
+                        eprintln!("{} file(s) out of step with the contract", drift.len());
+                    }
+                }
+            }
+            Ok(if drift.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Inspect {
             file,
@@ -247,6 +336,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn warn(generated: &apigen::Generated) {
+    for d in &generated.model.diagnostics {
+        if d.severity >= Severity::Warning {
+            eprintln!("{d}");
+        }
+    }
+    for (path, why) in &generated.unformatted {
+        eprintln!(
+            "warning: {path} was not formatted: {}",
+            why.lines().next().unwrap_or("")
+        );
     }
 }
 

@@ -9,7 +9,7 @@ use crate::diag::Diagnostic;
 use serde::Serialize;
 
 /// Which SQL database the generated service uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Database {
     #[default]

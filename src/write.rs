@@ -103,6 +103,18 @@ pub fn write_project(
     Ok(report)
 }
 
+/// Applies a regeneration to the project in `dir`: each file replaced atomically, then
+/// the deletions. Paths are checked to stay inside `dir`.
+pub fn apply(dir: &Path, writes: &[File], deletes: &[String]) -> Result<(), Error> {
+    for f in writes {
+        write_atomic(&dir.join(safe_relative(&f.path)?), f.contents.as_bytes())?;
+    }
+    for d in deletes {
+        fs_err::remove_file(dir.join(safe_relative(d)?))?;
+    }
+    Ok(())
+}
+
 /// Replaces `path` with `bytes` atomically: a temporary file in the same folder, then rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let parent = path

@@ -1,0 +1,235 @@
+//! Keeping a project in step with its contract: `apigen generate` and `apigen check` on a
+//! real project folder, with user edits, hand edits of generated files, conflicts and
+//! removed resources.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+
+fn apigen() -> Command {
+    Command::cargo_bin("apigen").expect("binary is built")
+}
+
+/// A new project from the starter bookstore spec.
+fn project() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shop");
+    apigen().arg("new").arg(&dir).assert().success();
+    (tmp, dir)
+}
+
+fn read(dir: &Path, p: &str) -> String {
+    std::fs::read_to_string(dir.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+fn edit(dir: &Path, p: &str, f: impl FnOnce(String) -> String) {
+    let text = read(dir, p);
+    std::fs::write(dir.join(p), f(text)).unwrap();
+}
+
+fn check(dir: &Path) -> assert_cmd::assert::Assert {
+    apigen().arg("check").arg("--dir").arg(dir).assert()
+}
+
+fn generate(dir: &Path) -> assert_cmd::assert::Assert {
+    apigen().arg("generate").arg("--dir").arg(dir).assert()
+}
+
+const ADD_PAGES: (&str, &str) = ("      published_on: { type: date, optional: true }", "      published_on: { type: date, optional: true }\n      pages: { type: integer, minimum: 1, optional: true }");
+
+#[test]
+fn a_new_project_matches_its_contract() {
+    let (_t, dir) = project();
+    check(&dir)
+        .success()
+        .stdout(predicate::str::contains("matches bookstore.yaml"));
+    generate(&dir)
+        .success()
+        .stdout(predicate::str::contains("up to date"));
+}
+
+#[test]
+fn check_fails_on_a_hand_edited_generated_file_and_generate_restores_it() {
+    let (_t, dir) = project();
+    let original = read(&dir, "src/routes/books.rs");
+    edit(&dir, "src/routes/books.rs", |s| s + "// sneaky\n");
+    check(&dir)
+        .code(1)
+        .stdout(predicate::str::contains(
+            "src/routes/books.rs: edited by hand",
+        ))
+        .stdout(predicate::str::contains("-// sneaky"));
+    generate(&dir)
+        .success()
+        .stdout(predicate::str::contains("src/routes/books.rs: updated"));
+    assert_eq!(read(&dir, "src/routes/books.rs"), original);
+    check(&dir).success();
+}
+
+#[test]
+fn a_contract_change_merges_into_user_edits() {
+    let (_t, dir) = project();
+    edit(&dir, "src/services/books.rs", |s| {
+        format!("// Business rules for books live here.\n{s}")
+    });
+    edit(&dir, "bookstore.yaml", |s| {
+        s.replace(ADD_PAGES.0, ADD_PAGES.1)
+    });
+    check(&dir)
+        .code(1)
+        .stdout(predicate::str::contains("src/models.rs: out of date"))
+        .stdout(predicate::str::contains("src/services/books.rs: yours"));
+    generate(&dir).success().stdout(predicate::str::contains(
+        "src/services/books.rs: merged into your edits",
+    ));
+    let service = read(&dir, "src/services/books.rs");
+    assert!(
+        service.starts_with("// Business rules for books live here.\n"),
+        "the user's edit is kept"
+    );
+    assert!(
+        service.contains("pages: body.pages"),
+        "the contract's change is merged in"
+    );
+    assert!(read(&dir, "src/models.rs").contains("pub pages: Option<i64>"));
+}
+
+#[test]
+fn a_schema_change_without_a_migration_is_drift() {
+    let (_t, dir) = project();
+    edit(&dir, "bookstore.yaml", |s| {
+        s.replace(ADD_PAGES.0, ADD_PAGES.1)
+    });
+    generate(&dir).success();
+    check(&dir)
+        .code(1)
+        .stdout(predicate::str::contains(
+            ".apigen/schema.json: the contract changes the database schema",
+        ))
+        .stdout(predicate::str::contains("apigen migrate"));
+}
+
+#[test]
+fn conflicting_edits_get_markers_and_a_non_zero_exit() {
+    let (_t, dir) = project();
+    // Edit the very lines next to which the contract change inserts `pages`.
+    edit(&dir, "src/services/books.rs", |s| {
+        s.replace(
+            "published_on: body.published_on,",
+            "published_on: body.published_on.or(Some(now.date_naive())), // mine",
+        )
+    });
+    edit(&dir, "bookstore.yaml", |s| {
+        s.replace(ADD_PAGES.0, ADD_PAGES.1)
+    });
+    generate(&dir)
+        .code(1)
+        .stdout(predicate::str::contains("src/services/books.rs: CONFLICT"))
+        .stderr(predicate::str::contains("have conflicts"));
+    let service = read(&dir, "src/services/books.rs");
+    assert!(
+        service.contains("<<<<<<<") && service.contains(">>>>>>>"),
+        "standard conflict markers"
+    );
+    assert!(
+        service.contains("// mine"),
+        "the user's side is in the file"
+    );
+}
+
+#[test]
+fn files_of_a_removed_resource_are_deleted_only_when_untouched() {
+    let (_t, dir) = project();
+    edit(&dir, "tests/api/books.rs", |s| s + "// my extra test\n");
+    edit(&dir, "bookstore.yaml", |s| {
+        let start = s.find("  book:\n").unwrap();
+        s[..start].to_string()
+    });
+    generate(&dir)
+        .success()
+        .stdout(predicate::str::contains("src/routes/books.rs: removed"))
+        .stdout(predicate::str::contains("tests/api/books.rs: kept"))
+        .stdout(predicate::str::contains("src/services/books.rs: kept"));
+    assert!(!dir.join("src/routes/books.rs").exists());
+    assert!(
+        dir.join("tests/api/books.rs").exists(),
+        "an edited generated file is never deleted"
+    );
+    assert!(
+        dir.join("src/services/books.rs").exists(),
+        "a user file is never deleted"
+    );
+}
+
+#[test]
+fn dry_run_and_json_output() {
+    let (_t, dir) = project();
+    edit(&dir, "bookstore.yaml", |s| {
+        s.replace(ADD_PAGES.0, ADD_PAGES.1)
+    });
+    let before = read(&dir, "src/models.rs");
+    apigen()
+        .arg("generate")
+        .arg("--dir")
+        .arg(&dir)
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("would be src/models.rs: updated"));
+    assert_eq!(
+        read(&dir, "src/models.rs"),
+        before,
+        "a dry run writes nothing"
+    );
+    let out = apigen()
+        .arg("check")
+        .arg("--dir")
+        .arg(&dir)
+        .args(["--format", "json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["clean"], false);
+    assert!(v["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["path"] == "src/models.rs"
+            && d["diff"].as_str().unwrap().contains("+++ b/src/models.rs")));
+}
+
+#[test]
+fn not_a_project_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    apigen()
+        .arg("check")
+        .arg("--dir")
+        .arg(tmp.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not an apigen project"));
+    apigen()
+        .arg("generate")
+        .arg("--dir")
+        .arg(tmp.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("apigen new"));
+}
+
+#[test]
+fn an_invalid_contract_change_writes_nothing() {
+    let (_t, dir) = project();
+    edit(&dir, "bookstore.yaml", |s| {
+        s.replace("type: email", "type: mail")
+    });
+    let before = read(&dir, "src/models.rs");
+    generate(&dir)
+        .code(2)
+        .stderr(predicate::str::contains("unknown field type `mail`"))
+        .stderr(predicate::str::contains("bookstore.yaml:"));
+    assert_eq!(read(&dir, "src/models.rs"), before);
+}
