@@ -7,6 +7,7 @@
 pub mod diag;
 pub mod fmt;
 pub mod load;
+pub mod migrate;
 pub mod model;
 pub mod plan;
 pub mod project;

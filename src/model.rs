@@ -235,9 +235,10 @@ pub struct Column {
     pub row_suffix: String,
     /// Expression binding the field of `e` (the entity) as a query argument.
     pub bind: String,
-    /// SQL default literal per dialect, or empty.
-    pub sqlite_default: String,
-    pub postgres_default: String,
+    /// SQL default literal (valid in both dialects), or empty: the contract's `default`.
+    pub default_sql: String,
+    /// The column's previous name when the contract declares a rename, or empty.
+    pub renamed_from: String,
 }
 
 /// An equality filter. On an operation: `query_field` is the query struct's field, `column`

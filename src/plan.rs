@@ -53,6 +53,7 @@ const PROJECT_FILES: &[(&str, &str, Owner)] = &[
         "migrations/postgres/0001_init.down.sql.j2",
         Owner::Generated,
     ),
+    ("build.rs", "build.rs.j2", Owner::Generated),
     ("src/main.rs", "src/main.rs.j2", Owner::Generated),
     ("src/lib.rs", "src/lib.rs.j2", Owner::Generated),
     ("src/config.rs", "src/config.rs.j2", Owner::User),

@@ -76,18 +76,9 @@ pub fn manifest_json(model: &Model, files: &[File]) -> String {
     s
 }
 
-/// The database schema the model implies, per dialect: tables, column definitions,
-/// foreign keys and indexes. Compared with `.apigen/schema.json` to find unmigrated changes.
+/// The database schema the model implies (`.apigen/schema.json`), as JSON.
 pub fn schema_json(model: &Model) -> String {
-    let tables: Vec<serde_json::Value> = model
-        .tables
-        .iter()
-        .map(|e| serde_json::json!({ "table": e.table, "sqlite": e.sqlite_defs, "postgres": e.postgres_defs, "indexes": e.indexes }))
-        .collect();
-    let mut s =
-        serde_json::to_string_pretty(&serde_json::json!({ "tables": tables })).unwrap_or_default();
-    s.push('\n');
-    s
+    crate::migrate::to_json(&crate::migrate::snapshot(model))
 }
 
 /// Reads `DIR/.apigen/manifest.json`. Errors: `Error::Target` when `dir` is not a project.

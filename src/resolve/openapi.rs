@@ -581,19 +581,7 @@ impl<'a> Resolver<'a> {
         cols: &mut Namespace,
         is_key: bool,
     ) -> Column {
-        let name = cols.claim(&{
-            let s = p
-                .name
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
-                .collect::<String>()
-                .to_snake_case();
-            if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
-                format!("c_{s}")
-            } else {
-                s
-            }
-        });
+        let name = cols.claim(&column_name(&p.name));
         let optional = field.ty.starts_with("Option<");
         let inner = field
             .ty
@@ -705,8 +693,12 @@ impl<'a> Resolver<'a> {
             row_ty,
             row_suffix,
             bind,
-            sqlite_default: String::new(),
-            postgres_default: String::new(),
+            default_sql: p.default.as_ref().and_then(sql_literal).unwrap_or_default(),
+            renamed_from: p
+                .renamed_from
+                .as_deref()
+                .map(column_name)
+                .unwrap_or_default(),
         }
     }
 
@@ -753,8 +745,8 @@ impl<'a> Resolver<'a> {
             if let (Some(target), Some(col)) = (&p.references, col) {
                 let ttable = self.table_of_domain_ref(target);
                 foreign_keys.push(format!(
-                    "FOREIGN KEY (\"{}\") REFERENCES \"{ttable}\" (\"id\")",
-                    col.name
+                    "CONSTRAINT \"{table}_{c}_fkey\" FOREIGN KEY (\"{c}\") REFERENCES \"{ttable}\" (\"id\")",
+                    c = col.name
                 ));
                 indexes.push(format!(
                     "CREATE INDEX \"{table}_{}_idx\" ON \"{table}\" (\"{}\");",
@@ -1896,33 +1888,10 @@ impl<'a> Resolver<'a> {
         if let Some(e) = &mut res.entity {
             let key_col = e.key.name.clone();
             for (i, c) in e.columns.iter().enumerate() {
-                let mut lite = format!("\"{}\" {}", c.name, c.sqlite_type);
-                let mut pg = format!("\"{}\" {}", c.name, c.postgres_type);
-                if i == 0 {
-                    if e.key_strategy == "integer" {
-                        lite.push_str(" PRIMARY KEY");
-                    } else {
-                        lite.push_str(" PRIMARY KEY NOT NULL");
-                    }
-                    pg.push_str(" PRIMARY KEY");
-                } else {
-                    if c.not_null {
-                        lite.push_str(" NOT NULL");
-                        pg.push_str(" NOT NULL");
-                    }
-                    if c.unique {
-                        lite.push_str(" UNIQUE");
-                        pg.push_str(" UNIQUE");
-                    }
-                    for ck in &c.sqlite_checks {
-                        lite.push_str(&format!(" CHECK ({ck})"));
-                    }
-                    for ck in &c.postgres_checks {
-                        pg.push_str(&format!(" CHECK ({ck})"));
-                    }
-                }
-                e.sqlite_defs.push(lite);
-                e.postgres_defs.push(pg);
+                e.sqlite_defs
+                    .push(column_def(&e.table, c, i == 0, &e.key_strategy, false));
+                e.postgres_defs
+                    .push(column_def(&e.table, c, i == 0, &e.key_strategy, true));
             }
             for fk in &e.foreign_keys {
                 e.sqlite_defs.push(fk.clone());
@@ -2347,6 +2316,78 @@ fn missing_responses(file: &str, doc: &Value) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// The SQL column for a JSON property name: snake_case, never starting with a digit.
+pub fn column_name(json_name: &str) -> String {
+    let s = json_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .to_snake_case();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("c_{s}")
+    } else {
+        s
+    }
+}
+
+/// A contract `default` as an SQL literal valid in SQLite and PostgreSQL, when it is a
+/// scalar (objects and arrays get no SQL default).
+fn sql_literal(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(format!("'{}'", s.replace('\'', "''"))),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(if *b { "TRUE".into() } else { "FALSE".into() }),
+        _ => None,
+    }
+}
+
+/// One column definition of `CREATE TABLE` / `ADD COLUMN`. Constraints carry explicit
+/// names (`<table>_<column>_key`, `_check`) so later migrations can drop or replace them.
+pub fn column_def(
+    table: &str,
+    c: &Column,
+    is_key: bool,
+    key_strategy: &str,
+    postgres: bool,
+) -> String {
+    let ty = if postgres {
+        &c.postgres_type
+    } else {
+        &c.sqlite_type
+    };
+    let mut def = format!("\"{}\" {ty}", c.name);
+    if is_key {
+        def.push_str(if postgres || key_strategy == "integer" {
+            " PRIMARY KEY"
+        } else {
+            " PRIMARY KEY NOT NULL"
+        });
+        return def;
+    }
+    if c.not_null {
+        def.push_str(" NOT NULL");
+    }
+    if !c.default_sql.is_empty() {
+        def.push_str(&format!(" DEFAULT {}", c.default_sql));
+    }
+    if c.unique {
+        def.push_str(&format!(" CONSTRAINT \"{table}_{}_key\" UNIQUE", c.name));
+    }
+    let checks = if postgres {
+        &c.postgres_checks
+    } else {
+        &c.sqlite_checks
+    };
+    if !checks.is_empty() {
+        def.push_str(&format!(
+            " CONSTRAINT \"{table}_{}_check\" CHECK ({})",
+            c.name,
+            checks.join(" AND ")
+        ));
+    }
+    def
 }
 
 fn base_has(v: &Value, key: &str) -> bool {

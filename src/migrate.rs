@@ -1,0 +1,699 @@
+//! Schema migrations: the database schema a model implies, and the next up/down pair that
+//! takes a database from the last migrated schema to it.
+//!
+//! Owns the `Snapshot` recorded in `.apigen/schema.json` and the diff between two of them,
+//! per dialect. Pure: it reads nothing and writes nothing; `apigen migrate` in `main.rs`
+//! reads the snapshot and the existing migration versions and writes the result.
+//!
+//! **Invariant:** declared renames (`renamed_from`, `x-apigen-renamed-from`) become
+//! `RENAME COLUMN`, never drop + add; destructive changes (dropping a table or a column,
+//! narrowing a type) are listed and refused unless allowed; the version number comes from
+//! the migrations that exist, never from the clock.
+
+use crate::model::Model;
+use serde::{Deserialize, Serialize};
+
+/// The database schema of a model (`.apigen/schema.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Snapshot {
+    pub tables: Vec<TableSnap>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableSnap {
+    pub table: String,
+    pub columns: Vec<ColumnSnap>,
+    /// Named table constraints (`CONSTRAINT "t_c_fkey" FOREIGN KEY …`), identical in both dialects.
+    pub foreign_keys: Vec<String>,
+    /// `CREATE INDEX` statements, identical in both dialects.
+    pub indexes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnSnap {
+    pub name: String,
+    /// Full column definitions per dialect (as in `CREATE TABLE`).
+    pub sqlite: String,
+    pub postgres: String,
+    pub postgres_type: String,
+    pub not_null: bool,
+    pub unique: bool,
+    pub key: bool,
+    /// SQL default literal, or empty.
+    pub default: String,
+    /// CHECK expression per dialect (empty for none).
+    pub sqlite_check: String,
+    pub postgres_check: String,
+    /// Declared previous name, or empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub renamed_from: String,
+}
+
+/// The schema `model` implies.
+pub fn snapshot(model: &Model) -> Snapshot {
+    Snapshot {
+        tables: model
+            .tables
+            .iter()
+            .map(|e| TableSnap {
+                table: e.table.clone(),
+                columns: e
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| ColumnSnap {
+                        name: c.name.clone(),
+                        sqlite: e.sqlite_defs[i].clone(),
+                        postgres: e.postgres_defs[i].clone(),
+                        postgres_type: c.postgres_type.clone(),
+                        not_null: c.not_null,
+                        unique: c.unique,
+                        key: i == 0,
+                        default: c.default_sql.clone(),
+                        sqlite_check: c.sqlite_checks.join(" AND "),
+                        postgres_check: c.postgres_checks.join(" AND "),
+                        renamed_from: c.renamed_from.clone(),
+                    })
+                    .collect(),
+                foreign_keys: e.foreign_keys.clone(),
+                indexes: e.indexes.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The snapshot as pretty JSON with a trailing newline.
+pub fn to_json(s: &Snapshot) -> String {
+    let mut out = serde_json::to_string_pretty(s).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// A planned migration: its SQL per dialect and direction, and what it does.
+#[derive(Debug, Clone, Default)]
+pub struct Migration {
+    pub sqlite_up: String,
+    pub sqlite_down: String,
+    pub postgres_up: String,
+    pub postgres_down: String,
+    /// One line per change, for the user and the file headers.
+    pub changes: Vec<String>,
+    /// Changes that lose data; refused unless the user allows them.
+    pub destructive: Vec<String>,
+    /// Changes that cannot be made to a table with rows (a required column without default).
+    pub impossible: Vec<String>,
+    /// A short snake_case description for the file name (`add_pages_to_books`).
+    pub name: String,
+}
+
+impl Migration {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// Column pairs of one table: (old, new) matched by name or by a declared rename.
+struct Pairs<'a> {
+    matched: Vec<(&'a ColumnSnap, &'a ColumnSnap)>,
+    added: Vec<&'a ColumnSnap>,
+    dropped: Vec<&'a ColumnSnap>,
+}
+
+fn pair<'a>(old: &'a TableSnap, new: &'a TableSnap, renames: &[(String, String)]) -> Pairs<'a> {
+    let mut matched = Vec::new();
+    let mut added = Vec::new();
+    for n in &new.columns {
+        let from = renames
+            .iter()
+            .find(|(_, to)| to == &n.name)
+            .map(|(f, _)| f.as_str());
+        let o = old
+            .columns
+            .iter()
+            .find(|o| o.name == n.name)
+            .or_else(|| from.and_then(|f| old.columns.iter().find(|o| o.name == f)));
+        match o {
+            Some(o) => matched.push((o, n)),
+            None => added.push(n),
+        }
+    }
+    let dropped = old
+        .columns
+        .iter()
+        .filter(|o| !matched.iter().any(|(m, _)| m.name == o.name))
+        .collect();
+    Pairs {
+        matched,
+        added,
+        dropped,
+    }
+}
+
+/// Declared renames of `table` that apply to `old`: (old name, new name).
+fn renames_of(old: &TableSnap, new: &TableSnap) -> Vec<(String, String)> {
+    new.columns
+        .iter()
+        .filter(|c| {
+            !c.renamed_from.is_empty()
+                && !old.columns.iter().any(|o| o.name == c.name)
+                && old.columns.iter().any(|o| o.name == c.renamed_from)
+        })
+        .map(|c| (c.renamed_from.clone(), c.name.clone()))
+        .collect()
+}
+
+/// `text` from column `a` as it reads after renaming `a` to `b`: the quoted name and the
+/// `<table>_<column>_` constraint names change with it.
+fn renamed_def(table: &str, a: &ColumnSnap, b: &ColumnSnap, text: &str) -> String {
+    if a.name == b.name {
+        return text.to_string();
+    }
+    text.replace(&format!("\"{}\"", a.name), &format!("\"{}\"", b.name))
+        .replace(
+            &format!("{table}_{}_", a.name),
+            &format!("{table}_{}_", b.name),
+        )
+}
+
+/// Whether column `a` became `b` in more than its name, in one dialect.
+fn differs(table: &str, a: &ColumnSnap, b: &ColumnSnap, postgres: bool) -> bool {
+    let (old, new) = if postgres {
+        (&a.postgres, &b.postgres)
+    } else {
+        (&a.sqlite, &b.sqlite)
+    };
+    renamed_def(table, a, b, old) != *new
+}
+
+/// A type change that keeps every value (`INTEGER` → `BIGINT`, anything → `TEXT`).
+fn widening(old: &str, new: &str) -> bool {
+    old == new
+        || new == "TEXT"
+        || (old.starts_with("INTEGER") && new.starts_with("BIGINT"))
+        || (old == "INTEGER" && new == "DOUBLE PRECISION")
+}
+
+fn create_table(t: &TableSnap, postgres: bool) -> String {
+    let mut defs: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            if postgres {
+                c.postgres.clone()
+            } else {
+                c.sqlite.clone()
+            }
+        })
+        .collect();
+    defs.extend(t.foreign_keys.iter().cloned());
+    let mut out = format!(
+        "CREATE TABLE \"{}\" (\n    {}\n);\n",
+        t.table,
+        defs.join(",\n    ")
+    );
+    for i in &t.indexes {
+        out.push_str(i);
+        out.push('\n');
+    }
+    out
+}
+
+fn index_name(stmt: &str) -> String {
+    stmt.split('"').nth(1).unwrap_or_default().to_string()
+}
+
+/// SQL taking a database from `old` to `new` in one dialect, with `renames` per table.
+fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in &new.tables {
+        let Some(o) = old.tables.iter().find(|o| o.table == t.table) else {
+            out.push(create_table(t, postgres));
+            continue;
+        };
+        let renames = renames_of(o, t);
+        let p = pair(o, t, &renames);
+        let changed: Vec<(&ColumnSnap, &ColumnSnap)> = p
+            .matched
+            .iter()
+            .filter(|(a, b)| differs(&t.table, a, b, postgres))
+            .copied()
+            .collect();
+        let fks_changed = o.foreign_keys != t.foreign_keys;
+        let table = &t.table;
+        if !postgres {
+            // SQLite's ALTER TABLE adds plain columns, renames and drops simple ones; anything
+            // else rebuilds the table (https://www.sqlite.org/lang_altertable.html, "otheralter").
+            let add_ok = p
+                .added
+                .iter()
+                .all(|c| !c.unique && !c.key && (!c.not_null || !c.default.is_empty()));
+            let indexed = |c: &ColumnSnap| {
+                o.indexes
+                    .iter()
+                    .any(|i| i.contains(&format!("(\"{}\")", c.name)))
+                    || o.foreign_keys
+                        .iter()
+                        .any(|f| f.contains(&format!("(\"{}\")", c.name)))
+            };
+            let drop_ok = p.dropped.iter().all(|c| !c.unique && !c.key && !indexed(c));
+            if !changed.is_empty() || fks_changed || !add_ok || !drop_ok {
+                *rebuilds = true;
+                let tmp = format!("_apigen_new_{table}");
+                let mut shape = t.clone();
+                shape.table = tmp.clone();
+                shape.indexes.clear();
+                out.push(create_table(&shape, false));
+                let to: Vec<String> = p
+                    .matched
+                    .iter()
+                    .map(|(_, n)| format!("\"{}\"", n.name))
+                    .collect();
+                let from: Vec<String> = p
+                    .matched
+                    .iter()
+                    .map(|(o, _)| format!("\"{}\"", o.name))
+                    .collect();
+                out.push(format!(
+                    "INSERT INTO \"{tmp}\" ({}) SELECT {} FROM \"{table}\";",
+                    to.join(", "),
+                    from.join(", ")
+                ));
+                out.push(format!("DROP TABLE \"{table}\";"));
+                out.push(format!("ALTER TABLE \"{tmp}\" RENAME TO \"{table}\";"));
+                for i in &t.indexes {
+                    out.push(i.clone());
+                }
+                continue;
+            }
+        }
+        for (from, to) in &renames {
+            out.push(format!(
+                "ALTER TABLE \"{table}\" RENAME COLUMN \"{from}\" TO \"{to}\";"
+            ));
+            // PostgreSQL keeps constraint names on a column rename; rename them too, so later
+            // migrations find them under the column's new name.
+            if postgres {
+                if let Some(old_col) = o.columns.iter().find(|c| &c.name == from) {
+                    if old_col.unique {
+                        out.push(format!("ALTER TABLE \"{table}\" RENAME CONSTRAINT \"{table}_{from}_key\" TO \"{table}_{to}_key\";"));
+                    }
+                    if !old_col.postgres_check.is_empty() {
+                        out.push(format!("ALTER TABLE \"{table}\" RENAME CONSTRAINT \"{table}_{from}_check\" TO \"{table}_{to}_check\";"));
+                    }
+                }
+            }
+        }
+        for c in &p.added {
+            out.push(format!(
+                "ALTER TABLE \"{table}\" ADD COLUMN {};",
+                if postgres { &c.postgres } else { &c.sqlite }
+            ));
+        }
+        for c in &p.dropped {
+            out.push(format!(
+                "ALTER TABLE \"{table}\" DROP COLUMN \"{}\";",
+                c.name
+            ));
+        }
+        // Only PostgreSQL reaches here with changed columns.
+        for (a, b) in &changed {
+            let col = &b.name;
+            if a.postgres_type != b.postgres_type {
+                let ty = b
+                    .postgres_type
+                    .split(" GENERATED")
+                    .next()
+                    .unwrap_or(&b.postgres_type);
+                out.push(format!("ALTER TABLE \"{table}\" ALTER COLUMN \"{col}\" TYPE {ty} USING \"{col}\"::{ty};"));
+            }
+            if a.not_null != b.not_null && !b.key {
+                out.push(format!(
+                    "ALTER TABLE \"{table}\" ALTER COLUMN \"{col}\" {} NOT NULL;",
+                    if b.not_null { "SET" } else { "DROP" }
+                ));
+            }
+            if a.default != b.default {
+                if b.default.is_empty() {
+                    out.push(format!(
+                        "ALTER TABLE \"{table}\" ALTER COLUMN \"{col}\" DROP DEFAULT;"
+                    ));
+                } else {
+                    out.push(format!(
+                        "ALTER TABLE \"{table}\" ALTER COLUMN \"{col}\" SET DEFAULT {};",
+                        b.default
+                    ));
+                }
+            }
+            if a.unique != b.unique {
+                out.push(format!(
+                    "ALTER TABLE \"{table}\" DROP CONSTRAINT IF EXISTS \"{table}_{}_key\";",
+                    a.name
+                ));
+                if b.unique {
+                    out.push(format!("ALTER TABLE \"{table}\" ADD CONSTRAINT \"{table}_{col}_key\" UNIQUE (\"{col}\");"));
+                }
+            }
+            if renamed_def(table, a, b, &a.postgres_check) != b.postgres_check {
+                out.push(format!(
+                    "ALTER TABLE \"{table}\" DROP CONSTRAINT IF EXISTS \"{table}_{}_check\";",
+                    a.name
+                ));
+                if !b.postgres_check.is_empty() {
+                    out.push(format!("ALTER TABLE \"{table}\" ADD CONSTRAINT \"{table}_{col}_check\" CHECK ({});", b.postgres_check));
+                }
+            }
+        }
+        if fks_changed && postgres {
+            for f in o
+                .foreign_keys
+                .iter()
+                .filter(|f| !t.foreign_keys.contains(f))
+            {
+                out.push(format!(
+                    "ALTER TABLE \"{table}\" DROP CONSTRAINT IF EXISTS \"{}\";",
+                    index_name(f)
+                ));
+            }
+            for f in t
+                .foreign_keys
+                .iter()
+                .filter(|f| !o.foreign_keys.contains(f))
+            {
+                out.push(format!("ALTER TABLE \"{table}\" ADD {f};"));
+            }
+        }
+        for i in o.indexes.iter().filter(|i| !t.indexes.contains(i)) {
+            out.push(format!("DROP INDEX IF EXISTS \"{}\";", index_name(i)));
+        }
+        for i in t.indexes.iter().filter(|i| !o.indexes.contains(i)) {
+            out.push(i.clone());
+        }
+    }
+    for o in old
+        .tables
+        .iter()
+        .rev()
+        .filter(|o| !new.tables.iter().any(|t| t.table == o.table))
+    {
+        out.push(format!("DROP TABLE \"{}\";", o.table));
+    }
+    out
+}
+
+/// The old snapshot with declared renames turned around, so diffing `new → old` renames back.
+fn reversed(old: &Snapshot, new: &Snapshot) -> (Snapshot, Snapshot) {
+    let mut from = new.clone();
+    let mut to = old.clone();
+    for t in &mut from.tables {
+        t.columns.iter_mut().for_each(|c| c.renamed_from.clear());
+    }
+    for t in &mut to.tables {
+        t.columns.iter_mut().for_each(|c| c.renamed_from.clear());
+        if let (Some(o), Some(n)) = (
+            old.tables.iter().find(|x| x.table == t.table),
+            new.tables.iter().find(|x| x.table == t.table),
+        ) {
+            for (a, b) in renames_of(o, n) {
+                if let Some(c) = t.columns.iter_mut().find(|c| c.name == a) {
+                    c.renamed_from = b;
+                }
+            }
+        }
+    }
+    (from, to)
+}
+
+fn file(body: &[String], rebuilds: bool, header: &str) -> String {
+    let mut out = String::new();
+    if rebuilds {
+        // sqlx reads this first line and runs the file outside its own transaction, so that
+        // foreign keys can be switched off around the table rebuilds (SQLite ignores the
+        // pragma inside a transaction); the file opens and commits its own.
+        out.push_str("-- no-transaction\n");
+    }
+    out.push_str(header);
+    if rebuilds {
+        out.push_str("PRAGMA foreign_keys = OFF;\nBEGIN;\n");
+    }
+    for s in body {
+        out.push_str(s);
+        if !s.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    if rebuilds {
+        out.push_str("PRAGMA foreign_key_check;\nCOMMIT;\nPRAGMA foreign_keys = ON;\n");
+    }
+    out
+}
+
+/// Plans the migration from `old` to `new`. `header` starts every file (comment lines).
+pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
+    let mut m = Migration::default();
+    for t in &new.tables {
+        match old.tables.iter().find(|o| o.table == t.table) {
+            None => m.changes.push(format!("create table {}", t.table)),
+            Some(o) => {
+                let renames = renames_of(o, t);
+                let p = pair(o, t, &renames);
+                for (a, b) in &renames {
+                    m.changes
+                        .push(format!("rename column {}.{a} to {b}", t.table));
+                }
+                for c in &p.added {
+                    m.changes.push(format!("add column {}.{}", t.table, c.name));
+                    if c.not_null && c.default.is_empty() && !c.key {
+                        m.impossible.push(format!("{}.{} is required and has no default, so existing rows would have no value; give it a `default` or make it optional", t.table, c.name));
+                    }
+                }
+                for c in &p.dropped {
+                    m.changes
+                        .push(format!("drop column {}.{}", t.table, c.name));
+                    m.destructive.push(format!(
+                        "dropping column {}.{} deletes its data",
+                        t.table, c.name
+                    ));
+                }
+                for (a, b) in &p.matched {
+                    if differs(&t.table, a, b, false) || differs(&t.table, a, b, true) {
+                        m.changes
+                            .push(format!("change column {}.{}", t.table, b.name));
+                        if !widening(&a.postgres_type, &b.postgres_type) {
+                            m.destructive.push(format!(
+                                "changing {}.{} from {} to {} narrows its type",
+                                t.table, b.name, a.postgres_type, b.postgres_type
+                            ));
+                        }
+                    }
+                }
+                if o.foreign_keys != t.foreign_keys {
+                    m.changes
+                        .push(format!("change foreign keys of {}", t.table));
+                }
+                if o.indexes != t.indexes {
+                    m.changes.push(format!("change indexes of {}", t.table));
+                }
+            }
+        }
+    }
+    for o in old
+        .tables
+        .iter()
+        .filter(|o| !new.tables.iter().any(|t| t.table == o.table))
+    {
+        m.changes.push(format!("drop table {}", o.table));
+        m.destructive
+            .push(format!("dropping table {} deletes all its rows", o.table));
+    }
+    if m.changes.is_empty() {
+        return m;
+    }
+    m.name = match m.changes.as_slice() {
+        [one] => file_name_of(one),
+        _ => "update_schema".to_string(),
+    };
+    let (down_from, down_to) = reversed(old, new);
+    for postgres in [false, true] {
+        let mut rebuild_up = false;
+        let mut rebuild_down = false;
+        let up = statements(old, new, postgres, &mut rebuild_up);
+        let down = statements(&down_from, &down_to, postgres, &mut rebuild_down);
+        let up_file = file(&up, rebuild_up, header);
+        let down_file = file(&down, rebuild_down, header);
+        if postgres {
+            m.postgres_up = up_file;
+            m.postgres_down = down_file;
+        } else {
+            m.sqlite_up = up_file;
+            m.sqlite_down = down_file;
+        }
+    }
+    m
+}
+
+/// A file-name description of one change: `add column books.pages` → `add_pages_to_books`.
+fn file_name_of(change: &str) -> String {
+    let words: Vec<&str> = change.split_whitespace().collect();
+    let split = |tc: &str| {
+        tc.split_once('.')
+            .map(|(t, c)| (t.to_string(), c.to_string()))
+            .unwrap_or_default()
+    };
+    match words.as_slice() {
+        ["create", "table", t] => format!("create_{t}"),
+        ["drop", "table", t] => format!("drop_{t}"),
+        ["add", "column", tc] => {
+            let (t, c) = split(tc);
+            format!("add_{c}_to_{t}")
+        }
+        ["drop", "column", tc] => {
+            let (t, c) = split(tc);
+            format!("drop_{c}_from_{t}")
+        }
+        ["change", "column", tc] => {
+            let (t, c) = split(tc);
+            format!("change_{c}_in_{t}")
+        }
+        ["rename", "column", tc, "to", new] => {
+            let (t, c) = split(tc);
+            format!("rename_{c}_to_{new}_in_{t}")
+        }
+        _ => "update_schema".to_string(),
+    }
+}
+
+/// The next migration version: one more than the highest `NNNN_` prefix among `names`.
+pub fn next_version<'a>(names: impl Iterator<Item = &'a str>) -> u32 {
+    names
+        .filter_map(|n| n.split('_').next().and_then(|v| v.parse::<u32>().ok()))
+        .max()
+        .unwrap_or(0)
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, ty: &str, not_null: bool) -> ColumnSnap {
+        let def = format!("\"{name}\" {ty}{}", if not_null { " NOT NULL" } else { "" });
+        ColumnSnap {
+            name: name.into(),
+            sqlite: def.clone(),
+            postgres: def,
+            postgres_type: ty.into(),
+            not_null,
+            unique: false,
+            key: false,
+            default: String::new(),
+            sqlite_check: String::new(),
+            postgres_check: String::new(),
+            renamed_from: String::new(),
+        }
+    }
+
+    fn table(cols: Vec<ColumnSnap>) -> Snapshot {
+        Snapshot {
+            tables: vec![TableSnap {
+                table: "t".into(),
+                columns: cols,
+                foreign_keys: vec![],
+                indexes: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn adding_an_optional_column_is_an_alter() {
+        let m = plan(
+            &table(vec![col("a", "TEXT", true)]),
+            &table(vec![col("a", "TEXT", true), col("b", "TEXT", false)]),
+            "",
+        );
+        assert_eq!(m.changes, vec!["add column t.b"]);
+        assert_eq!(m.name, "add_b_to_t");
+        assert!(
+            m.sqlite_up
+                .contains("ALTER TABLE \"t\" ADD COLUMN \"b\" TEXT;"),
+            "{}",
+            m.sqlite_up
+        );
+        assert!(
+            m.sqlite_down
+                .contains("ALTER TABLE \"t\" DROP COLUMN \"b\";"),
+            "{}",
+            m.sqlite_down
+        );
+        assert!(m.destructive.is_empty() && m.impossible.is_empty());
+    }
+
+    #[test]
+    fn a_declared_rename_is_a_rename_both_ways() {
+        let mut b = col("title", "TEXT", true);
+        b.renamed_from = "name".into();
+        let m = plan(&table(vec![col("name", "TEXT", true)]), &table(vec![b]), "");
+        assert!(
+            m.postgres_up
+                .contains("RENAME COLUMN \"name\" TO \"title\""),
+            "{}",
+            m.postgres_up
+        );
+        assert!(
+            m.postgres_down
+                .contains("RENAME COLUMN \"title\" TO \"name\""),
+            "{}",
+            m.postgres_down
+        );
+        assert!(
+            !m.sqlite_up.contains("DROP"),
+            "never drop + add: {}",
+            m.sqlite_up
+        );
+        assert!(m.destructive.is_empty());
+    }
+
+    #[test]
+    fn drops_and_narrowing_are_destructive() {
+        let m = plan(
+            &table(vec![col("a", "TEXT", true), col("b", "BIGINT", false)]),
+            &table(vec![col("a", "INTEGER", true)]),
+            "",
+        );
+        assert_eq!(m.destructive.len(), 2, "{:?}", m.destructive);
+        assert!(
+            m.sqlite_up.starts_with("-- no-transaction\n"),
+            "a type change rebuilds the SQLite table"
+        );
+        assert!(
+            m.sqlite_up
+                .contains("INSERT INTO \"_apigen_new_t\" (\"a\") SELECT \"a\" FROM \"t\";"),
+            "{}",
+            m.sqlite_up
+        );
+        assert!(
+            m.postgres_up
+                .contains("ALTER COLUMN \"a\" TYPE INTEGER USING \"a\"::INTEGER"),
+            "{}",
+            m.postgres_up
+        );
+    }
+
+    #[test]
+    fn a_required_column_without_default_cannot_be_added() {
+        let m = plan(
+            &table(vec![col("a", "TEXT", true)]),
+            &table(vec![col("a", "TEXT", true), col("b", "TEXT", true)]),
+            "",
+        );
+        assert_eq!(m.impossible.len(), 1);
+    }
+
+    #[test]
+    fn versions_follow_the_existing_files() {
+        assert_eq!(
+            next_version(["0001_init.up.sql", "0002_x.up.sql", "0002_x.down.sql"].into_iter()),
+            3
+        );
+        assert_eq!(next_version(std::iter::empty()), 1);
+    }
+}
