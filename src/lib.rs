@@ -4,6 +4,7 @@
 //! here is a library with no terminal I/O; `main.rs` is the thin command-line front.
 //! See ARCHITECTURE.md for the code map and invariants.
 
+pub mod add;
 pub mod diag;
 pub mod fmt;
 pub mod load;

@@ -103,6 +103,25 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Add a resource to the project's contract and regenerate everything it touches,
+    /// migration included. Fields: NAME:TYPE[?][:unique], e.g. title:string, rating:integer?,
+    /// author:ref:author, status:enum:draft|published, email:email:unique.
+    AddResource {
+        /// Singular snake_case name (`review`).
+        name: String,
+        /// A field, NAME:TYPE[?][:unique]; repeat for each field.
+        #[arg(long = "field", required = true)]
+        field: Vec<String>,
+        /// Rows belong to the user who created them (domain specs).
+        #[arg(long)]
+        owned: bool,
+        /// The project folder.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Print the change to the contract, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the resolved model and every diagnostic, writing nothing.
     Inspect {
         /// The contract to read.
@@ -246,38 +265,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             templates,
             dry_run,
-        } => {
-            let (old, generated) = apigen::project::regenerate(&dir, templates.as_deref())?;
-            warn(&generated);
-            let plan = apigen::project::plan_generate(&dir, &old, &generated.files)?;
-            if !dry_run {
-                apigen::write::apply(&dir, &plan.writes, &plan.deletes)?;
-            }
-            for (change, path) in &plan.report {
-                let what = match change {
-                    apigen::project::Change::Created => "created",
-                    apigen::project::Change::Updated => "updated",
-                    apigen::project::Change::Merged => "merged into your edits",
-                    apigen::project::Change::Conflict => "CONFLICT (resolve the <<<<<<< markers)",
-                    apigen::project::Change::Removed => "removed (no longer in the contract)",
-                    apigen::project::Change::KeptOrphan => "kept (no longer in the contract, but edited or yours: delete it when ready)",
-                };
-                println!("{}{path}: {what}", if dry_run { "would be " } else { "" });
-            }
-            let conflicts = plan.conflicts();
-            if !conflicts.is_empty() {
-                eprintln!(
-                    "{} file(s) have conflicts: {}",
-                    conflicts.len(),
-                    conflicts.join(", ")
-                );
-                return Ok(ExitCode::from(1));
-            }
-            if plan.report.is_empty() {
-                println!("{} is up to date with {}", dir.display(), old.contract);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => run_generate(&dir, templates.as_deref(), dry_run),
+        Command::AddResource {
+            name,
+            field,
+            owned,
+            dir,
+            dry_run,
+        } => add_resource(&dir, &name, &field, owned, dry_run),
         Command::Check {
             dir,
             format,
@@ -359,6 +354,109 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `apigen generate`: exit 0, or 1 when a user file got conflict markers.
+fn run_generate(
+    dir: &std::path::Path,
+    templates: Option<&std::path::Path>,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let (old, generated) = apigen::project::regenerate(dir, templates)?;
+    warn(&generated);
+    let plan = apigen::project::plan_generate(dir, &old, &generated.files)?;
+    if !dry_run {
+        apigen::write::apply(dir, &plan.writes, &plan.deletes)?;
+    }
+    for (change, path) in &plan.report {
+        let what = match change {
+            apigen::project::Change::Created => "created",
+            apigen::project::Change::Updated => "updated",
+            apigen::project::Change::Merged => "merged into your edits",
+            apigen::project::Change::Conflict => "CONFLICT (resolve the <<<<<<< markers)",
+            apigen::project::Change::Removed => "removed (no longer in the contract)",
+            apigen::project::Change::KeptOrphan => {
+                "kept (no longer in the contract, but edited or yours: delete it when ready)"
+            }
+        };
+        println!("{}{path}: {what}", if dry_run { "would be " } else { "" });
+    }
+    let conflicts = plan.conflicts();
+    if !conflicts.is_empty() {
+        eprintln!(
+            "{} file(s) have conflicts: {}",
+            conflicts.len(),
+            conflicts.join(", ")
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if plan.report.is_empty() {
+        println!("{} is up to date with {}", dir.display(), old.contract);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `apigen add-resource`: adds the resource to the contract file (keeping its formatting
+/// and comments), then regenerates and writes the migration.
+fn add_resource(
+    dir: &std::path::Path,
+    name: &str,
+    fields: &[String],
+    owned: bool,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    use apigen::load::Contract;
+    let manifest = apigen::project::read_manifest(dir)?;
+    let resource = apigen::resolve::names::snake_ident(name, "resource");
+    if resource != name || name.ends_with('_') {
+        anyhow::bail!("invalid resource name `{name}`: use a singular snake_case name such as `review` or `order_item`");
+    }
+    if fields.is_empty() {
+        anyhow::bail!("give the resource at least one --field, for example --field title:string");
+    }
+    let parsed = fields
+        .iter()
+        .map(|f| apigen::add::parse_field(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let path = dir.join(&manifest.contract);
+    let loaded = load_file(&path)?;
+    let new_text = match &loaded.contract {
+        Contract::Domain(_) => apigen::add::add_to_domain(&loaded.text, &resource, &parsed, owned),
+        Contract::OpenApi { .. } => {
+            if owned {
+                eprintln!("warning: --owned needs the security layer; the OpenAPI schema is written without ownership");
+            }
+            apigen::add::add_to_openapi(&loaded.text, loaded.is_yaml, &resource, &parsed)
+        }
+    }
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // Validate the whole new contract before anything is written.
+    let check = load_str(&path.display().to_string(), &new_text)?;
+    let opts = ResolveOptions {
+        database: Some(manifest.database),
+        package: Some(manifest.package.clone()),
+    };
+    apigen::resolve::resolve(&check, &opts)?;
+    if dry_run {
+        print!(
+            "{}",
+            apigen::project::unified(&manifest.contract, &loaded.text, &new_text)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    apigen::write::write_atomic(&path, new_text.as_bytes())?;
+    println!("added `{resource}` to {}", manifest.contract);
+    let code = run_generate(dir, None, false)?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    migrate(
+        dir,
+        Some(format!("add_{}", apigen::resolve::names::plural(&resource))),
+        false,
+        false,
+    )
 }
 
 /// `apigen migrate`: exit 0 when written (or nothing to do), 2 when refused.
