@@ -89,6 +89,34 @@ pub fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
+/// The JSON pointer of a local `$ref` (`#/components/schemas/Pet` → `/components/schemas/Pet`),
+/// percent-decoded: a pointer in a URI fragment is percent-encoded (RFC 6901 §6), so
+/// `{` may appear as `%7B`. `None` for an external reference.
+pub fn fragment_pointer(reference: &str) -> Option<String> {
+    let fragment = reference.strip_prefix('#')?;
+    let bytes = fragment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).and_then(|b| hex(*b)),
+            bytes.get(i + 2).and_then(|b| hex(*b)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// Joins a pointer and one more unescaped token.
 pub fn ptr(base: &str, token: &str) -> String {
     format!("{base}/{}", escape_token(token))

@@ -11,6 +11,9 @@ use crate::spec::DomainSpec;
 use serde_json::{Map, Value};
 use std::path::Path;
 
+/// How many diagnostics get a line number (see `Loaded::locate`).
+pub const LOCATE_LIMIT: usize = 100;
+
 /// What a contract file turned out to be.
 #[derive(Debug, Clone)]
 pub enum Contract {
@@ -39,8 +42,11 @@ pub struct Loaded {
 
 impl Loaded {
     /// Fills in `line` on diagnostics of this file whose pointer can be found in the text.
+    /// Lines are looked up for the first `LOCATE_LIMIT` diagnostics only: each lookup scans
+    /// the text, and a huge document can yield thousands of warnings (the pointer is always
+    /// given).
     pub fn locate(&self, diags: &mut [Diagnostic]) {
-        for d in diags.iter_mut() {
+        for d in diags.iter_mut().take(LOCATE_LIMIT) {
             if d.line.is_none() && d.file == self.file {
                 d.line = locate_pointer(&self.text, &d.pointer, self.is_yaml);
             }

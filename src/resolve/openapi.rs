@@ -150,8 +150,8 @@ impl<'a> Resolver<'a> {
     }
 
     fn deref_value(&mut self, reference: &str, pointer: &str) -> Option<Value> {
-        let target = reference.strip_prefix('#');
-        match target.and_then(|t| self.raw.pointer(t)) {
+        let target = crate::diag::fragment_pointer(reference);
+        match target.and_then(|t| self.raw.pointer(&t)) {
             Some(v) => Some(v.clone()),
             None => {
                 self.diag(
@@ -176,7 +176,7 @@ impl<'a> Resolver<'a> {
                 let mut reference = reference.clone();
                 for _ in 0..16 {
                     let v = self.deref_value(&reference, pointer)?;
-                    let target = reference.trim_start_matches('#').to_string();
+                    let target = crate::diag::fragment_pointer(&reference).unwrap_or_default();
                     match serde_json::from_value::<ReferenceOr<T>>(v) {
                         Ok(ReferenceOr::Item(t)) => return Some((t, target)),
                         Ok(ReferenceOr::Reference { reference: next }) => reference = next,
@@ -273,13 +273,27 @@ impl<'a> Resolver<'a> {
         // entity is another group's joins it (nested lists), and a group without a table
         // under another group's item path joins it as actions (`/books/{id}/publish`).
         let mut chosen: Vec<(String, Vec<usize>, Option<EntityChoice>)> = Vec::new();
+        // Indexes of `chosen`: by entity type, and by collection path for groups with a table.
+        let mut by_entity: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        let mut by_collection: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
         for (coll, idxs) in &groups {
             let entity = self.choose_entity(coll, idxs.iter().map(|i| &raw_ops[*i]).collect());
-            let owner = chosen.iter().position(|(c, _, e)| match (&entity, e) {
-                (Some(a), Some(b)) => a.ty.rust == b.ty.rust,
-                (None, Some(_)) => coll.starts_with(&format!("{c}/{{")),
-                _ => false,
-            });
+            let owner = match &entity {
+                Some(a) => by_entity.get(&a.ty.rust).copied(),
+                // The earliest table-backed collection whose item path this path extends.
+                None => coll
+                    .match_indices("/{")
+                    .filter_map(|(i, _)| by_collection.get(&coll[..i]).copied())
+                    .min(),
+            };
+            if owner.is_none() {
+                if let Some(a) = &entity {
+                    by_entity.insert(a.ty.rust.clone(), chosen.len());
+                    by_collection.insert(coll.clone(), chosen.len());
+                }
+            }
             match owner {
                 Some(i) => chosen[i].1.extend(idxs.iter().copied()),
                 None => chosen.push((coll.clone(), idxs.clone(), entity)),
@@ -348,11 +362,12 @@ impl<'a> Resolver<'a> {
             if let Some(e) = &r.entity {
                 for c in &e.columns {
                     let bare = c.row_ty.replace("crate::models::", "");
-                    if let Some(t) = types.iter_mut().find(|t| {
-                        t.kind == "enum"
-                            && (bare == t.name || bare == format!("Option<{}>", t.name))
-                    }) {
-                        t.sql_text = true;
+                    let inner = bare
+                        .strip_prefix("Option<")
+                        .and_then(|s| s.strip_suffix('>'))
+                        .unwrap_or(&bare);
+                    if let Some(i) = self.tb.type_of(inner).filter(|&i| types[i].kind == "enum") {
+                        types[i].sql_text = true;
                     }
                 }
             }
@@ -657,7 +672,6 @@ impl<'a> Resolver<'a> {
             (lite, pg)
         };
         let json = p.ty.sql == Sql::Json;
-        let enums = self.enum_names();
         let (row_ty, row_suffix, bind) = if json {
             if optional {
                 (
@@ -676,7 +690,7 @@ impl<'a> Resolver<'a> {
             (
                 field.ty.clone(),
                 String::new(),
-                copy_or_clone(&format!("e.{}", field.name), &field.ty, &enums),
+                copy_or_clone(&format!("e.{}", field.name), &field.ty, &self.tb.enums),
             )
         };
         let row_ty = qualify(&row_ty);
@@ -813,21 +827,15 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn enum_names(&self) -> Vec<String> {
-        self.tb
-            .types
-            .iter()
-            .filter(|t| t.kind == "enum")
-            .map(|t| t.name.clone())
-            .collect()
-    }
-
     fn raw_schema_ext(&self, type_name: &str, key: &str) -> Option<String> {
-        let schemas = self.raw.pointer("/components/schemas")?.as_object()?;
-        schemas
-            .iter()
-            .find(|(k, _)| pascal_ident(k, "") == type_name)
-            .and_then(|(_, v)| v.get(key))
+        let pointer = self
+            .tb
+            .component_of(type_name)
+            .map(String::from)
+            .unwrap_or_else(|| format!("/components/schemas/{type_name}"));
+        self.raw
+            .pointer(&pointer)?
+            .get(key)
             .and_then(Value::as_str)
             .map(String::from)
     }
@@ -1000,8 +1008,8 @@ impl<'a> Resolver<'a> {
         }
         let _ = node;
         obj.ident = self.claim_node_ident(&ident);
-        self.tb.nodes.push(obj);
-        (out, self.tb.nodes.len() - 1, tys)
+        let index = self.tb.push_node(obj);
+        (out, index, tys)
     }
 
     fn claim_node_ident(&mut self, hint: &str) -> String {
@@ -1225,9 +1233,8 @@ impl<'a> Resolver<'a> {
                     .map(|p| p.field.clone())
                     .unwrap_or_default();
                 op.key_param = pf.clone();
-                let enums = self.enum_names();
                 op.key_expr = if pty.rust == key_ty.rust {
-                    copy_or_clone(&format!("path.{pf}"), &pty.rust, &enums)
+                    copy_or_clone(&format!("path.{pf}"), &pty.rust, &self.tb.enums)
                 } else if key_ty.rust == "String" {
                     format!("path.{pf}.to_string()")
                 } else {
@@ -1264,14 +1271,11 @@ impl<'a> Resolver<'a> {
                 .zip(fields.iter())
                 .find(|(p, _)| &p.name == pname && p.ty.rust == pty.rust)
             {
-                Some((_, f)) => {
-                    let enums = self.enum_names();
-                    op.scope.push(Scope {
-                        column: f.name.clone(),
-                        param_field: pf.clone(),
-                        bind: copy_or_clone(&format!("path.{pf}"), &pty.rust, &enums),
-                    })
-                }
+                Some((_, f)) => op.scope.push(Scope {
+                    column: f.name.clone(),
+                    param_field: pf.clone(),
+                    bind: copy_or_clone(&format!("path.{pf}"), &pty.rust, &self.tb.enums),
+                }),
                 None => {
                     why =
                         format!("path parameter `{pname}` does not match a property of `{ent_ty}`");
@@ -1354,11 +1358,14 @@ impl<'a> Resolver<'a> {
                                 .iter()
                                 .any(|u| u.trim_start_matches("page:") == p.field)
                         {
-                            let enums = self.enum_names();
                             op.filters.push(Filter {
                                 query_field: p.field.clone(),
                                 column: f.name.clone(),
-                                bind: copy_or_clone(&format!("query.{}", p.field), &p.ty, &enums),
+                                bind: copy_or_clone(
+                                    &format!("query.{}", p.field),
+                                    &p.ty,
+                                    &self.tb.enums,
+                                ),
                                 copy: false,
                             });
                         }
@@ -1403,16 +1410,13 @@ impl<'a> Resolver<'a> {
         let fields = self.tb.types[e.ty.named.unwrap_or_default()].fields.clone();
         let body_fields: Vec<(Prop, StructField)> = match self
             .tb
-            .types
-            .iter()
-            .position(|t| t.name == body_ty && t.kind == "struct")
+            .type_of(body_ty)
+            .filter(|&i| self.tb.types[i].kind == "struct")
         {
             Some(i) => {
                 let node = self
                     .tb
-                    .nodes
-                    .iter()
-                    .position(|n| n.ident == self.tb.types[i].schema)
+                    .node_of(&self.tb.types[i].schema)
                     .unwrap_or_default();
                 self.tb.nodes[node]
                     .properties
@@ -1432,8 +1436,7 @@ impl<'a> Resolver<'a> {
             let optional = f.ty.starts_with("Option<");
             let expr = if i == e.key_prop {
                 if kind == "replace" {
-                    let enums = self.enum_names();
-                    let k = copy_or_clone("key", &f.ty, &enums);
+                    let k = copy_or_clone("key", &f.ty, &self.tb.enums);
                     if optional {
                         format!("Some({k})")
                     } else {
@@ -1543,10 +1546,8 @@ impl<'a> Resolver<'a> {
             }
             let node = self
                 .tb
-                .nodes
-                .iter()
-                .find(|n| n.ident == o.query_schema)
-                .cloned();
+                .node_of(&o.query_schema)
+                .map(|i| self.tb.nodes[i].clone());
             if let Some(n) = node {
                 if let Some(p) = n.properties.iter().find(|p| p.name == "sort") {
                     for v in &self.tb.nodes[p.node].enum_values {
@@ -1569,7 +1570,6 @@ impl<'a> Resolver<'a> {
         e.sorts = sorts;
         // Filter types for the repository's filter struct; `column` holds the SQL column and
         // `bind` the Rust type, `query_field` the struct field.
-        let enums = self.enum_names();
         for f in &mut e.filters {
             if let Some(c) = e.columns.iter().find(|c| c.field == f.query_field) {
                 let inner = c
@@ -1578,7 +1578,7 @@ impl<'a> Resolver<'a> {
                     .and_then(|s| s.strip_suffix('>'))
                     .unwrap_or(&c.row_ty)
                     .to_string();
-                f.copy = is_copy(&inner, &enums);
+                f.copy = is_copy(&inner, &self.tb.enums);
                 f.bind = inner;
             }
         }
@@ -1604,7 +1604,7 @@ impl<'a> Resolver<'a> {
             };
             let body = match &o.body {
                 Some(b) if b.mode == "json" => {
-                    let node = self.tb.nodes.iter().position(|n| n.ident == b.schema);
+                    let node = self.tb.node_of(&b.schema);
                     match node.and_then(|n| self.tb.sample(n, 0, 0)) {
                         Some(v) => v.to_string(),
                         None if !b.required => String::new(),
@@ -1660,7 +1660,7 @@ impl<'a> Resolver<'a> {
         t.create_status = c.success_status;
         t.delete_status = find("delete").map(|d| d.success_status).unwrap_or(204);
         let Some(b) = &c.body else { return t };
-        let Some(bnode) = self.tb.nodes.iter().position(|n| n.ident == b.schema) else {
+        let Some(bnode) = self.tb.node_of(&b.schema) else {
             return t;
         };
         let (Some(s1), Some(s2)) = (self.tb.sample(bnode, 0, 0), self.tb.sample(bnode, 1, 0))
@@ -1870,10 +1870,10 @@ impl<'a> Resolver<'a> {
     fn body_field(&self, body_ty: &str, prop: &str) -> Option<(StructField, bool)> {
         let t = self
             .tb
-            .types
-            .iter()
-            .find(|t| t.name == body_ty && t.kind == "struct")?;
-        let node = self.tb.nodes.iter().find(|n| n.ident == t.schema)?;
+            .type_of(body_ty)
+            .filter(|&i| self.tb.types[i].kind == "struct")
+            .map(|i| &self.tb.types[i])?;
+        let node = self.tb.node_of(&t.schema).map(|i| &self.tb.nodes[i])?;
         node.properties
             .iter()
             .zip(t.fields.iter())
@@ -1909,8 +1909,7 @@ impl<'a> Resolver<'a> {
                 .map(|c| c.name.clone())
                 .unwrap_or(key_col);
             let _ = db;
-            let enums = self.enum_names();
-            e.key_bind = if is_copy(&e.key_ty, &enums) {
+            e.key_bind = if is_copy(&e.key_ty, &self.tb.enums) {
                 ".bind(*key)".into()
             } else {
                 ".bind(key.to_owned())".into()
@@ -2060,7 +2059,7 @@ impl<'a> Resolver<'a> {
             }
             if op.kind == "update" {
                 if let Some(b) = &op.body {
-                    let node = self.tb.nodes.iter().find(|n| n.ident == b.schema).cloned();
+                    let node = self.tb.node_of(&b.schema).map(|i| self.tb.nodes[i].clone());
                     let entity_node = choice.map(|c| self.tb.nodes[c.ty.node].clone());
                     if let (Some(n), Some(en)) = (node, entity_node) {
                         for p in &n.properties {
@@ -2099,11 +2098,7 @@ impl<'a> Resolver<'a> {
 
     /// The operation's path with each parameter replaced by a valid sample value.
     fn sample_url(&self, o: &Operation) -> Option<String> {
-        let node = self
-            .tb
-            .nodes
-            .iter()
-            .position(|n| n.ident == o.path_schema)?;
+        let node = self.tb.node_of(&o.path_schema)?;
         let mut url = o.path.clone();
         for p in self.tb.nodes[node].properties.clone() {
             let v = self.tb.sample(p.node, 0, 1)?;
@@ -2122,11 +2117,7 @@ impl<'a> Resolver<'a> {
             };
             url = url.replace(&format!("{{{}}}", p.name), &percent_encode(&text));
         }
-        let qnode = self
-            .tb
-            .nodes
-            .iter()
-            .position(|n| n.ident == o.query_schema)?;
+        let qnode = self.tb.node_of(&o.query_schema)?;
         let mut qs = Vec::new();
         for p in self.tb.nodes[qnode].properties.clone() {
             if !p.required {
@@ -2158,7 +2149,7 @@ impl<'a> Resolver<'a> {
 
 /// Whether a Rust type spelled `ty` is `Copy` (primitives, UUIDs, chrono values, string
 /// enums, and `Option`s of those), so generated code copies instead of cloning.
-fn is_copy(ty: &str, enums: &[String]) -> bool {
+fn is_copy(ty: &str, enums: &std::collections::HashSet<String>) -> bool {
     let ty = ty.replace("crate::models::", "");
     let inner = ty
         .strip_prefix("Option<")
@@ -2173,10 +2164,10 @@ fn is_copy(ty: &str, enums: &[String]) -> bool {
             | "uuid::Uuid"
             | "chrono::DateTime<chrono::Utc>"
             | "chrono::NaiveDate"
-    ) || enums.iter().any(|e| e == inner)
+    ) || enums.contains(inner)
 }
 
-fn copy_or_clone(expr: &str, ty: &str, enums: &[String]) -> String {
+fn copy_or_clone(expr: &str, ty: &str, enums: &std::collections::HashSet<String>) -> String {
     if is_copy(ty, enums) {
         expr.to_string()
     } else {

@@ -14,7 +14,7 @@ use openapiv3::{
     VariantOrUnknownOrEmpty,
 };
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// How a value is stored in SQL.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +113,13 @@ pub struct TypeBuilder<'a> {
     node_names: Namespace,
     memo: HashMap<String, Memo>,
     depth: usize,
+    /// Indexes kept in step with `nodes` and `types`, so large documents resolve in linear time.
+    node_index: HashMap<String, usize>,
+    type_index: HashMap<String, usize>,
+    /// Names of the string-enum types (they are `Copy`).
+    pub enums: HashSet<String>,
+    /// The component schema pointer each named type came from.
+    component_of: HashMap<String, String>,
 }
 
 const MAX_DEPTH: usize = 64;
@@ -129,6 +136,10 @@ impl<'a> TypeBuilder<'a> {
             node_names: Namespace::new(),
             memo: HashMap::new(),
             depth: 0,
+            node_index: HashMap::new(),
+            type_index: HashMap::new(),
+            enums: HashSet::new(),
+            component_of: HashMap::new(),
         }
     }
 
@@ -140,12 +151,33 @@ impl<'a> TypeBuilder<'a> {
 
     fn new_node(&mut self, hint: &str, kind: &'static str) -> usize {
         let ident = self.node_names.claim(&shouty_ident(hint, "SCHEMA"));
-        self.nodes.push(Node {
+        self.push_node(Node {
             ident,
             kind,
             ..Node::default()
-        });
+        })
+    }
+
+    /// Appends a node (whose ident must be unique) and indexes it.
+    pub fn push_node(&mut self, node: Node) -> usize {
+        self.node_index.insert(node.ident.clone(), self.nodes.len());
+        self.nodes.push(node);
         self.nodes.len() - 1
+    }
+
+    /// The node with this ident.
+    pub fn node_of(&self, ident: &str) -> Option<usize> {
+        self.node_index.get(ident).copied()
+    }
+
+    /// The named type with this name.
+    pub fn type_of(&self, name: &str) -> Option<usize> {
+        self.type_index.get(name).copied()
+    }
+
+    /// The component schema (its JSON pointer) a named type was made from.
+    pub fn component_of(&self, type_name: &str) -> Option<&str> {
+        self.component_of.get(type_name).map(String::as_str)
     }
 
     /// A free-form JSON value (`serde_json::Value`) accepting anything.
@@ -163,11 +195,11 @@ impl<'a> TypeBuilder<'a> {
     /// Follows a local `$ref` to the schema it names. Errors (as diagnostics) for external
     /// or dangling references.
     pub fn deref_schema(&mut self, reference: &str, pointer: &str) -> Option<(String, Schema)> {
-        let Some(target) = reference.strip_prefix('#') else {
+        let Some(target) = crate::diag::fragment_pointer(reference) else {
             self.diag(Severity::Error, pointer, format!("external $ref `{reference}` is not supported"), "bundle the document into one file first, for example with `npx @redocly/cli bundle`");
             return None;
         };
-        let Some(v) = self.raw.pointer(target) else {
+        let Some(v) = self.raw.pointer(&target) else {
             self.diag(
                 Severity::Error,
                 pointer,
@@ -189,14 +221,14 @@ impl<'a> TypeBuilder<'a> {
                     return None;
                 }
                 self.depth += 1;
-                let r = self.deref_schema(&next, target);
+                let r = self.deref_schema(&next, &target);
                 self.depth -= 1;
                 r
             }
             Err(e) => {
                 self.diag(
                     Severity::Error,
-                    target,
+                    &target,
                     format!("not a valid schema: {e}"),
                     "fix the schema the $ref points at",
                 );
@@ -260,6 +292,11 @@ impl<'a> TypeBuilder<'a> {
         self.memo.insert(reference.to_string(), Memo::InProgress);
         self.depth += 1;
         let t = self.ty_schema(&schema, &target, &name, Some(reference));
+        if t.named.is_some() {
+            self.component_of
+                .entry(t.rust.clone())
+                .or_insert(target.clone());
+        }
         self.depth -= 1;
         self.memo
             .insert(reference.to_string(), Memo::Done(t.clone()));
@@ -288,6 +325,10 @@ impl<'a> TypeBuilder<'a> {
             sql_text: false,
         });
         let idx = self.types.len() - 1;
+        self.type_index.insert(name.clone(), idx);
+        if kind == "enum" {
+            self.enums.insert(name.clone());
+        }
         let sql = if kind == "enum" {
             Sql::Enum(name.clone())
         } else {
