@@ -180,3 +180,34 @@ fn domain_spec_designs_crud_with_envelope() {
         ]
     );
 }
+
+#[test]
+fn duplicate_enum_values_are_one_variant() {
+    // Regression: oas-examples 3.0/yaml/schema-enums.yaml lists values twice.
+    let text = format!("{HEAD}paths:\n  /a:\n    get:\n      parameters:\n        - {{ name: s, in: query, schema: {{ type: string, enum: ['', available, '', available] }} }}\n      responses: {{ '204': {{ description: ok }} }}\n");
+    let m = check_ok("enum.yaml", &text, &[]);
+    let e = m
+        .types
+        .iter()
+        .find(|t| t.kind == "enum")
+        .expect("an enum type");
+    assert_eq!(e.variants.len(), 2, "{:?}", e.variants);
+}
+
+#[test]
+fn string_defaults_of_numbers_are_coerced_or_dropped() {
+    // Regression: oas-examples 3.0/yaml/schema-validation.yaml (`default: '3000000000.0'` on a number).
+    let text = format!("{HEAD}paths:\n  /a:\n    get:\n      parameters:\n        - {{ name: d, in: query, schema: {{ type: number, default: '3000000000.0' }} }}\n        - {{ name: b, in: query, schema: {{ type: boolean, default: 'maybe' }} }}\n      responses: {{ '204': {{ description: ok }} }}\n");
+    let m = check_ok(
+        "defaults.yaml",
+        &text,
+        &["\"default_lit\":\"Some(\\\"3000000000.0\\\")\""],
+    );
+    assert!(
+        m.diagnostics
+            .iter()
+            .any(|d| d.message.contains("default \"maybe\" does not fit")),
+        "{:?}",
+        m.diagnostics
+    );
+}

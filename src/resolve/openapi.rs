@@ -985,6 +985,7 @@ impl<'a> Resolver<'a> {
                 }
                 _ => None,
             };
+            let default = default.and_then(|d| self.tb.fit_default(ty.node, d, &at));
             obj.properties.push(Prop {
                 name: name.clone(),
                 node: ty.node,

@@ -601,6 +601,14 @@ impl<'a> TypeBuilder<'a> {
         let (idx, node, ty) = self.reserve_named(hint, "enum", doc, memo_key, "string");
         let mut ns = Namespace::new();
         let mut variants = Vec::new();
+        // A value listed twice is one variant (regression: oas-examples schema-enums.yaml).
+        let mut unique: Vec<String> = Vec::new();
+        for v in values {
+            if !unique.contains(v) {
+                unique.push(v.clone());
+            }
+        }
+        let values = &unique;
         for v in values {
             let name = ns.claim(&pascal_ident(v, "Empty"));
             variants.push(Variant {
@@ -710,6 +718,7 @@ impl<'a> TypeBuilder<'a> {
                 doc: doc_line(&pdoc),
                 serde: serde.join(", "),
             });
+            let default = default.and_then(|d| self.fit_default(pt.node, d, ppointer));
             node_props.push(Prop {
                 name: pname.clone(),
                 node: pt.node,
@@ -959,6 +968,47 @@ impl<'a> TypeBuilder<'a> {
         self.types[idx].variants = variants;
         self.nodes[node].variants = nodes;
         ty
+    }
+
+    /// A contract `default` made to fit its schema's type: `"12345"` for an integer becomes
+    /// `12345` (regression: oas-examples schema-validation.yaml declares numbers as strings).
+    /// A default that cannot fit is dropped with a warning, since the validator inserts
+    /// defaults into requests as they are.
+    pub fn fit_default(&mut self, node: usize, d: Value, pointer: &str) -> Option<Value> {
+        let kind = self.nodes[node].kind;
+        let fitted = match (kind, &d) {
+            ("integer", Value::Number(n)) if n.is_i64() || n.is_u64() => Some(d.clone()),
+            ("integer", Value::String(s)) => s.trim().parse::<i64>().ok().map(Value::from),
+            ("number", Value::Number(_)) => Some(d.clone()),
+            ("number", Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number),
+            ("boolean", Value::Bool(_)) => Some(d.clone()),
+            ("boolean", Value::String(s)) => match s.as_str() {
+                "true" => Some(Value::Bool(true)),
+                "false" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            ("string", Value::String(_)) => Some(d.clone()),
+            ("string", Value::Number(_) | Value::Bool(_)) => Some(Value::String(d.to_string())),
+            ("string" | "integer" | "number" | "boolean", Value::Null) => None,
+            ("string" | "integer" | "number" | "boolean", _) => None,
+            _ => Some(d.clone()),
+        };
+        let allowed = &self.nodes[node].enum_values;
+        let fitted = fitted.filter(|v| allowed.is_empty() || allowed.contains(v));
+        if fitted.is_none() && !d.is_null() {
+            self.diag(
+                Severity::Warning,
+                &ptr(pointer, "default"),
+                format!("default {d} does not fit the schema ({kind}); it is not applied"),
+                "make the default a value of the schema's type",
+            );
+        }
+        fitted
     }
 
     /// Renders node `i` as the literal-carrying `SchemaNode` the templates print.
