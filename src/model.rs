@@ -442,6 +442,8 @@ pub struct ResourceTests {
     pub scoped_prefix: String,
     pub scoped_suffix: String,
     pub scoped_field: String,
+    /// Properties of the sample the read must return unchanged (in the body and the entity).
+    pub roundtrip: Vec<String>,
     /// Write-only properties of the sample: accepted, never returned.
     pub write_only: Vec<String>,
     /// Rows to create first because the sample refers to them (foreign keys).
