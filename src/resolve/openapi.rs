@@ -222,6 +222,15 @@ impl<'a> Resolver<'a> {
             let Some((item, _)) = self.deref::<PathItem>(item, &pptr) else {
                 continue;
             };
+            if path.contains('#') || path.contains('?') {
+                self.diag(
+                    Severity::Warning,
+                    &pptr,
+                    format!("path `{path}` contains `#` or `?`, which never reach a server as part of the path; its operations are not served"),
+                    "give each operation its own path, or one path with a parameter",
+                );
+                continue;
+            }
             if !path.starts_with('/') {
                 self.diag(
                     Severity::Warning,
@@ -1320,6 +1329,10 @@ impl<'a> Resolver<'a> {
                     } else {
                         match &op.body {
                             Some(b) if b.mode == "json" => match self.assigns(e, &b.ty, kind) {
+                                // A body sharing no field with the entity would be ignored.
+                                Ok(a) if !a.iter().any(|x| x.expr.contains("body.")) => {
+                                    why = format!("its request body has no field of `{ent_ty}`")
+                                }
                                 Ok(a) => op.assigns = a,
                                 Err(w) => why = w,
                             },
@@ -1776,7 +1789,9 @@ impl<'a> Resolver<'a> {
             .properties
             .iter()
             .filter(|p| {
-                !p.write_only
+                // Timestamps by these names are set by the server whatever the body says.
+                !["createdAt", "created_at", "updatedAt", "updated_at"].contains(&p.name.as_str())
+                    && !p.write_only
                     && base_has(&s1, &p.name)
                     && entity_props
                         .iter()
