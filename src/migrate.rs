@@ -5,6 +5,9 @@
 //! per dialect. Pure: it reads nothing and writes nothing; `apigen migrate` in `main.rs`
 //! reads the snapshot and the existing migration versions and writes the result.
 //!
+//! SQLite migrations that rebuild a table rely on the runner switching foreign keys off
+//! around them (the generated `db::migrate` does, as SQLite's documentation prescribes).
+//!
 //! **Invariant:** declared renames (`renamed_from`, `x-apigen-renamed-from`) become
 //! `RENAME COLUMN`, never drop + add; destructive changes (dropping a table or a column,
 //! narrowing a type) are listed and refused unless allowed; the version number comes from
@@ -425,24 +428,21 @@ fn reversed(old: &Snapshot, new: &Snapshot) -> (Snapshot, Snapshot) {
 
 fn file(body: &[String], rebuilds: bool, header: &str) -> String {
     let mut out = String::new();
-    if rebuilds {
-        // sqlx reads this first line and runs the file outside its own transaction, so that
-        // foreign keys can be switched off around the table rebuilds (SQLite ignores the
-        // pragma inside a transaction); the file opens and commits its own.
-        out.push_str("-- no-transaction\n");
-    }
     out.push_str(header);
     if rebuilds {
-        out.push_str("PRAGMA foreign_keys = OFF;\nBEGIN;\n");
+        // The SQLite table-rebuild procedure (https://www.sqlite.org/lang_altertable.html,
+        // "otheralter") needs foreign keys off, which SQLite ignores inside a transaction;
+        // the generated service's `db::migrate` turns them off around the migrator's
+        // transaction and runs `PRAGMA foreign_key_check` after it.
+        out.push_str(
+            "-- Rebuilds tables: run with foreign keys off (the service's db::migrate does).\n",
+        );
     }
     for s in body {
         out.push_str(s);
         if !s.ends_with('\n') {
             out.push('\n');
         }
-    }
-    if rebuilds {
-        out.push_str("PRAGMA foreign_key_check;\nCOMMIT;\nPRAGMA foreign_keys = ON;\n");
     }
     out
 }
@@ -661,7 +661,7 @@ mod tests {
         );
         assert_eq!(m.destructive.len(), 2, "{:?}", m.destructive);
         assert!(
-            m.sqlite_up.starts_with("-- no-transaction\n"),
+            m.sqlite_up.contains("run with foreign keys off"),
             "a type change rebuilds the SQLite table"
         );
         assert!(

@@ -233,3 +233,146 @@ fn an_invalid_contract_change_writes_nothing() {
         .stderr(predicate::str::contains("bookstore.yaml:"));
     assert_eq!(read(&dir, "src/models.rs"), before);
 }
+
+#[test]
+fn a_destructive_change_is_refused_without_the_flag() {
+    let (_t, dir) = project();
+    edit(&dir, "bookstore.yaml", |s| {
+        s.replace(
+            "      bio: { type: text, optional: true, max_length: 5000 }\n",
+            "",
+        )
+    });
+    apigen()
+        .arg("migrate")
+        .arg("--dir")
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "destructive change: dropping column authors.bio deletes its data",
+        ))
+        .stderr(predicate::str::contains("--allow-destructive"));
+    assert!(
+        !dir.join("migrations/sqlite/0002_drop_bio_from_authors.up.sql")
+            .exists(),
+        "nothing is written"
+    );
+    apigen()
+        .arg("migrate")
+        .arg("--dir")
+        .arg(&dir)
+        .arg("--allow-destructive")
+        .assert()
+        .success();
+    let up = read(
+        &dir,
+        "migrations/postgres/0002_drop_bio_from_authors.up.sql",
+    );
+    assert!(
+        up.contains("ALTER TABLE \"authors\" DROP COLUMN \"bio\";"),
+        "{up}"
+    );
+    check(&dir).code(1); // the code is not regenerated yet
+    generate(&dir).success();
+    check(&dir).success();
+}
+
+#[test]
+fn migrate_versions_follow_existing_files_and_never_rewrite_them() {
+    let (_t, dir) = project();
+    edit(&dir, "bookstore.yaml", |s| {
+        s.replace(ADD_PAGES.0, ADD_PAGES.1)
+    });
+    apigen()
+        .arg("migrate")
+        .arg("--dir")
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0002_add_pages_to_books"));
+    let first = read(&dir, "migrations/sqlite/0002_add_pages_to_books.up.sql");
+    assert!(
+        first.contains("ALTER TABLE \"books\" ADD COLUMN \"pages\" INTEGER"),
+        "{first}"
+    );
+    apigen()
+        .arg("migrate")
+        .arg("--dir")
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("up to date"));
+    edit(&dir, "bookstore.yaml", |s| {
+        s.replace("      pages: { type: integer, minimum: 1, optional: true }", "      pages: { type: integer, minimum: 1, optional: true }\n      edition: { type: integer, optional: true }")
+    });
+    apigen()
+        .arg("migrate")
+        .arg("--dir")
+        .arg(&dir)
+        .args(["--name", "add edition"])
+        .assert()
+        .success();
+    assert!(dir
+        .join("migrations/postgres/0003_add_edition.down.sql")
+        .exists());
+    assert_eq!(
+        read(&dir, "migrations/sqlite/0002_add_pages_to_books.up.sql"),
+        first,
+        "an existing migration is never rewritten"
+    );
+}
+
+#[test]
+fn add_resource_edits_the_contract_and_keeps_its_comments() {
+    let (_t, dir) = project();
+    apigen()
+        .arg("add-resource")
+        .arg("review")
+        .args([
+            "--field",
+            "body:text",
+            "--field",
+            "stars:integer?",
+            "--field",
+            "book:ref:book",
+            "--dir",
+        ])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("added `review`"))
+        .stdout(predicate::str::contains("src/routes/reviews.rs: created"))
+        .stdout(predicate::str::contains("0002_add_reviews"));
+    let contract = read(&dir, "bookstore.yaml");
+    assert!(
+        contract.starts_with("# apigen domain spec: a small bookstore."),
+        "comments are kept"
+    );
+    assert!(contract.contains("  review:\n    fields:\n      body: { type: text }\n      stars: { type: integer, optional: true }\n      book: { ref: book }\n"), "{contract}");
+    check(&dir).success();
+    apigen()
+        .arg("add-resource")
+        .arg("review")
+        .args(["--field", "x:string", "--dir"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("exists already"));
+    apigen()
+        .arg("add-resource")
+        .arg("Bad-Name")
+        .args(["--field", "x:string", "--dir"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid resource name"));
+    apigen()
+        .arg("add-resource")
+        .arg("thing")
+        .args(["--field", "x:money", "--dir"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown type `money`"));
+}

@@ -1,0 +1,323 @@
+//! The evolution scenario, end to end, on SQLite and on the real PostgreSQL: a new project,
+//! rows written through the running service's API, the user's own edits, contract changes
+//! (a new field, a renamed field, a resource added with `add-resource`, a unique index),
+//! then `migrate`, `generate` and `check`; the project's tests pass, the earlier rows are
+//! still there with their data, and the user's edits are still there.
+//!
+//! Generated projects build in `target/e2e`, shared with `tests/e2e.rs`. PostgreSQL is
+//! reached at `$APIGEN_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! each scenario uses a database of its own, created and dropped with `psql`.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn apigen(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_apigen"))
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .expect("run apigen");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "apigen {args:?} failed:\n{text}");
+    text
+}
+
+fn cargo(dir: &Path, args: &[&str], envs: &[(&str, &str)]) {
+    let out = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", root().join("target/e2e"))
+        .env_remove("RUSTFLAGS")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "cargo {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// One HTTP/1.1 request to the service on `port`; returns the status and the body.
+fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the service");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.unwrap_or("");
+    let req = format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let text = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn unchunk(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Builds and starts the project's service on a free port against `database_url`.
+fn start(dir: &Path, package: &str, database_url: &str) -> (Service, u16) {
+    cargo(dir, &["build"], &[]);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(root().join("target/e2e/debug").join(package))
+        .current_dir(dir)
+        .env("PORT", port.to_string())
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the service");
+    let service = Service(child);
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the service did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (service, port)
+}
+
+fn edit(dir: &Path, p: &str, f: impl FnOnce(String) -> String) {
+    let path = dir.join(p);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, f(text)).unwrap();
+}
+
+fn psql(sql: &str) {
+    let url = std::env::var("APIGEN_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let out = Command::new("psql")
+        .arg(&url)
+        .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql is installed");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn scenario(database: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let package = format!("evolve_{database}");
+    let dir = tmp.path().join(&package);
+    let out = Command::new(env!("CARGO_BIN_EXE_apigen"))
+        .arg("new")
+        .arg(&dir)
+        .args(["--database", database, "--name", &package])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (url, _db) = match database {
+        "sqlite" => (
+            format!("sqlite://{}", tmp.path().join("data.db").display()),
+            None,
+        ),
+        _ => {
+            let base = std::env::var("APIGEN_TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let name = format!("apigen_scenario_{}", std::process::id());
+            psql(&format!("DROP DATABASE IF EXISTS {name}"));
+            psql(&format!("CREATE DATABASE {name}"));
+            let url = match base.rsplit_once('/') {
+                Some((server, _)) => format!("{server}/{name}"),
+                None => base.clone(),
+            };
+            (url, Some(DropDb(name)))
+        }
+    };
+
+    // 1. Rows written through the API.
+    let (service, port) = start(&dir, &package, &url);
+    let (status, author) = http(
+        port,
+        "POST",
+        "/api/v1/authors",
+        Some(
+            r#"{"name": "Ursula K. Le Guin", "email": "ursula@example.com", "bio": "Wrote Earthsea."}"#,
+        ),
+    );
+    assert_eq!(status, 201, "{author}");
+    let author_id = author["data"]["id"].as_str().unwrap().to_string();
+    let (status, book) = http(
+        port,
+        "POST",
+        "/api/v1/books",
+        Some(&format!(
+            r#"{{"title": "A Wizard of Earthsea", "authorId": "{author_id}", "priceCents": 999}}"#
+        )),
+    );
+    assert_eq!(status, 201, "{book}");
+    drop(service);
+
+    // 2. The user's own edits: business logic in a service, and a test of their own.
+    edit(&dir, "src/services/authors.rs", |s| {
+        s.replace("//! Business logic for authors.", "//! Business logic for authors.\n//! House rule: authors are never deleted on Fridays (not enforced yet).")
+    });
+    std::fs::write(
+        dir.join("tests/house_rules.rs"),
+        "#[test]\nfn house_rules_hold() {\n    assert_eq!(2 + 2, 4);\n}\n",
+    )
+    .unwrap();
+
+    // 3. Contract changes: a new field, a renamed field, a unique index; then a new resource.
+    edit(&dir, "bookstore.yaml", |s| {
+        s.replace("      bio: { type: text, optional: true, max_length: 5000 }", "      biography: { type: text, optional: true, max_length: 5000, renamed_from: bio }\n      website: { type: url, optional: true }")
+            .replace("      name: { type: string, min_length: 1, max_length: 200, trim: true, example: Ursula K. Le Guin }", "      name: { type: string, min_length: 1, max_length: 200, trim: true, unique: true, example: Ursula K. Le Guin }")
+    });
+    let migrated = apigen(&dir, &["migrate"]);
+    assert!(
+        migrated.contains("rename column authors.bio to biography"),
+        "{migrated}"
+    );
+    apigen(&dir, &["generate"]);
+    let added = Command::new(env!("CARGO_BIN_EXE_apigen"))
+        .args([
+            "add-resource",
+            "review",
+            "--field",
+            "body:text",
+            "--field",
+            "stars:integer?",
+            "--field",
+            "book:ref:book",
+            "--dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    // 4. The project is in step, and its tests pass.
+    let checked = apigen(&dir, &["check"]);
+    assert!(checked.contains("matches"), "{checked}");
+    cargo(&dir, &["test"], &[("DATABASE_URL", &url)]);
+
+    // 5. The earlier rows are still there with their data, under the new schema.
+    let (service, port) = start(&dir, &package, &url);
+    let (status, got) = http(port, "GET", &format!("/api/v1/authors/{author_id}"), None);
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(
+        got["data"]["biography"], "Wrote Earthsea.",
+        "the renamed column kept its data: {got}"
+    );
+    assert_eq!(got["data"]["name"], "Ursula K. Le Guin");
+    let (status, books) = http(port, "GET", "/api/v1/books", None);
+    assert_eq!(status, 200);
+    assert_eq!(books["data"][0]["title"], "A Wizard of Earthsea");
+    let (status, review) = http(
+        port,
+        "POST",
+        "/api/v1/reviews",
+        Some(&format!(
+            r#"{{"body": "Timeless.", "stars": 5, "bookId": "{}"}}"#,
+            books["data"][0]["id"].as_str().unwrap()
+        )),
+    );
+    assert_eq!(status, 201, "the added resource works: {review}");
+    let (status, dup) = http(
+        port,
+        "POST",
+        "/api/v1/authors",
+        Some(r#"{"name": "Ursula K. Le Guin", "email": "other@example.com"}"#),
+    );
+    assert_eq!(status, 409, "the new unique index holds: {dup}");
+    drop(service);
+
+    // 6. The user's edits are still there.
+    assert!(std::fs::read_to_string(dir.join("src/services/authors.rs"))
+        .unwrap()
+        .contains("House rule"));
+    assert!(dir.join("tests/house_rules.rs").exists());
+}
+
+/// Drops a scenario's PostgreSQL database at the end.
+struct DropDb(String);
+
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        let url = std::env::var("APIGEN_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let _ = Command::new("psql")
+            .arg(&url)
+            .args([
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0),
+            ])
+            .output();
+    }
+}
+
+#[test]
+fn evolve_a_project_on_sqlite() {
+    scenario("sqlite");
+}
+
+#[test]
+fn evolve_a_project_on_postgres() {
+    scenario("postgres");
+}
