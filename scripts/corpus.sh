@@ -14,10 +14,11 @@ GEN_ONLY=0
 if [ "${1:-}" = "--generate-only" ]; then GEN_ONLY=1; shift; fi
 LIST=${1:-../shared/corpus/visible.txt}
 CORPUS=${APIGEN_CORPUS:-$HOME/.cache/apigen-corpus}
-export CARGO_TARGET_DIR=${APIGEN_CORPUS_TARGET:-$PWD/target/corpus}
 bash ../shared/corpus/fetch.sh "$CORPUS" >/dev/null
-cargo build --release --quiet || exit 2
+# apigen itself builds in the repository's own target dir; generated projects in another.
+cargo build --release --quiet --target-dir "$PWD/target" || exit 2
 APIGEN=$PWD/target/release/apigen
+export CARGO_TARGET_DIR=${APIGEN_CORPUS_TARGET:-$PWD/target/corpus}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 pass=0; fail=0
