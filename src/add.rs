@@ -206,16 +206,7 @@ pub fn openapi_parts(
                 json!({"type": "string", "format": "uuid", "x-apigen-references": f.reference})
             }
             "enum" => json!({"type": "string", "enum": f.values}),
-            "string" | "text" => json!({"type": "string"}),
-            "integer" | "bigint" => json!({"type": "integer", "format": "int64"}),
-            "number" => json!({"type": "number"}),
-            "boolean" => json!({"type": "boolean"}),
-            "uuid" => json!({"type": "string", "format": "uuid"}),
-            "email" => json!({"type": "string", "format": "email"}),
-            "url" => json!({"type": "string", "format": "uri"}),
-            "date" => json!({"type": "string", "format": "date"}),
-            "datetime" => json!({"type": "string", "format": "date-time"}),
-            _ => json!({}),
+            t => crate::resolve::domain::type_schema(t).unwrap_or_else(|| json!({})),
         };
         if f.unique {
             s["x-apigen-unique"] = Value::Bool(true);

@@ -351,28 +351,18 @@ fn add_resource_edits_the_contract_and_keeps_its_comments() {
     );
     assert!(contract.contains("  review:\n    fields:\n      body: { type: text }\n      stars: { type: integer, optional: true }\n      book: { ref: book }\n"), "{contract}");
     check(&dir).success();
-    apigen()
-        .arg("add-resource")
-        .arg("review")
-        .args(["--field", "x:string", "--dir"])
-        .arg(&dir)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("exists already"));
-    apigen()
-        .arg("add-resource")
-        .arg("Bad-Name")
-        .args(["--field", "x:string", "--dir"])
-        .arg(&dir)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("invalid resource name"));
-    apigen()
-        .arg("add-resource")
-        .arg("thing")
-        .args(["--field", "x:money", "--dir"])
-        .arg(&dir)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("unknown type `money`"));
+    for (name, field, error) in [
+        ("review", "x:string", "exists already"),
+        ("Bad-Name", "x:string", "invalid resource name"),
+        ("thing", "x:money", "unknown type `money`"),
+    ] {
+        apigen()
+            .arg("add-resource")
+            .arg(name)
+            .args(["--field", field, "--dir"])
+            .arg(&dir)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(error));
+    }
 }

@@ -12,7 +12,8 @@ use heck::{ToLowerCamelCase, ToPascalCase};
 use serde_json::{json, Map, Value};
 
 const OPS: [&str; 6] = ["list", "create", "read", "replace", "update", "delete"];
-const TYPES: [&str; 12] = [
+/// The field types of the domain spec (and of `add-resource`).
+pub const TYPES: [&str; 12] = [
     "string", "text", "integer", "bigint", "number", "boolean", "uuid", "email", "url", "date",
     "datetime", "json",
 ];
@@ -518,18 +519,10 @@ fn field_schema(
         json!({"type": "string", "format": "uuid", "x-apigen-references": target})
     } else {
         let t = f.ty.as_deref().unwrap_or_default();
-        match t {
-            "string" | "text" => json!({"type": "string"}),
-            "integer" | "bigint" => json!({"type": "integer", "format": "int64"}),
-            "number" => json!({"type": "number", "format": "double"}),
-            "boolean" => json!({"type": "boolean"}),
-            "uuid" => json!({"type": "string", "format": "uuid"}),
-            "email" => json!({"type": "string", "format": "email"}),
-            "url" => json!({"type": "string", "format": "uri"}),
-            "date" => json!({"type": "string", "format": "date"}),
-            "datetime" => json!({"type": "string", "format": "date-time"}),
-            "json" => json!({"description": "Free-form JSON."}),
-            other => {
+        match type_schema(t) {
+            Some(schema) => schema,
+            None => {
+                let other = t;
                 diags.push(
                     Diagnostic::new(
                         Severity::Error,
@@ -594,6 +587,24 @@ fn field_schema(
         }
     }
     Some(s)
+}
+
+/// The OpenAPI schema of a domain-spec field type (`email` → string/email), or `None` for
+/// an unknown type. Shared with `add-resource`.
+pub fn type_schema(ty: &str) -> Option<Value> {
+    Some(match ty {
+        "string" | "text" => json!({"type": "string"}),
+        "integer" | "bigint" => json!({"type": "integer", "format": "int64"}),
+        "number" => json!({"type": "number", "format": "double"}),
+        "boolean" => json!({"type": "boolean"}),
+        "uuid" => json!({"type": "string", "format": "uuid"}),
+        "email" => json!({"type": "string", "format": "email"}),
+        "url" => json!({"type": "string", "format": "uri"}),
+        "date" => json!({"type": "string", "format": "date"}),
+        "datetime" => json!({"type": "string", "format": "date-time"}),
+        "json" => json!({"description": "Free-form JSON."}),
+        _ => return None,
+    })
 }
 
 fn list_params(
