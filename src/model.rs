@@ -58,11 +58,6 @@ pub struct Model {
     pub tables: Vec<Entity>,
     /// A route that takes a JSON body, for the 413/415/400 tests: (method, url).
     pub body_probe: Option<(String, String)>,
-    /// Whether any table has a JSON column (pulls in `sqlx::types::Json`).
-    pub has_json_columns: bool,
-    /// Whether any entity uses a UUID / date-time key or field (dependency switches).
-    pub uses_uuid: bool,
-    pub uses_chrono: bool,
     /// Problems and notes found while resolving; never rendered.
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
@@ -75,12 +70,10 @@ pub struct RustType {
     pub name: String,
     /// One line of documentation, already safe inside a `///` comment.
     pub doc: String,
-    /// `struct`, `enum` (string enum), `union` (oneOf/anyOf, untagged) or `alias`.
+    /// `struct`, `enum` (string enum) or `union` (oneOf/anyOf, untagged).
     pub kind: String,
     pub fields: Vec<StructField>,
     pub variants: Vec<Variant>,
-    /// Target of an alias (a Rust type).
-    pub alias_of: String,
     /// Ident of the validation static for this type.
     pub schema: String,
     /// A string enum stored in a TEXT column needs sqlx encode/decode impls.
@@ -92,8 +85,6 @@ pub struct RustType {
 pub struct StructField {
     /// snake_case Rust identifier (keywords get a trailing underscore).
     pub name: String,
-    /// The JSON property name, as a Rust string literal (quotes included).
-    pub json_lit: String,
     /// Full Rust type, `Option<…>` included.
     pub ty: String,
     pub doc: String,
@@ -296,8 +287,6 @@ pub struct Operation {
     pub success_ty: String,
     /// Assignments building the entity from `body` and `key` in create / replace.
     pub assigns: Vec<Assign>,
-    /// Name of the path parameter field holding the entity key, for item operations.
-    pub key_param: String,
     /// Expression converting that parameter into the key type.
     pub key_expr: String,
     /// Filters of a nested collection: (entity column, path param field).
@@ -369,7 +358,6 @@ pub struct Assign {
 #[derive(Debug, Clone, Serialize)]
 pub struct Scope {
     pub column: String,
-    pub param_field: String,
     pub bind: String,
 }
 
@@ -396,11 +384,8 @@ pub struct ResourceTests {
     /// A valid create body as JSON text, and a second distinct one.
     pub sample: String,
     pub sample2: String,
-    /// A valid entity row for seeding read-only resources (JSON of the entity struct).
-    pub entity_sample: String,
     /// Collection and item URLs used by tests (item with `{id}` to replace).
     pub collection_url: String,
-    pub item_url: String,
     /// The item URL around its key: `prefix + id + suffix`.
     pub item_prefix: String,
     pub item_suffix: String,

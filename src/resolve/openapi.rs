@@ -395,42 +395,6 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
-        let all_types: String = types
-            .iter()
-            .flat_map(|t| {
-                t.fields
-                    .iter()
-                    .map(|f| f.ty.clone())
-                    .chain(t.variants.iter().map(|v| v.ty.clone()))
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        let op_types: String = resources
-            .iter()
-            .flat_map(|r| {
-                r.operations.iter().flat_map(|o| {
-                    o.path_params
-                        .iter()
-                        .chain(o.query_params.iter())
-                        .map(|p| p.ty.clone())
-                })
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        let key_types: String = resources
-            .iter()
-            .filter_map(|r| {
-                r.entity
-                    .as_ref()
-                    .map(|e| e.key_ty.clone() + " " + &e.key_strategy)
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        let has_json_columns = resources.iter().any(|r| {
-            r.entity
-                .as_ref()
-                .is_some_and(|e| e.columns.iter().any(|c| c.row_ty.contains("Json<")))
-        });
         let tables = table_order(&resources);
         let body_probe = resources
             .iter()
@@ -458,10 +422,6 @@ impl<'a> Resolver<'a> {
             },
             database: self.database,
             envelope: self.envelope,
-            uses_uuid: all_types.contains("uuid::")
-                || op_types.contains("uuid::")
-                || key_types.contains("uuid"),
-            uses_chrono: all_types.contains("chrono::") || op_types.contains("chrono::"),
             types,
             schemas,
             resources,
@@ -469,7 +429,6 @@ impl<'a> Resolver<'a> {
             openapi_json,
             tables,
             body_probe,
-            has_json_columns,
             diagnostics: vec![],
         }
     }
@@ -1201,7 +1160,6 @@ impl<'a> Resolver<'a> {
             success_const: status_const(status),
             success_ty,
             assigns: vec![],
-            key_param: String::new(),
             key_expr: String::new(),
             scope: vec![],
             limit_field: String::new(),
@@ -1256,7 +1214,6 @@ impl<'a> Resolver<'a> {
                     .last()
                     .map(|p| p.field.clone())
                     .unwrap_or_default();
-                op.key_param = pf.clone();
                 // Exact types only: an integer parameter cannot address the UUIDs a string key
                 // gets (regression: atlassian.com/jira.json).
                 op.key_expr = if pty.rust == key_ty.rust {
@@ -1297,7 +1254,6 @@ impl<'a> Resolver<'a> {
             {
                 Some((_, f)) => op.scope.push(Scope {
                     column: f.name.clone(),
-                    param_field: pf.clone(),
                     bind: copy_or_clone(&format!("path.{pf}"), &pty.rust, &self.tb.enums),
                 }),
                 None => {
@@ -1683,7 +1639,6 @@ impl<'a> Resolver<'a> {
         }
         if let Some(r) = read {
             t.missing_url = self.sample_url(r).unwrap_or_default();
-            t.item_url = r.path.clone();
             if let (Some(i), Some(j)) = (r.path.rfind('{'), r.path.rfind('}')) {
                 t.item_prefix = r.path[..i].to_string();
                 t.item_suffix = r.path[j + 1..].to_string();

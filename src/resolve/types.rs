@@ -320,7 +320,6 @@ impl<'a> TypeBuilder<'a> {
             kind: kind.to_string(),
             fields: vec![],
             variants: vec![],
-            alias_of: String::new(),
             schema: self.nodes[node].ident.clone(),
             sql_text: false,
         });
@@ -713,7 +712,6 @@ impl<'a> TypeBuilder<'a> {
             }
             fields.push(StructField {
                 name: fname,
-                json_lit: rust_str(pname),
                 ty: rust,
                 doc: doc_line(&pdoc),
                 serde: serde.join(", "),
