@@ -185,14 +185,8 @@ pub struct Entity {
     pub filters: Vec<Filter>,
     /// Columns a list may sort on: (json name, column).
     pub sorts: Vec<SortKey>,
-    /// SQL of the column list (`"id", "name"`) and `$1, $2` placeholders for inserts.
-    pub column_list: String,
-    pub insert_placeholders: String,
-    pub insert_list_without_key: String,
-    pub insert_placeholders_without_key: String,
-    pub update_assignments: String,
-    /// Placeholder number of the key in the update statement.
-    pub update_key_placeholder: String,
+    /// The statements of the repository, in the project's dialect.
+    pub sql: EntitySql,
     /// Column definitions per dialect (`"name" TEXT NOT NULL CHECK (…)`).
     pub sqlite_defs: Vec<String>,
     pub postgres_defs: Vec<String>,
@@ -204,6 +198,27 @@ pub struct Entity {
     pub key_bind: String,
     /// How repository functions take the key: `&str` for strings, else `&K`.
     pub key_ref_ty: String,
+}
+
+/// Parameterised SQL of one table, placeholders in the project's dialect (`?1` / `$1`).
+/// Every statement that returns rows ends in `RETURNING` all columns, key first.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntitySql {
+    /// `SELECT <columns> FROM "<table>"`, to which lists append filters and ordering.
+    pub select: String,
+    /// The quoted key column (`"id"`), the tie-breaker of every ordering.
+    pub key: String,
+    pub count: String,
+    /// Binds: the key.
+    pub get: String,
+    /// Binds: every column, key first.
+    pub insert: String,
+    /// Binds: every column but the key (the database assigns it).
+    pub insert_without_key: String,
+    /// Binds: `Entity::update_binds`, then the key.
+    pub update: String,
+    /// Binds: the key.
+    pub delete: String,
 }
 
 /// A table column backing one struct field.

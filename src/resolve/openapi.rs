@@ -757,30 +757,47 @@ impl<'a> Resolver<'a> {
                 format!("?{i}")
             }
         };
-        let column_list = columns
-            .iter()
-            .map(|c| format!("\"{}\"", c.name))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let insert_placeholders = (1..=columns.len()).map(ph).collect::<Vec<_>>().join(", ");
-        let insert_list_without_key = columns[1..]
-            .iter()
-            .map(|c| format!("\"{}\"", c.name))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let insert_placeholders_without_key =
-            (1..columns.len()).map(ph).collect::<Vec<_>>().join(", ");
-        let mut n = 0;
-        let update_assignments = columns[1..]
+        let quoted = |cols: &[Column]| {
+            cols.iter()
+                .map(|c| format!("\"{}\"", c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let placeholders = |n: usize| (1..=n).map(ph).collect::<Vec<_>>().join(", ");
+        let all = quoted(&columns);
+        let returning = format!(" RETURNING {all}");
+        let select_sql = format!("SELECT {all} FROM \"{table}\"");
+        let key_sql = format!("\"{}\"", columns[0].name);
+        let updated: Vec<&Column> = columns[1..]
             .iter()
             .filter(|c| c.field != created_field)
-            .map(|c| {
-                n += 1;
-                format!("\"{}\" = {}", c.name, ph(n))
-            })
+            .collect();
+        let assignments = updated
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("\"{}\" = {}", c.name, ph(i + 1)))
             .collect::<Vec<_>>()
             .join(", ");
-        let update_key_placeholder = ph(n + 1);
+        let sql = EntitySql {
+            get: format!("{select_sql} WHERE {key_sql} = {}", ph(1)),
+            count: format!("SELECT COUNT(*) FROM \"{table}\""),
+            insert: format!(
+                "INSERT INTO \"{table}\" ({all}) VALUES ({}){returning}",
+                placeholders(columns.len())
+            ),
+            insert_without_key: format!(
+                "INSERT INTO \"{table}\" ({}) VALUES ({}){returning}",
+                quoted(&columns[1..]),
+                placeholders(columns.len() - 1)
+            ),
+            update: format!(
+                "UPDATE \"{table}\" SET {assignments} WHERE {key_sql} = {}{returning}",
+                ph(updated.len() + 1)
+            ),
+            delete: format!("DELETE FROM \"{table}\" WHERE {key_sql} = {}", ph(1)),
+            select: select_sql,
+            key: key_sql,
+        };
         Entity {
             type_name: e.ty.rust.clone(),
             table,
@@ -794,12 +811,7 @@ impl<'a> Resolver<'a> {
             updated_field,
             filters: vec![],
             sorts: vec![],
-            column_list,
-            insert_placeholders,
-            insert_list_without_key,
-            insert_placeholders_without_key,
-            update_assignments,
-            update_key_placeholder,
+            sql,
             sqlite_defs: vec![],
             postgres_defs: vec![],
             update_binds: vec![],
