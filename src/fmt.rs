@@ -2,9 +2,10 @@
 //! `cargo fmt --check` (STYLE.md: "Formatted output").
 //!
 //! This is the one place the core runs a program. Sources are written to a private
-//! temporary folder and formatted in batches (one rustfmt process per batch, not per file:
-//! a large contract renders over a thousand files). When `rustfmt` is missing or fails, the
-//! affected files are left as rendered and reported, so the caller can say so.
+//! temporary folder laid out as the project and formatted by one rustfmt process over the
+//! crate roots (not one per file: a large contract renders over a thousand files). When
+//! `rustfmt` is missing or fails, the files are left as rendered and reported, so the
+//! caller can say so.
 
 use crate::render::File;
 use std::process::Command;

@@ -306,9 +306,10 @@ pub struct Operation {
     pub key_expr: String,
     /// Filters of a nested collection: (entity column, path param field).
     pub scope: Vec<Scope>,
-    /// Query struct fields that map to `limit` / `offset` / `cursor` / `sort`.
+    /// Query struct fields that map to `limit` / `offset` / `page` / `cursor` / `sort`.
     pub limit_field: String,
     pub offset_field: String,
+    pub page_field: String,
     pub cursor_field: String,
     pub sort_field: String,
     /// Filters used by this list (subset of the entity's filters present in the query).
@@ -406,6 +407,8 @@ pub struct ResourceTests {
     pub item_suffix: String,
     /// A URL for the list operation, with valid required query parameters.
     pub list_url: String,
+    /// How that list pages: `cursor`, `offset` or `plain` (its paging test follows).
+    pub list_mode: String,
     pub has_list: bool,
     pub has_create: bool,
     pub has_read: bool,

@@ -182,6 +182,22 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
         });
     }
     let work = tempfile::tempdir().expect("temp dir");
+    // The starter spec paged by number instead of cursor (`pagination: offset`).
+    let offset_spec = work.path().join("bookstore-offset.yaml");
+    let starter = std::fs::read_to_string(root().join("specs/bookstore.yaml")).unwrap();
+    std::fs::write(
+        &offset_spec,
+        starter.replace(
+            "database: sqlite\n",
+            "database: sqlite\npagination: offset\n",
+        ),
+    )
+    .unwrap();
+    cases.push(Case {
+        name: "bookstore_offset".into(),
+        spec: Some(offset_spec),
+        database: "sqlite",
+    });
     let mut failures = Vec::new();
     for case in &cases {
         let started = Instant::now();

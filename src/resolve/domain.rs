@@ -193,7 +193,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 continue;
             }
             let params = match (name, on_item) {
-                ("list", _) => list_params(&filters, &sorts, offset, spec, res),
+                ("list", _) => list_params(&filters, &sorts, offset),
                 (_, true) => vec![id_param.clone()],
                 _ => vec![],
             };
@@ -249,7 +249,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                     let prop = format!("{}Id", fname.to_lower_camel_case());
                     let p = json!({"name": prop, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
                     let mut params = vec![p];
-                    params.extend(list_params(&[], &sorts, offset, spec, res));
+                    params.extend(list_params(&[], &sorts, offset));
                     let o = op(
                         &format!(
                             "list{}{}",
@@ -607,13 +607,7 @@ pub fn type_schema(ty: &str) -> Option<Value> {
     })
 }
 
-fn list_params(
-    filters: &[(String, Value)],
-    sorts: &[String],
-    offset: bool,
-    _spec: &DomainSpec,
-    _res: &ResourceSpec,
-) -> Vec<Value> {
+fn list_params(filters: &[(String, Value)], sorts: &[String], offset: bool) -> Vec<Value> {
     let mut out = Vec::new();
     if offset {
         out.push(json!({"name": "page", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 1, "default": 1}}));

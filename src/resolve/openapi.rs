@@ -1176,6 +1176,7 @@ impl<'a> Resolver<'a> {
             scope: vec![],
             limit_field: String::new(),
             offset_field: String::new(),
+            page_field: String::new(),
             cursor_field: String::new(),
             sort_field: String::new(),
             filters: vec![],
@@ -1331,7 +1332,7 @@ impl<'a> Resolver<'a> {
                         op.limit_field = p.field.clone()
                     }
                     "offset" | "skip" if is_int => op.offset_field = p.field.clone(),
-                    "page" if is_int => op.offset_field = format!("page:{}", p.field),
+                    "page" if is_int => op.page_field = p.field.clone(),
                     "cursor" if base == "String" => op.cursor_field = p.field.clone(),
                     "sort" => op.sort_field = p.field.clone(),
                     _ => {}
@@ -1341,6 +1342,7 @@ impl<'a> Resolver<'a> {
                 let understood = [
                     &op.limit_field,
                     &op.offset_field,
+                    &op.page_field,
                     &op.cursor_field,
                     &op.sort_field,
                 ];
@@ -1349,11 +1351,7 @@ impl<'a> Resolver<'a> {
                         &x.name == name && x.ty.rust == ty.rust && !matches!(x.ty.sql, Sql::Json)
                     }) {
                         let inner_opt = p.ty.starts_with("Option<");
-                        if inner_opt
-                            && !understood
-                                .iter()
-                                .any(|u| u.trim_start_matches("page:") == p.field)
-                        {
+                        if inner_opt && !understood.iter().any(|u| **u == p.field) {
                             op.filters.push(Filter {
                                 query_field: p.field.clone(),
                                 column: f.name.clone(),
@@ -1372,11 +1370,12 @@ impl<'a> Resolver<'a> {
             let used: Vec<String> = [
                 &op.limit_field,
                 &op.offset_field,
+                &op.page_field,
                 &op.cursor_field,
                 &op.sort_field,
             ]
             .iter()
-            .map(|f| f.trim_start_matches("page:").to_string())
+            .map(|f| f.to_string())
             .chain(op.filters.iter().map(|f| f.query_field.clone()))
             .collect();
             if let Some(p) = op
@@ -1648,6 +1647,7 @@ impl<'a> Resolver<'a> {
         t.has_delete = same_path("delete");
         if let Some(l) = find("list") {
             t.list_url = self.sample_url(l).unwrap_or_default();
+            t.list_mode = l.list_mode.clone();
         }
         if let Some(r) = read {
             t.missing_url = self.sample_url(r).unwrap_or_default();
@@ -2004,7 +2004,7 @@ impl<'a> Resolver<'a> {
             if op.kind == "list" {
                 op.list_mode = if !op.cursor_field.is_empty() {
                     "cursor".into()
-                } else if op.offset_field.starts_with("page:") {
+                } else if !op.page_field.is_empty() {
                     "offset".into()
                 } else {
                     "plain".into()
@@ -2021,7 +2021,8 @@ impl<'a> Resolver<'a> {
                         "crate::pagination::decode_cursor({}.as_deref())?",
                         q(&op.cursor_field)
                     )
-                } else if let Some(f) = op.offset_field.strip_prefix("page:") {
+                } else if !op.page_field.is_empty() {
+                    let f = op.page_field.as_str();
                     if param_ty(f).starts_with("Option<") {
                         format!("({}{}.unwrap_or(1).max(1) - 1) * limit", q(f), widen_opt(f))
                     } else {
