@@ -58,6 +58,8 @@ pub struct Model {
     pub tables: Vec<Entity>,
     /// A route that takes a JSON body, for the 413/415/400 tests: (method, url).
     pub body_probe: Option<(String, String)>,
+    /// Security schemes, roles and every operation's requirement.
+    pub security: Security,
     /// Problems and notes found while resolving; never rendered.
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
@@ -198,6 +200,8 @@ pub struct Entity {
     pub key_bind: String,
     /// How repository functions take the key: `&str` for strings, else `&K`.
     pub key_ref_ty: String,
+    /// The SQL column holding the owning account (`x-apigen-owned`), or empty.
+    pub owner_column: String,
 }
 
 /// Parameterised SQL of one table, placeholders in the project's dialect (`?1` / `$1`).
@@ -343,6 +347,123 @@ pub struct Operation {
     pub patch_fields: Vec<Assign>,
     /// Field to set to `now` on PATCH (`Some(now)` when optional), or empty.
     pub touch_expr: String,
+    /// Ident of this operation's `Requirement` static in the generated `security.rs`.
+    pub guard: String,
+    /// Non-admin callers only reach their own rows (`x-apigen-owner`).
+    pub owner: bool,
+    /// Expression for the owner filter passed to owned repositories (`None` or
+    /// `caller.owner_filter()`); empty when the entity is not owned.
+    pub owner_expr: String,
+    /// The service reads its `caller` argument.
+    pub caller_used: bool,
+}
+
+/// The contract's security (OpenAPI 3.0.3 §4.7.27 Security Scheme Object, §4.7.30
+/// Security Requirement Object) and apigen's `x-apigen-auth` roles.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Security {
+    pub schemes: Vec<SecurityScheme>,
+    /// One per operation, in operation order.
+    pub requirements: Vec<Requirement>,
+    pub roles: Vec<String>,
+    /// Passes every role, scope and owner check (the first role).
+    pub admin_role: String,
+    /// Given to self-registered accounts (the last role, unless `default_role` says).
+    pub default_role: String,
+    /// The scopes each role's access tokens carry.
+    pub role_scopes: Vec<RoleScopes>,
+    pub buckets: Vec<RateBucket>,
+    /// Names of `apiKey` schemes `in: query`: stripped from queries once checked.
+    pub query_key_params: Vec<String>,
+    /// Path prefix of the account routes (`/auth`, `/api/v1/auth`).
+    pub auth_prefix: String,
+    /// Test data: how the admin test client authenticates per route, and the probes of
+    /// the denial matrix.
+    pub route_creds: Vec<RouteCreds>,
+    pub probes: Vec<Probe>,
+    /// Some scheme is basic / an API key / a bearer token (tests set up those credentials).
+    pub has_basic: bool,
+    pub has_api_key: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityScheme {
+    /// SCREAMING_SNAKE ident of the static.
+    pub ident: String,
+    /// The name in `components.securitySchemes`.
+    pub name: String,
+    /// `Bearer`, `Basic` or `ApiKey`.
+    pub kind: String,
+    /// For API keys: `Header`, `Query` or `Cookie`, and the parameter name.
+    pub location: String,
+    pub param: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Requirement {
+    pub ident: String,
+    pub operation: String,
+    /// One line for the doc comment.
+    pub summary: String,
+    /// OR of ANDs; an empty inner list admits anonymous callers.
+    pub alternatives: Vec<Vec<Need>>,
+    pub roles: Vec<String>,
+    pub owner: bool,
+    /// Ident of the rate-limit bucket (`crate::ratelimit::DEFAULT` or a contract bucket).
+    pub bucket: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Need {
+    /// Ident of the scheme static.
+    pub scheme: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleScopes {
+    pub role: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RateBucket {
+    pub ident: String,
+    pub name: String,
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+/// The credentials the admin test client sends to one route: `bearer`, `basic`,
+/// `header:<name>`, `query:<name>` or `cookie:<name>`. Empty: none needed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteCreds {
+    pub method: String,
+    pub route: String,
+    pub creds: Vec<String>,
+}
+
+/// One protected operation in the generated denial-matrix tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    pub method: String,
+    pub url: String,
+    /// Anonymous callers are admitted (an empty alternative).
+    pub anonymous: bool,
+    /// No credential can satisfy the requirement (every request is 401).
+    pub refuses_all: bool,
+    /// An alternative needs only a bearer token: token-based denials apply.
+    pub bearer: bool,
+    /// A bearer token without scopes is refused (every bearer-only alternative has scopes).
+    pub scoped: bool,
+    /// Scopes that satisfy a bearer-only alternative.
+    pub scopes: Vec<String>,
+    /// Roles required (`x-apigen-roles`); a token with another role is 403.
+    pub roles: Vec<String>,
+    /// A non-admin role that is admitted (empty: only admins, or any role).
+    pub allowed_role: String,
+    /// An alternative that is one API key alone: its credential (`header:X-Key`), or empty.
+    pub api_key: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -390,6 +511,8 @@ pub struct RouteHandler {
     pub method: String,
     pub module: String,
     pub func: String,
+    /// Ident of the operation's requirement in `security.rs`.
+    pub guard: String,
 }
 
 /// Test data for a resource, computed from its schemas.
@@ -451,6 +574,10 @@ pub struct ResourceTests {
     pub write_only: Vec<String>,
     /// Rows to create first because the sample refers to them (foreign keys).
     pub prereqs: Vec<Prereq>,
+    /// Ownership test: a non-admin role that may create rows and use the owner-only
+    /// item operations (empty: no test), and those operations' methods.
+    pub owner_role: String,
+    pub owner_methods: Vec<String>,
 }
 
 /// A referenced row a test creates first; its id goes into `field` of the sample.

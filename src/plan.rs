@@ -57,6 +57,8 @@ const PROJECT_FILES: &[(&str, &str, Owner)] = &[
     ("src/main.rs", "src/main.rs.j2", Owner::Generated),
     ("src/lib.rs", "src/lib.rs.j2", Owner::Generated),
     ("src/config.rs", "src/config.rs.j2", Owner::User),
+    ("src/accounts.rs", "src/accounts.rs.j2", Owner::Generated),
+    ("src/auth.rs", "src/auth.rs.j2", Owner::Generated),
     ("src/db.rs", "src/db.rs.j2", Owner::Generated),
     ("src/docs.rs", "src/docs.rs.j2", Owner::Generated),
     ("src/error.rs", "src/error.rs.j2", Owner::Generated),
@@ -74,8 +76,10 @@ const PROJECT_FILES: &[(&str, &str, Owner)] = &[
         Owner::Generated,
     ),
     ("src/params.rs", "src/params.rs.j2", Owner::Generated),
+    ("src/ratelimit.rs", "src/ratelimit.rs.j2", Owner::Generated),
     ("src/respond.rs", "src/respond.rs.j2", Owner::Generated),
     ("src/schemas.rs", "src/schemas.rs.j2", Owner::Generated),
+    ("src/security.rs", "src/security.rs.j2", Owner::Generated),
     ("src/state.rs", "src/state.rs.j2", Owner::Generated),
     (
         "src/validation.rs",
@@ -105,6 +109,16 @@ const PROJECT_FILES: &[(&str, &str, Owner)] = &[
     (
         "tests/api/common.rs",
         "tests/api/common.rs.j2",
+        Owner::Generated,
+    ),
+    (
+        "tests/api/access.rs",
+        "tests/api/access.rs.j2",
+        Owner::Generated,
+    ),
+    (
+        "tests/api/accounts.rs",
+        "tests/api/accounts.rs.j2",
         Owner::Generated,
     ),
     ("tests/api/ops.rs", "tests/api/ops.rs.j2", Owner::Generated),

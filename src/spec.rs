@@ -49,9 +49,21 @@ pub struct DomainSpec {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSpec {
-    /// Role names; the first is the most privileged by convention (usually `admin`).
+    /// Role names; the first is the administrator (passes every check), the last is given
+    /// to self-registered accounts unless `default_role` names another.
     #[serde(default)]
     pub roles: Vec<String>,
+    #[serde(default)]
+    pub default_role: Option<String>,
+}
+
+/// A token bucket: `per_minute` requests a minute, at most `burst` at once.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    pub per_minute: u32,
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 /// One resource: a table, a model type and its CRUD operations.
@@ -74,9 +86,14 @@ pub struct ResourceSpec {
     pub soft_delete: bool,
     /// Fields by camelCase or snake_case name, in order.
     pub fields: IndexMap<String, FieldSpec>,
-    /// Which callers may do what: `public`, `owner`, or a list of roles, per operation.
+    /// Which callers may do what, per operation or action: `public`, `authenticated`,
+    /// `owner` (signed in; non-admins reach only their own rows), or a list of roles.
+    /// With an `auth` section, an operation left out is for the admin role only.
     #[serde(default)]
     pub access: IndexMap<String, serde_json::Value>,
+    /// A rate limit of the resource's own for each of its operations.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitSpec>,
     /// Fields a list may filter on by equality; defaults to enum, boolean and `ref` fields.
     #[serde(default)]
     pub filters: Option<Vec<String>>,

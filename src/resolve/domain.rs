@@ -95,6 +95,22 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 );
             }
         }
+        for k in res.access.keys() {
+            if !OPS.contains(&k.as_str()) && !res.actions.contains(k) {
+                diags.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        file,
+                        ptr(&ptr(&rptr, "access"), k),
+                        format!("`{k}` is neither an operation nor an action of `{rname}`"),
+                    )
+                    .hint(format!(
+                        "use one of {} or a declared action",
+                        OPS.join(", ")
+                    )),
+                );
+            }
+        }
         let has = |op: &str| !res.except.iter().any(|e| e == op);
         let coll = format!("{base}/{plural_name}");
         let item = format!("{coll}/{{id}}");
@@ -197,7 +213,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 (_, true) => vec![id_param.clone()],
                 _ => vec![],
             };
-            let o = op(
+            let mut o = op(
                 &id,
                 &summary,
                 params,
@@ -207,6 +223,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 errors,
                 name == "list",
             );
+            apply_access(&mut o, spec, res, name, &rptr, file, &mut diags);
             if on_item {
                 &mut item_item
             } else {
@@ -233,6 +250,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 false,
             );
             o["x-apigen-action"] = Value::Bool(true);
+            apply_access(&mut o, spec, res, action, &rptr, file, &mut diags);
             paths.insert(format!("{item}/{a}"), json!({"post": o}));
         }
         // Nested lists: /{parents}/{parentId}/{plural} for every `ref` field.
@@ -250,7 +268,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                     let p = json!({"name": prop, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
                     let mut params = vec![p];
                     params.extend(list_params(&[], &sorts, offset));
-                    let o = op(
+                    let mut o = op(
                         &format!(
                             "list{}{}",
                             target.to_pascal_case(),
@@ -268,6 +286,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                         &["400"],
                         true,
                     );
+                    apply_access(&mut o, spec, res, "list", &rptr, file, &mut diags);
                     paths.insert(
                         format!("{base}/{tplural}/{{{prop}}}/{plural_name}"),
                         json!({"get": o}),
@@ -282,14 +301,41 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
     if let Some(d) = &spec.description {
         info["description"] = Value::String(d.clone());
     }
-    let doc = json!({
+    let secured = spec.auth.is_some() || spec.resources.values().any(|r| !r.access.is_empty());
+    let mut components = json!({"schemas": schemas});
+    if secured {
+        components["securitySchemes"] = json!({
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token from `POST /auth/login`."},
+            "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key issued by an administrator."},
+        });
+    }
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": info,
         "x-apigen-envelope": true,
         "x-apigen-name": spec.name,
+        "x-apigen-base-path": base,
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": components,
     });
+    if let Some(auth) = &spec.auth {
+        let mut a = json!({"roles": auth.roles});
+        if let Some(d) = &auth.default_role {
+            a["default_role"] = Value::String(d.clone());
+        }
+        doc["x-apigen-auth"] = a;
+        if auth.roles.is_empty() {
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    "/auth/roles",
+                    "`auth` needs at least one role",
+                )
+                .hint("for example `roles: [admin, user]` (the first is the administrator)"),
+            );
+        }
+    }
     (doc, diags)
 }
 
@@ -463,6 +509,81 @@ fn entity_schema(
         schema["x-apigen-access"] = serde_json::to_value(&res.access).unwrap_or(Value::Null);
     }
     (schema, filters, sorts)
+}
+
+/// Sets `security`, `x-apigen-roles`, `x-apigen-owner` and `x-apigen-rate-limit` on
+/// operation `o` from the resource's `access` entry for `name` (an operation or action).
+fn apply_access(
+    o: &mut Value,
+    spec: &DomainSpec,
+    res: &ResourceSpec,
+    name: &str,
+    rptr: &str,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let Some(limit) = &res.rate_limit {
+        o["x-apigen-rate-limit"] = json!({"per_minute": limit.per_minute, "burst": limit.burst.unwrap_or(limit.per_minute)});
+    }
+    let signed_in = json!([{"bearerAuth": []}, {"apiKeyAuth": []}]);
+    let roles = spec
+        .auth
+        .as_ref()
+        .map(|a| a.roles.clone())
+        .unwrap_or_default();
+    let aptr = ptr(&ptr(rptr, "access"), name);
+    match res.access.get(name) {
+        None if spec.auth.is_none() => {}
+        // Default deny: what the spec does not open is for the administrator.
+        None => {
+            o["security"] = signed_in;
+            o["x-apigen-roles"] = json!(roles.first().cloned().into_iter().collect::<Vec<_>>());
+        }
+        Some(Value::String(s)) if s == "public" => o["security"] = json!([]),
+        Some(Value::String(s)) if s == "authenticated" => o["security"] = signed_in,
+        Some(Value::String(s)) if s == "owner" => {
+            if !res.owned {
+                diags.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        file,
+                        &aptr,
+                        format!("`{name}: owner` on a resource that is not `owned`"),
+                    )
+                    .hint("add `owned: true` to the resource, or choose roles"),
+                );
+            }
+            o["security"] = signed_in;
+            o["x-apigen-owner"] = Value::Bool(true);
+        }
+        Some(Value::Array(list)) if !list.is_empty() && list.iter().all(Value::is_string) => {
+            for r in list {
+                let r = r.as_str().unwrap_or_default();
+                if !roles.iter().any(|x| x == r) {
+                    diags.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            file,
+                            &aptr,
+                            format!("role `{r}` is not declared under `auth.roles`"),
+                        )
+                        .hint("declare it, or fix its name"),
+                    );
+                }
+            }
+            o["security"] = signed_in;
+            o["x-apigen-roles"] = Value::Array(list.clone());
+        }
+        Some(other) => diags.push(
+            Diagnostic::new(
+                Severity::Error,
+                file,
+                &aptr,
+                format!("`{other}` is not an access rule"),
+            )
+            .hint("use `public`, `authenticated`, `owner` or a list of roles"),
+        ),
+    }
 }
 
 fn field_schema(

@@ -9,6 +9,7 @@
 pub mod domain;
 pub mod names;
 pub mod openapi;
+pub mod security;
 pub mod types;
 
 use crate::diag::{Diagnostic, Error};

@@ -7,6 +7,7 @@
 //! compiles and answers 501, plus a diagnostic naming the construct and its location.
 
 use super::names::{doc_line, pascal_ident, rust_str, snake_ident, Namespace};
+use super::security::SecurityResolver;
 use super::types::{Additional, Node, Prop, Sql, Ty, TypeBuilder};
 use crate::diag::{ptr, Diagnostic, Severity};
 use crate::model::*;
@@ -88,7 +89,16 @@ pub fn resolve_document(
     if !missing.is_empty() {
         return Err(missing);
     }
-    let api: OpenAPI = match serde_path_to_error::deserialize(doc.clone()) {
+    // Security schemes are read from the raw document (`security::SecurityResolver`), so a
+    // scheme type `openapiv3` does not know (3.1 `mutualTLS`) cannot make it unreadable.
+    let mut for_openapiv3 = doc.clone();
+    if let Some(c) = for_openapiv3
+        .get_mut("components")
+        .and_then(Value::as_object_mut)
+    {
+        c.remove("securitySchemes");
+    }
+    let api: OpenAPI = match serde_path_to_error::deserialize(for_openapiv3) {
         Ok(a) => a,
         Err(e) => {
             let pointer = e.path().iter().fold(String::new(), |acc, seg| match seg {
@@ -115,6 +125,7 @@ pub fn resolve_document(
         envelope,
         database,
         diags: Vec::new(),
+        sec: Some(SecurityResolver::new(file, doc)),
     };
     let model = r.run(&api, served, package, is_domain);
     let mut diags = r.diags;
@@ -134,6 +145,8 @@ struct Resolver<'a> {
     envelope: bool,
     database: Database,
     diags: Vec<Diagnostic>,
+    /// Taken by `run` when it builds the model's `Security`.
+    sec: Option<SecurityResolver>,
 }
 
 /// An entity chosen for a group, before columns are built.
@@ -278,6 +291,8 @@ impl<'a> Resolver<'a> {
             "mod",
             "common",
             "ops",
+            "access",
+            "accounts",
             "main",
             "health",
             "docs",
@@ -326,6 +341,7 @@ impl<'a> Resolver<'a> {
             let hint = hints.get(coll).cloned().unwrap_or_default();
             let module = modules.claim(&snake_ident(&hint, "root"));
             let mut ops = Vec::new();
+            let mut raw_of = Vec::new();
             for &i in idxs {
                 let o = &raw_ops[i];
                 let route = routes_map
@@ -343,8 +359,42 @@ impl<'a> Resolver<'a> {
                     && entity.as_ref().is_none_or(|_| o.method != "get" || p.item);
                 let op = self.operation(o, &route, p.item, entity.as_ref(), &mut funcs, foreign);
                 ops.push(op);
+                raw_of.push(i);
             }
             let entity_model = entity.as_ref().map(|e| self.entity(e, &module));
+            let owned = entity_model
+                .as_ref()
+                .is_some_and(|e| !e.owner_column.is_empty());
+            for (op, &i) in ops.iter_mut().zip(&raw_of) {
+                let o = &raw_ops[i];
+                let raw = serde_json::to_value(&o.op).unwrap_or(Value::Null);
+                let url = self.sample_url(op);
+                let sec = self
+                    .sec
+                    .as_mut()
+                    .expect("security resolver present until run ends");
+                let (guard, owner) = sec.operation(
+                    &raw,
+                    &o.pointer,
+                    &op.operation_id,
+                    &op.func,
+                    &op.method,
+                    &op.route,
+                    url,
+                    owned && op.implemented,
+                );
+                op.guard = guard;
+                op.owner = owner;
+                if owned {
+                    op.owner_expr = if owner {
+                        "caller.owner_filter()".into()
+                    } else {
+                        "None".into()
+                    };
+                }
+                op.caller_used = op.implemented
+                    && (owner || (owned && matches!(op.kind.as_str(), "create" | "replace")));
+            }
             let mut res = Resource {
                 module,
                 label: hint.replace(['_', '-'], " "),
@@ -369,6 +419,7 @@ impl<'a> Resolver<'a> {
                         method: o.method.clone(),
                         module: r.module.clone(),
                         func: o.func.clone(),
+                        guard: o.guard.clone(),
                     });
             }
         }
@@ -407,6 +458,16 @@ impl<'a> Resolver<'a> {
                     .find(|s| s.json_body && !s.body.is_empty() && s.method != "GET")
                     .map(|s| (s.method.clone(), s.url.clone()))
             });
+        let paths: Vec<String> = api.paths.paths.keys().cloned().collect();
+        let base = self
+            .raw
+            .get("x-apigen-base-path")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let sec = self.sec.take().expect("security resolver present");
+        self.diags.extend(sec.diags.iter().cloned());
+        let security = sec.finish(&paths, &base);
         let mut openapi_json = serde_json::to_string_pretty(served).unwrap_or_default();
         openapi_json.push('\n');
         Model {
@@ -429,6 +490,7 @@ impl<'a> Resolver<'a> {
             openapi_json,
             tables,
             body_probe,
+            security,
             diagnostics: vec![],
         }
     }
@@ -750,8 +812,9 @@ impl<'a> Resolver<'a> {
                 ));
             }
         }
-        let ph = |i: usize| {
-            if self.database == Database::Postgres {
+        let database = self.database;
+        let ph = move |i: usize| {
+            if database == Database::Postgres {
                 format!("${i}")
             } else {
                 format!("?{i}")
@@ -768,9 +831,27 @@ impl<'a> Resolver<'a> {
         let returning = format!(" RETURNING {all}");
         let select_sql = format!("SELECT {all} FROM \"{table}\"");
         let key_sql = format!("\"{}\"", columns[0].name);
+        // `x-apigen-owned`: the `owner_id` column is set once, on create, from the caller.
+        let owned = self.raw_schema_flag(&e.ty.rust, "x-apigen-owned");
+        let owner_column = if owned {
+            match columns.iter().find(|c| c.name == "owner_id") {
+                Some(c) => c.name.clone(),
+                None => {
+                    let pointer = self
+                        .tb
+                        .component_of(&e.ty.rust)
+                        .map(String::from)
+                        .unwrap_or_else(|| format!("/components/schemas/{}", e.ty.rust));
+                    self.diag(Severity::Error, &ptr(&pointer, "x-apigen-owned"), format!("`{}` is `x-apigen-owned` but has no `ownerId` property to hold the owner", e.ty.rust), "add `ownerId: {type: string, format: uuid, readOnly: true, nullable: true}`");
+                    String::new()
+                }
+            }
+        } else {
+            String::new()
+        };
         let updated: Vec<&Column> = columns[1..]
             .iter()
-            .filter(|c| c.field != created_field)
+            .filter(|c| c.field != created_field && c.name != owner_column)
             .collect();
         let assignments = updated
             .iter()
@@ -778,8 +859,23 @@ impl<'a> Resolver<'a> {
             .map(|(i, c)| format!("\"{}\" = {}", c.name, ph(i + 1)))
             .collect::<Vec<_>>()
             .join(", ");
+        // Owned tables: every keyed statement takes the owner filter as its last argument
+        // (NULL: any owner), so another owner's row is simply not found.
+        let owner_sql = |i: usize| {
+            if owner_column.is_empty() {
+                String::new()
+            } else if database == Database::Postgres {
+                format!(
+                    " AND ({}::uuid IS NULL OR \"{owner_column}\" = {})",
+                    ph(i),
+                    ph(i)
+                )
+            } else {
+                format!(" AND ({} IS NULL OR \"{owner_column}\" = {})", ph(i), ph(i))
+            }
+        };
         let sql = EntitySql {
-            get: format!("{select_sql} WHERE {key_sql} = {}", ph(1)),
+            get: format!("{select_sql} WHERE {key_sql} = {}{}", ph(1), owner_sql(2)),
             count: format!("SELECT COUNT(*) FROM \"{table}\""),
             insert: format!(
                 "INSERT INTO \"{table}\" ({all}) VALUES ({}){returning}",
@@ -791,10 +887,15 @@ impl<'a> Resolver<'a> {
                 placeholders(columns.len() - 1)
             ),
             update: format!(
-                "UPDATE \"{table}\" SET {assignments} WHERE {key_sql} = {}{returning}",
-                ph(updated.len() + 1)
+                "UPDATE \"{table}\" SET {assignments} WHERE {key_sql} = {}{}{returning}",
+                ph(updated.len() + 1),
+                owner_sql(updated.len() + 2)
             ),
-            delete: format!("DELETE FROM \"{table}\" WHERE {key_sql} = {}", ph(1)),
+            delete: format!(
+                "DELETE FROM \"{table}\" WHERE {key_sql} = {}{}",
+                ph(1),
+                owner_sql(2)
+            ),
             select: select_sql,
             key: key_sql,
         };
@@ -818,6 +919,7 @@ impl<'a> Resolver<'a> {
             default_sort: String::new(),
             key_bind: String::new(),
             key_ref_ty: String::new(),
+            owner_column,
         }
     }
 
@@ -832,6 +934,20 @@ impl<'a> Resolver<'a> {
             .get(key)
             .and_then(Value::as_str)
             .map(String::from)
+    }
+
+    /// A boolean extension on a named schema (`x-apigen-owned: true`).
+    fn raw_schema_flag(&self, type_name: &str, key: &str) -> bool {
+        let pointer = self
+            .tb
+            .component_of(type_name)
+            .map(String::from)
+            .unwrap_or_else(|| format!("/components/schemas/{type_name}"));
+        self.raw
+            .pointer(&pointer)
+            .and_then(|s| s.get(key))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     fn table_of_domain_ref(&self, resource: &str) -> String {
@@ -1195,6 +1311,10 @@ impl<'a> Resolver<'a> {
             query_used: false,
             patch_fields: vec![],
             touch_expr: String::new(),
+            guard: String::new(),
+            owner: false,
+            owner_expr: String::new(),
+            caller_used: false,
         };
         // Decide whether the entity can serve this operation.
         if !reasons.is_empty() {
@@ -1426,10 +1546,22 @@ impl<'a> Resolver<'a> {
                 ))
             }
         };
+        let owned = self.raw_schema_flag(&e.ty.rust, "x-apigen-owned");
         let mut out = Vec::new();
         for (i, (p, f)) in props.iter().zip(fields.iter()).enumerate() {
             let optional = f.ty.starts_with("Option<");
-            let expr = if i == e.key_prop {
+            let expr = if owned
+                && (p.name == "ownerId" || p.name == "owner_id")
+                && p.ty.sql == Sql::Uuid
+            {
+                // The owner is whoever creates the row; a replace keeps it (the UPDATE
+                // statement does not set the owner column).
+                if optional {
+                    "caller.subject".into()
+                } else {
+                    "caller.subject.unwrap_or_default()".into()
+                }
+            } else if i == e.key_prop {
                 if kind == "replace" {
                     let k = copy_or_clone("key", &f.ty, &self.tb.enums);
                     if optional {
@@ -1590,8 +1722,15 @@ impl<'a> Resolver<'a> {
         };
         // Stubs: a concrete URL and a valid body for each operation that answers 501.
         let mut names = Namespace::new();
+        let refused = |s: &Self, o: &Operation| {
+            s.sec
+                .as_ref()
+                .and_then(|sec| sec.info(&o.guard))
+                .is_some_and(|i| i.refuses_all)
+        };
         for o in &res.operations {
-            if o.implemented {
+            // Operations no credential can reach are covered by the denial matrix.
+            if o.implemented || refused(self, o) {
                 continue;
             }
             let Some(url) = self.sample_url(o) else {
@@ -1661,6 +1800,13 @@ impl<'a> Resolver<'a> {
             t.collection_url = l.path.clone();
         }
         let Some(c) = create else { return t };
+        if res
+            .operations
+            .iter()
+            .any(|o| o.implemented && refused(self, o))
+        {
+            return t;
+        }
         t.collection_url = c.path.clone();
         t.create_status = c.success_status;
         t.delete_status = find("delete").map(|d| d.success_status).unwrap_or(204);
@@ -1885,6 +2031,46 @@ impl<'a> Resolver<'a> {
                 snake_ident(&u.name, "value").trim_end_matches('_')
             );
         }
+        // Ownership: non-admins who may create rows and use the owner-only item
+        // operations, each with a bearer token alone.
+        if t.crud && t.has_read {
+            if let Some(sec) = &self.sec {
+                let owned: Vec<&Operation> = ["read", "replace", "update", "delete"]
+                    .into_iter()
+                    .filter(|k| match *k {
+                        "read" => t.has_read,
+                        "replace" => t.has_replace,
+                        "update" => t.has_update,
+                        _ => t.has_delete,
+                    })
+                    .filter_map(find)
+                    .filter(|o| o.owner)
+                    .collect();
+                let create_info = sec.info(&c.guard);
+                let infos: Vec<_> = owned.iter().filter_map(|o| sec.info(&o.guard)).collect();
+                if let Some(ci) = create_info.filter(|ci| {
+                    !owned.is_empty()
+                        && infos.len() == owned.len()
+                        && ci.bearer
+                        && infos.iter().all(|i| i.bearer)
+                }) {
+                    let candidates = if ci.roles.is_empty() {
+                        vec!["member".to_string()]
+                    } else {
+                        ci.roles.clone()
+                    };
+                    if let Some(role) = candidates.into_iter().find(|r| {
+                        r != sec.admin_role()
+                            && infos
+                                .iter()
+                                .all(|i| i.roles.is_empty() || i.roles.contains(r))
+                    }) {
+                        t.owner_role = role;
+                        t.owner_methods = owned.iter().map(|o| o.method_upper.clone()).collect();
+                    }
+                }
+            }
+        }
         t
     }
 
@@ -1921,7 +2107,7 @@ impl<'a> Resolver<'a> {
             }
             e.update_binds = e.columns[1..]
                 .iter()
-                .filter(|c| c.field != e.created_field)
+                .filter(|c| c.field != e.created_field && c.name != e.owner_column)
                 .map(|c| c.bind.clone())
                 .collect();
             e.default_sort = e
