@@ -464,6 +464,8 @@ pub struct Probe {
     pub allowed_role: String,
     /// An alternative that is one API key alone: its credential (`header:X-Key`), or empty.
     pub api_key: String,
+    /// An alternative is a password (HTTP basic) alone.
+    pub basic: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -409,6 +409,7 @@ impl SecurityResolver {
                     .unwrap_or_default(),
                 roles: roles.clone(),
                 api_key,
+                basic: kinds.iter().any(|ks| ks.len() == 1 && matches!(ks[0], Kind::Basic)),
             });
         }
         if kinds.iter().zip(&alternatives).any(|(ks, needs)| {
