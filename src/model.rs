@@ -349,6 +349,8 @@ pub struct Operation {
     pub touch_expr: String,
     /// Ident of this operation's `Requirement` static in the generated `security.rs`.
     pub guard: String,
+    /// Who may call it, in one line (for the generated README).
+    pub access: String,
     /// Non-admin callers only reach their own rows (`x-apigen-owner`).
     pub owner: bool,
     /// Expression for the owner filter passed to owned repositories (`None` or

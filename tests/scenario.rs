@@ -52,11 +52,26 @@ fn cargo(dir: &Path, args: &[&str], envs: &[(&str, &str)]) {
 }
 
 /// One HTTP/1.1 request to the service on `port`; returns the status and the body.
-fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+/// The signing key the scenario's service runs with (from the environment, as in production).
+const JWT_SECRET: &str = "scenario-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
+
+/// One HTTP/1.1 request; `token` (an access token, or empty) goes in `Authorization`.
+fn http(
+    port: u16,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the service");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let body = body.unwrap_or("");
-    let req = format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+    let auth = if token.is_empty() {
+        String::new()
+    } else {
+        format!("authorization: Bearer {token}\r\n")
+    };
+    let req = format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
     s.write_all(req.as_bytes()).unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
@@ -115,6 +130,7 @@ fn start(dir: &Path, package: &str, database_url: &str) -> (Service, u16) {
         .current_dir(dir)
         .env("PORT", port.to_string())
         .env("DATABASE_URL", database_url)
+        .env("JWT_SECRET", JWT_SECRET)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -187,10 +203,48 @@ fn scenario(database: &str) {
         }
     };
 
-    // 1. Rows written through the API.
+    // 1. Rows written through the API, by an administrator created with the service's own
+    // command and signed in over HTTP; anonymous writes are refused.
     let (service, port) = start(&dir, &package, &url);
+    let created = Command::new(root().join("target/e2e/debug").join(&package))
+        .args([
+            "create-user",
+            "--email",
+            "admin@example.com",
+            "--role",
+            "admin",
+        ])
+        .current_dir(&dir)
+        .env("DATABASE_URL", &url)
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("NEW_USER_PASSWORD", "a long admin password")
+        .output()
+        .expect("run create-user");
+    assert!(
+        created.status.success(),
+        "create-user: {}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let (status, login) = http(
+        port,
+        "",
+        "POST",
+        "/api/v1/auth/login",
+        Some(r#"{"email": "admin@example.com", "password": "a long admin password"}"#),
+    );
+    assert_eq!(status, 200, "{login}");
+    let token = login["data"]["accessToken"].as_str().unwrap().to_string();
+    let (status, _) = http(
+        port,
+        "",
+        "POST",
+        "/api/v1/authors",
+        Some(r#"{"name": "Anonymous", "email": "anon@example.com"}"#),
+    );
+    assert_eq!(status, 401, "anonymous writes are refused");
     let (status, author) = http(
         port,
+        &token,
         "POST",
         "/api/v1/authors",
         Some(
@@ -201,6 +255,7 @@ fn scenario(database: &str) {
     let author_id = author["data"]["id"].as_str().unwrap().to_string();
     let (status, book) = http(
         port,
+        &token,
         "POST",
         "/api/v1/books",
         Some(&format!(
@@ -259,18 +314,25 @@ fn scenario(database: &str) {
 
     // 5. The earlier rows are still there with their data, under the new schema.
     let (service, port) = start(&dir, &package, &url);
-    let (status, got) = http(port, "GET", &format!("/api/v1/authors/{author_id}"), None);
+    let (status, got) = http(
+        port,
+        &token,
+        "GET",
+        &format!("/api/v1/authors/{author_id}"),
+        None,
+    );
     assert_eq!(status, 200, "{got}");
     assert_eq!(
         got["data"]["biography"], "Wrote Earthsea.",
         "the renamed column kept its data: {got}"
     );
     assert_eq!(got["data"]["name"], "Ursula K. Le Guin");
-    let (status, books) = http(port, "GET", "/api/v1/books", None);
+    let (status, books) = http(port, &token, "GET", "/api/v1/books", None);
     assert_eq!(status, 200);
     assert_eq!(books["data"][0]["title"], "A Wizard of Earthsea");
     let (status, review) = http(
         port,
+        &token,
         "POST",
         "/api/v1/reviews",
         Some(&format!(
@@ -281,6 +343,7 @@ fn scenario(database: &str) {
     assert_eq!(status, 201, "the added resource works: {review}");
     let (status, dup) = http(
         port,
+        &token,
         "POST",
         "/api/v1/authors",
         Some(r#"{"name": "Ursula K. Le Guin", "email": "other@example.com"}"#),

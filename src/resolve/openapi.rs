@@ -373,7 +373,7 @@ impl<'a> Resolver<'a> {
                     .sec
                     .as_mut()
                     .expect("security resolver present until run ends");
-                let (guard, owner) = sec.operation(
+                let (guard, owner, access) = sec.operation(
                     &raw,
                     &o.pointer,
                     &op.operation_id,
@@ -385,6 +385,7 @@ impl<'a> Resolver<'a> {
                 );
                 op.guard = guard;
                 op.owner = owner;
+                op.access = access;
                 if owned {
                     op.owner_expr = if owner {
                         "caller.owner_filter()".into()
@@ -392,8 +393,7 @@ impl<'a> Resolver<'a> {
                         "None".into()
                     };
                 }
-                op.caller_used = op.implemented
-                    && (owner || (owned && matches!(op.kind.as_str(), "create" | "replace")));
+                op.caller_used = op.implemented && (owner || (owned && op.kind == "create"));
             }
             let mut res = Resource {
                 module,
@@ -1312,6 +1312,7 @@ impl<'a> Resolver<'a> {
             patch_fields: vec![],
             touch_expr: String::new(),
             guard: String::new(),
+            access: String::new(),
             owner: false,
             owner_expr: String::new(),
             caller_used: false,
@@ -1551,6 +1552,7 @@ impl<'a> Resolver<'a> {
         for (i, (p, f)) in props.iter().zip(fields.iter()).enumerate() {
             let optional = f.ty.starts_with("Option<");
             let expr = if owned
+                && kind == "create"
                 && (p.name == "ownerId" || p.name == "owner_id")
                 && p.ty.sql == Sql::Uuid
             {

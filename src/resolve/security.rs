@@ -221,7 +221,8 @@ impl SecurityResolver {
 
     /// The requirement of one operation. `op` is the raw Operation Object (for
     /// `security` and the extensions), `pointer` its location, `func` its unique function
-    /// name, `owned` whether its entity has an owner column. Returns the requirement's ident.
+    /// name, `owned` whether its entity has an owner column. Returns the requirement's
+    /// ident, whether ownership is enforced, and a one-line summary of who may call it.
     #[allow(clippy::too_many_arguments)]
     pub fn operation(
         &mut self,
@@ -233,7 +234,7 @@ impl SecurityResolver {
         route: &str,
         url: Option<String>,
         owned: bool,
-    ) -> (String, bool) {
+    ) -> (String, bool, String) {
         let list = op.get("security").or(self.default.as_ref()).cloned();
         let mut alternatives: Vec<Vec<Need>> = Vec::new();
         let mut kinds: Vec<Vec<Kind>> = Vec::new();
@@ -409,7 +410,9 @@ impl SecurityResolver {
                     .unwrap_or_default(),
                 roles: roles.clone(),
                 api_key,
-                basic: kinds.iter().any(|ks| ks.len() == 1 && matches!(ks[0], Kind::Basic)),
+                basic: kinds
+                    .iter()
+                    .any(|ks| ks.len() == 1 && matches!(ks[0], Kind::Basic)),
             });
         }
         if kinds.iter().zip(&alternatives).any(|(ks, needs)| {
@@ -422,13 +425,13 @@ impl SecurityResolver {
         self.requirements.push(Requirement {
             ident: ident.clone(),
             operation: operation_id.to_string(),
-            summary,
+            summary: summary.clone(),
             alternatives,
             roles,
             owner,
             bucket,
         });
-        (ident, owner)
+        (ident, owner, summary)
     }
 
     /// Facts about the requirement named `ident` (from `operation`).
