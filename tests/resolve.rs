@@ -211,3 +211,162 @@ fn string_defaults_of_numbers_are_coerced_or_dropped() {
         m.diagnostics
     );
 }
+
+/// A contract whose operations declare security in every way OpenAPI allows.
+const SECURED: &str = "openapi: 3.1.0
+info: { title: t, version: '1' }
+security: [ { bearer: [] } ]
+x-apigen-auth: { roles: [boss, staff] }
+paths:
+  /default:
+    get: { responses: { '200': { description: ok } } }
+  /public:
+    get: { security: [], responses: { '200': { description: ok } } }
+  /either:
+    get:
+      security: [ { oauth: [write:things] }, { key: [] } ]
+      x-apigen-roles: [staff]
+      responses: { '200': { description: ok } }
+  /both:
+    get:
+      security: [ { key: [], bearer: [] } ]
+      responses: { '200': { description: ok } }
+  /impossible:
+    get:
+      security: [ { basic: [], bearer: [] }, { tls: [] } ]
+      responses: { '200': { description: ok } }
+  /optional:
+    get:
+      security: [ { key: [] }, {} ]
+      x-apigen-rate-limit: { per_minute: 5, burst: 2 }
+      responses: { '200': { description: ok } }
+components:
+  securitySchemes:
+    bearer: { type: http, scheme: bearer }
+    basic: { type: http, scheme: basic }
+    key: { type: apiKey, in: query, name: token }
+    oauth: { type: oauth2, flows: { clientCredentials: { tokenUrl: /t, scopes: { write:things: w } } } }
+    tls: { type: mutualTLS }
+";
+
+#[test]
+fn security_requirements_follow_openapi_semantics() {
+    let m = check_ok("secured.yaml", SECURED, &[]);
+    let req = |op: &str| {
+        m.security
+            .requirements
+            .iter()
+            .find(|r| r.operation.contains(op))
+            .unwrap_or_else(|| panic!("no requirement for {op}"))
+    };
+    let schemes = |r: &apigen::model::Requirement| -> Vec<Vec<String>> {
+        r.alternatives
+            .iter()
+            .map(|a| a.iter().map(|n| n.scheme.clone()).collect())
+            .collect()
+    };
+    // Top-level `security` is the default; `[]` is public; a list is OR; an object is AND.
+    assert_eq!(schemes(req("/default")), vec![vec!["SCHEME_BEARER"]]);
+    assert_eq!(schemes(req("/public")), vec![Vec::<String>::new()]);
+    assert_eq!(
+        schemes(req("/either")),
+        vec![vec!["SCHEME_OAUTH"], vec!["SCHEME_KEY"]]
+    );
+    assert_eq!(req("/either").alternatives[0][0].scopes, vec!["write:things"]);
+    assert_eq!(req("/either").roles, vec!["staff"]);
+    assert_eq!(
+        schemes(req("/both")),
+        vec![vec!["SCHEME_KEY", "SCHEME_BEARER"]]
+    );
+    // Bearer + basic in one object, and mutualTLS, can never be met: nothing is left.
+    assert!(req("/impossible").alternatives.is_empty());
+    assert!(m
+        .diagnostics
+        .iter()
+        .any(|d| d.message.contains("one `Authorization` header")));
+    assert!(m.diagnostics.iter().any(|d| d.message.contains("mutualTLS")));
+    // `{}` admits anonymous callers; the rate limit gets a bucket of its own.
+    assert_eq!(schemes(req("/optional")), vec![vec!["SCHEME_KEY"], vec![]]);
+    assert_eq!(m.security.buckets[0].per_minute, 5);
+    assert_eq!(m.security.buckets[0].burst, 2);
+    assert_eq!(req("/optional").bucket, m.security.buckets[0].ident);
+    // Roles from `x-apigen-auth`: the first administers, the last is for sign-ups.
+    assert_eq!(m.security.admin_role, "boss");
+    assert_eq!(m.security.default_role, "staff");
+    assert_eq!(m.security.query_key_params, vec!["token"]);
+    assert!(m
+        .security
+        .role_scopes
+        .iter()
+        .any(|r| r.role == "boss" && r.scopes == vec!["write:things"]));
+}
+
+#[test]
+fn account_routes_move_aside_for_a_contract_that_uses_auth() {
+    let text = format!("{HEAD}paths:\n  /auth/login:\n    post: {{ responses: {{ '200': {{ description: ok }} }} }}\n");
+    let m = check_ok("auth-paths.yaml", &text, &[]);
+    assert_eq!(m.security.auth_prefix, "/_auth");
+    let m = check_ok("plain.yaml", &format!("{HEAD}paths: {{}}\n"), &[]);
+    assert_eq!(m.security.auth_prefix, "/auth");
+    assert_eq!(m.security.admin_role, "admin");
+    assert_eq!(m.security.default_role, "user", "sign-ups never get the admin role");
+}
+
+#[test]
+fn domain_access_rules_become_requirements() {
+    let spec = "name: shop
+auth: { roles: [admin, clerk] }
+resources:
+  order:
+    owned: true
+    fields: { total: { type: integer } }
+    access: { list: owner, read: owner, create: authenticated, update: [clerk], delete: public }
+    rate_limit: { per_minute: 30 }
+";
+    let m = check_ok("shop.yaml", spec, &[]);
+    let r = |op: &str| {
+        m.security
+            .requirements
+            .iter()
+            .find(|r| r.operation == op)
+            .unwrap_or_else(|| panic!("no {op}"))
+    };
+    assert!(r("listOrders").owner && r("getOrder").owner);
+    assert!(r("createOrder").roles.is_empty() && !r("createOrder").alternatives[0].is_empty());
+    assert_eq!(r("updateOrder").roles, vec!["clerk"]);
+    assert!(r("deleteOrder").alternatives.len() == 1 && r("deleteOrder").alternatives[0].is_empty());
+    // Left out: for the administrator only (default deny).
+    assert_eq!(r("replaceOrder").roles, vec!["admin"]);
+    assert_eq!(m.security.buckets.len(), 6, "one bucket per operation of the resource");
+    let books = m.resources.iter().find(|x| x.module == "orders").unwrap();
+    let sql = &books.entity.as_ref().unwrap().sql.get;
+    assert!(sql.contains("\"owner_id\" = ?2"), "{sql}");
+}
+
+#[test]
+fn domain_access_mistakes_are_located() {
+    let spec = "name: shop
+auth: { roles: [admin] }
+resources:
+  order:
+    fields: { total: { type: integer } }
+    access: { update: owner, read: [ghost], refund: public, list: everyone }
+";
+    check_err(
+        "shop.yaml",
+        spec,
+        &[
+            "/resources/order/access/update",
+            "not `owned`",
+            "role `ghost` is not declared",
+            "`refund` is neither an operation nor an action",
+            "is not an access rule",
+        ],
+    );
+}
+
+#[test]
+fn owned_openapi_schemas_need_an_owner_property() {
+    let text = format!("{HEAD}paths:\n  /things/{{id}}:\n    get:\n      parameters: [ {{ name: id, in: path, required: true, schema: {{ type: string, format: uuid }} }} ]\n      responses: {{ '200': {{ description: ok, content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Thing' }} }} }} }} }}\n  /things:\n    post:\n      requestBody: {{ content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Thing' }} }} }} }}\n      responses: {{ '201': {{ description: ok, content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Thing' }} }} }} }} }}\ncomponents:\n  schemas:\n    Thing:\n      type: object\n      x-apigen-owned: true\n      properties:\n        id: {{ type: string, format: uuid, readOnly: true }}\n        name: {{ type: string }}\n");
+    check_err("owned.yaml", &text, &["/components/schemas/Thing/x-apigen-owned", "no `ownerId` property"]);
+}

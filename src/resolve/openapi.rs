@@ -766,6 +766,14 @@ impl<'a> Resolver<'a> {
         let props = self.tb.nodes[e.ty.node].properties.clone();
         let ext_table = self.raw_schema_ext(&e.ty.rust, "x-apigen-table");
         let table = ext_table.unwrap_or_else(|| snake_ident(module, "items"));
+        if ["auth_users", "auth_refresh_tokens", "auth_api_keys"].contains(&table.as_str()) {
+            let pointer = self
+                .tb
+                .component_of(&e.ty.rust)
+                .map(String::from)
+                .unwrap_or_else(|| format!("/components/schemas/{}", e.ty.rust));
+            self.diag(Severity::Error, &pointer, format!("table `{table}` is the generated service's own account table"), "name the table with `x-apigen-table`");
+        }
         let mut cols = Namespace::new();
         let mut columns = Vec::new();
         for (i, (p, f)) in props.iter().zip(rtype.fields.iter()).enumerate() {
