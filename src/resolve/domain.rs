@@ -505,9 +505,6 @@ fn entity_schema(
     if res.soft_delete {
         schema["x-apigen-soft-delete"] = Value::Bool(true);
     }
-    if !res.access.is_empty() {
-        schema["x-apigen-access"] = serde_json::to_value(&res.access).unwrap_or(Value::Null);
-    }
     (schema, filters, sorts)
 }
 
