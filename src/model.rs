@@ -375,8 +375,6 @@ pub struct Security {
     /// The scopes each role's access tokens carry.
     pub role_scopes: Vec<RoleScopes>,
     pub buckets: Vec<RateBucket>,
-    /// Names of `apiKey` schemes `in: query`: stripped from queries once checked.
-    pub query_key_params: Vec<String>,
     /// Path prefix of the account routes (`/auth`, `/api/v1/auth`).
     pub auth_prefix: String,
     /// Test data: how the admin test client authenticates per route, and the probes of
@@ -411,6 +409,9 @@ pub struct Requirement {
     pub alternatives: Vec<Vec<Need>>,
     pub roles: Vec<String>,
     pub owner: bool,
+    /// Query parameters that carry this operation's API keys and that the operation does
+    /// not declare itself: removed from the query once checked.
+    pub strip_query: Vec<String>,
     /// Ident of the rate-limit bucket (`crate::ratelimit::DEFAULT` or a contract bucket).
     pub bucket: String,
 }

@@ -293,7 +293,7 @@ fn security_requirements_follow_openapi_semantics() {
     // Roles from `x-apigen-auth`: the first administers, the last is for sign-ups.
     assert_eq!(m.security.admin_role, "boss");
     assert_eq!(m.security.default_role, "staff");
-    assert_eq!(m.security.query_key_params, vec!["token"]);
+    assert_eq!(req("/optional").strip_query, vec!["token"]);
     assert!(m
         .security
         .role_scopes

@@ -369,6 +369,11 @@ impl<'a> Resolver<'a> {
                 let o = &raw_ops[i];
                 let raw = serde_json::to_value(&o.op).unwrap_or(Value::Null);
                 let url = self.sample_url(op);
+                let declared: Vec<String> = op
+                    .query_params
+                    .iter()
+                    .filter_map(|p| serde_json::from_str::<String>(&p.name_lit).ok())
+                    .collect();
                 let sec = self
                     .sec
                     .as_mut()
@@ -382,6 +387,7 @@ impl<'a> Resolver<'a> {
                     &op.route,
                     url,
                     owned && op.implemented,
+                    &declared,
                 );
                 op.guard = guard;
                 op.owner = owner;

@@ -234,6 +234,7 @@ impl SecurityResolver {
         route: &str,
         url: Option<String>,
         owned: bool,
+        declared_query: &[String],
     ) -> (String, bool, String) {
         let list = op.get("security").or(self.default.as_ref()).cloned();
         let mut alternatives: Vec<Vec<Need>> = Vec::new();
@@ -422,6 +423,14 @@ impl SecurityResolver {
         }) {
             self.bearer_alone.insert(ident.clone());
         }
+        let mut strip_query: Vec<String> = Vec::new();
+        for k in kinds.iter().flatten() {
+            if let Kind::ApiKey { location: "Query", param } = k {
+                if !declared_query.contains(param) && !strip_query.contains(param) {
+                    strip_query.push(param.clone());
+                }
+            }
+        }
         self.requirements.push(Requirement {
             ident: ident.clone(),
             operation: operation_id.to_string(),
@@ -429,6 +438,7 @@ impl SecurityResolver {
             alternatives,
             roles,
             owner,
+            strip_query,
             bucket,
         });
         (ident, owner, summary)
@@ -489,12 +499,6 @@ impl SecurityResolver {
                 })
             })
             .collect();
-        let mut query_key_params: Vec<String> = schemes
-            .iter()
-            .filter(|s| s.location == "Query")
-            .map(|s| s.param.clone())
-            .collect();
-        query_key_params.dedup();
         let used = |kind: &str| {
             schemes.iter().any(|s| {
                 s.kind == kind
@@ -515,7 +519,6 @@ impl SecurityResolver {
             default_role: self.default_role.clone(),
             role_scopes,
             buckets: std::mem::take(&mut self.buckets),
-            query_key_params,
             auth_prefix: prefix,
             route_creds: std::mem::take(&mut self.route_creds),
             probes: std::mem::take(&mut self.probes),
