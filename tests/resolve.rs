@@ -272,7 +272,10 @@ fn security_requirements_follow_openapi_semantics() {
         schemes(req("/either")),
         vec![vec!["SCHEME_OAUTH"], vec!["SCHEME_KEY"]]
     );
-    assert_eq!(req("/either").alternatives[0][0].scopes, vec!["write:things"]);
+    assert_eq!(
+        req("/either").alternatives[0][0].scopes,
+        vec!["write:things"]
+    );
     assert_eq!(req("/either").roles, vec!["staff"]);
     assert_eq!(
         schemes(req("/both")),
@@ -284,7 +287,10 @@ fn security_requirements_follow_openapi_semantics() {
         .diagnostics
         .iter()
         .any(|d| d.message.contains("one `Authorization` header")));
-    assert!(m.diagnostics.iter().any(|d| d.message.contains("mutualTLS")));
+    assert!(m
+        .diagnostics
+        .iter()
+        .any(|d| d.message.contains("mutualTLS")));
     // `{}` admits anonymous callers; the rate limit gets a bucket of its own.
     assert_eq!(schemes(req("/optional")), vec![vec!["SCHEME_KEY"], vec![]]);
     assert_eq!(m.security.buckets[0].per_minute, 5);
@@ -309,7 +315,10 @@ fn account_routes_move_aside_for_a_contract_that_uses_auth() {
     let m = check_ok("plain.yaml", &format!("{HEAD}paths: {{}}\n"), &[]);
     assert_eq!(m.security.auth_prefix, "/auth");
     assert_eq!(m.security.admin_role, "admin");
-    assert_eq!(m.security.default_role, "user", "sign-ups never get the admin role");
+    assert_eq!(
+        m.security.default_role, "user",
+        "sign-ups never get the admin role"
+    );
 }
 
 #[test]
@@ -334,10 +343,16 @@ resources:
     assert!(r("listOrders").owner && r("getOrder").owner);
     assert!(r("createOrder").roles.is_empty() && !r("createOrder").alternatives[0].is_empty());
     assert_eq!(r("updateOrder").roles, vec!["clerk"]);
-    assert!(r("deleteOrder").alternatives.len() == 1 && r("deleteOrder").alternatives[0].is_empty());
+    assert!(
+        r("deleteOrder").alternatives.len() == 1 && r("deleteOrder").alternatives[0].is_empty()
+    );
     // Left out: for the administrator only (default deny).
     assert_eq!(r("replaceOrder").roles, vec!["admin"]);
-    assert_eq!(m.security.buckets.len(), 6, "one bucket per operation of the resource");
+    assert_eq!(
+        m.security.buckets.len(),
+        6,
+        "one bucket per operation of the resource"
+    );
     let books = m.resources.iter().find(|x| x.module == "orders").unwrap();
     let sql = &books.entity.as_ref().unwrap().sql.get;
     assert!(sql.contains("\"owner_id\" = ?2"), "{sql}");
@@ -368,5 +383,12 @@ resources:
 #[test]
 fn owned_openapi_schemas_need_an_owner_property() {
     let text = format!("{HEAD}paths:\n  /things/{{id}}:\n    get:\n      parameters: [ {{ name: id, in: path, required: true, schema: {{ type: string, format: uuid }} }} ]\n      responses: {{ '200': {{ description: ok, content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Thing' }} }} }} }} }}\n  /things:\n    post:\n      requestBody: {{ content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Thing' }} }} }} }}\n      responses: {{ '201': {{ description: ok, content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Thing' }} }} }} }} }}\ncomponents:\n  schemas:\n    Thing:\n      type: object\n      x-apigen-owned: true\n      properties:\n        id: {{ type: string, format: uuid, readOnly: true }}\n        name: {{ type: string }}\n");
-    check_err("owned.yaml", &text, &["/components/schemas/Thing/x-apigen-owned", "no `ownerId` property"]);
+    check_err(
+        "owned.yaml",
+        &text,
+        &[
+            "/components/schemas/Thing/x-apigen-owned",
+            "no `ownerId` property",
+        ],
+    );
 }

@@ -773,12 +773,13 @@ impl<'a> Resolver<'a> {
         let ext_table = self.raw_schema_ext(&e.ty.rust, "x-apigen-table");
         let table = ext_table.unwrap_or_else(|| snake_ident(module, "items"));
         if ["auth_users", "auth_refresh_tokens", "auth_api_keys"].contains(&table.as_str()) {
-            let pointer = self
-                .tb
-                .component_of(&e.ty.rust)
-                .map(String::from)
-                .unwrap_or_else(|| format!("/components/schemas/{}", e.ty.rust));
-            self.diag(Severity::Error, &pointer, format!("table `{table}` is the generated service's own account table"), "name the table with `x-apigen-table`");
+            let pointer = self.schema_pointer(&e.ty.rust);
+            self.diag(
+                Severity::Error,
+                &pointer,
+                format!("table `{table}` is the generated service's own account table"),
+                "name the table with `x-apigen-table`",
+            );
         }
         let mut cols = Namespace::new();
         let mut columns = Vec::new();
@@ -851,11 +852,7 @@ impl<'a> Resolver<'a> {
             match columns.iter().find(|c| c.name == "owner_id") {
                 Some(c) => c.name.clone(),
                 None => {
-                    let pointer = self
-                        .tb
-                        .component_of(&e.ty.rust)
-                        .map(String::from)
-                        .unwrap_or_else(|| format!("/components/schemas/{}", e.ty.rust));
+                    let pointer = self.schema_pointer(&e.ty.rust);
                     self.diag(Severity::Error, &ptr(&pointer, "x-apigen-owned"), format!("`{}` is `x-apigen-owned` but has no `ownerId` property to hold the owner", e.ty.rust), "add `ownerId: {type: string, format: uuid, readOnly: true, nullable: true}`");
                     String::new()
                 }
@@ -937,14 +934,17 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn raw_schema_ext(&self, type_name: &str, key: &str) -> Option<String> {
-        let pointer = self
-            .tb
+    /// The JSON pointer of a named type's schema in the document.
+    fn schema_pointer(&self, type_name: &str) -> String {
+        self.tb
             .component_of(type_name)
             .map(String::from)
-            .unwrap_or_else(|| format!("/components/schemas/{type_name}"));
+            .unwrap_or_else(|| format!("/components/schemas/{type_name}"))
+    }
+
+    fn raw_schema_ext(&self, type_name: &str, key: &str) -> Option<String> {
         self.raw
-            .pointer(&pointer)?
+            .pointer(&self.schema_pointer(type_name))?
             .get(key)
             .and_then(Value::as_str)
             .map(String::from)
@@ -952,13 +952,8 @@ impl<'a> Resolver<'a> {
 
     /// A boolean extension on a named schema (`x-apigen-owned: true`).
     fn raw_schema_flag(&self, type_name: &str, key: &str) -> bool {
-        let pointer = self
-            .tb
-            .component_of(type_name)
-            .map(String::from)
-            .unwrap_or_else(|| format!("/components/schemas/{type_name}"));
         self.raw
-            .pointer(&pointer)
+            .pointer(&self.schema_pointer(type_name))
             .and_then(|s| s.get(key))
             .and_then(Value::as_bool)
             .unwrap_or(false)

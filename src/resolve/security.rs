@@ -425,7 +425,11 @@ impl SecurityResolver {
         }
         let mut strip_query: Vec<String> = Vec::new();
         for k in kinds.iter().flatten() {
-            if let Kind::ApiKey { location: "Query", param } = k {
+            if let Kind::ApiKey {
+                location: "Query",
+                param,
+            } = k
+            {
                 if !declared_query.contains(param) && !strip_query.contains(param) {
                     strip_query.push(param.clone());
                 }
