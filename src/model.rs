@@ -381,6 +381,8 @@ pub struct Security {
     /// the denial matrix.
     pub route_creds: Vec<RouteCreds>,
     pub probes: Vec<Probe>,
+    /// Which denial tests have protected operations to probe (a test is generated only then).
+    pub probed: Probed,
     /// Some scheme is basic / an API key / a bearer token (tests set up those credentials).
     pub has_basic: bool,
     pub has_api_key: bool,
@@ -444,6 +446,18 @@ pub struct RouteCreds {
     pub method: String,
     pub route: String,
     pub creds: Vec<String>,
+}
+
+/// Whether any protected probe has: credentials at all, roles, scopes, a basic alternative,
+/// an API-key alternative, no satisfiable alternative.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Probed {
+    pub any: bool,
+    pub roles: bool,
+    pub scoped: bool,
+    pub basic: bool,
+    pub api_key: bool,
+    pub refuses_all: bool,
 }
 
 /// One protected operation in the generated denial-matrix tests.

@@ -18,7 +18,7 @@
 use super::names::{snake_ident, Namespace};
 use crate::diag::{ptr, Diagnostic, Severity};
 use crate::model::{
-    Need, Probe, RateBucket, Requirement, RoleScopes, RouteCreds, Security, SecurityScheme,
+    Need, Probe, Probed, RateBucket, Requirement, RoleScopes, RouteCreds, Security, SecurityScheme,
 };
 use heck::ToShoutySnakeCase;
 use indexmap::IndexMap;
@@ -512,6 +512,17 @@ impl SecurityResolver {
                         .any(|r| r.alternatives.iter().flatten().any(|n| n.scheme == s.ident))
             })
         };
+        let protected: Vec<&Probe> = self.probes.iter().filter(|p| !p.anonymous).collect();
+        let probed = Probed {
+            any: !protected.is_empty(),
+            roles: protected.iter().any(|p| p.bearer && !p.roles.is_empty()),
+            scoped: protected
+                .iter()
+                .any(|p| p.scoped && (p.roles.is_empty() || !p.allowed_role.is_empty())),
+            basic: protected.iter().any(|p| p.basic),
+            api_key: protected.iter().any(|p| !p.api_key.is_empty()),
+            refuses_all: protected.iter().any(|p| p.refuses_all),
+        };
         let has_basic = used("Basic");
         let has_api_key = used("ApiKey");
         self.diags.dedup();
@@ -526,6 +537,7 @@ impl SecurityResolver {
             auth_prefix: prefix,
             route_creds: std::mem::take(&mut self.route_creds),
             probes: std::mem::take(&mut self.probes),
+            probed,
             has_basic,
             has_api_key,
         }
