@@ -7,6 +7,8 @@
 pub mod add;
 pub mod diag;
 pub mod fmt;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod load;
 pub mod migrate;
 pub mod model;
@@ -15,6 +17,7 @@ pub mod project;
 pub mod render;
 pub mod resolve;
 pub mod spec;
+pub mod timing;
 pub mod write;
 
 pub use diag::{Diagnostic, Error, Severity};
@@ -47,8 +50,8 @@ pub fn generate(
     opts: &resolve::ResolveOptions,
     templates: Option<&Path>,
 ) -> Result<Generated, Error> {
-    let model = resolve::resolve(loaded, opts)?;
-    let planned = plan::plan(&model);
+    let model = timing::stage("resolve", || resolve::resolve(loaded, opts))?;
+    let planned = timing::stage("plan", || plan::plan(&model));
     let contract_name = contract_file_name(&loaded.file, &planned);
     render_project(model, &planned, loaded, templates, contract_name)
 }
@@ -80,8 +83,8 @@ fn render_project(
 ) -> Result<Generated, Error> {
     model.contract_file = contract_name.clone();
     let env = render::environment(templates)?;
-    let mut files = render::render(&env, &model, planned)?;
-    let unformatted = fmt::format_rust(&mut files);
+    let mut files = timing::stage("render", || render::render(&env, &model, planned))?;
+    let unformatted = timing::stage("rustfmt", || fmt::format_rust(&mut files));
     let mut extra = vec![File {
         path: contract_name,
         contents: loaded.text.clone(),

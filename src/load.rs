@@ -18,10 +18,11 @@ pub const LOCATE_LIMIT: usize = 100;
 #[derive(Debug, Clone)]
 pub enum Contract {
     /// An OpenAPI document: `doc` normalised to the 3.0 shape, `original` as written (it is
-    /// what the service serves). `version` is the `openapi` field (3.0.x or 3.1.x).
+    /// what the service serves) or `None` when normalising changed nothing (then `doc` is
+    /// the document as written). `version` is the `openapi` field (3.0.x or 3.1.x).
     OpenApi {
         doc: Value,
-        original: Value,
+        original: Option<Value>,
         version: String,
     },
     /// apigen's own domain spec (see `spec::DomainSpec` and `specs/domain-spec.schema.json`).
@@ -46,9 +47,11 @@ impl Loaded {
     /// the text, and a huge document can yield thousands of warnings (the pointer is always
     /// given).
     pub fn locate(&self, diags: &mut [Diagnostic]) {
+        let mut locator: Option<Locator> = None;
         for d in diags.iter_mut().take(LOCATE_LIMIT) {
             if d.line.is_none() && d.file == self.file {
-                d.line = locate_pointer(&self.text, &d.pointer, self.is_yaml);
+                let locator = locator.get_or_insert_with(|| Locator::new(&self.text, self.is_yaml));
+                d.line = locator.line_of(&d.pointer);
             }
         }
     }
@@ -98,18 +101,29 @@ pub fn load_str(file: &str, text: &str) -> Result<Loaded, Error> {
             other => other.to_string(),
         };
         if version.starts_with("3.0") {
-            let mut doc = value.clone();
-            normalise_boolean_schemas(&mut doc);
+            // Most 3.0 documents have no boolean schemas: normalise in place, and keep a
+            // separate original (re-read from the text) only when something changed, so a
+            // large document is held once.
+            let mut doc = value;
+            let original = if normalise_boolean_schemas(&mut doc) {
+                Some(if is_json {
+                    parse_json(file, trimmed)?
+                } else {
+                    parse_yaml(file, text)?
+                })
+            } else {
+                None
+            };
             Contract::OpenApi {
                 doc,
-                original: value,
+                original,
                 version,
             }
         } else if version.starts_with("3.1") {
             let doc = normalise_31(file, value.clone(), &mut diagnostics);
             Contract::OpenApi {
                 doc,
-                original: value,
+                original: Some(value),
                 version,
             }
         } else {
@@ -283,62 +297,70 @@ pub fn normalise_31(file: &str, mut doc: Value, diags: &mut Vec<Diagnostic>) -> 
 /// JSON Schema allows `true` and `false` as schemas; OpenAPI 3.0 tooling expects objects.
 /// Wherever a schema stands, `true` becomes `{}` (anything) and `false` becomes
 /// `{"not": {}}` (nothing); `additionalProperties` keeps its boolean (3.0 allows one there).
-pub fn normalise_boolean_schemas(doc: &mut Value) {
-    walk_doc(doc, &mut |_| {});
+/// Returns whether any schema was changed.
+pub fn normalise_boolean_schemas(doc: &mut Value) -> bool {
+    walk_doc(doc, &mut |_| {})
 }
 
 /// Visits every Schema Object of an OpenAPI document exactly: those under
 /// `components/schemas`, every `schema` field (parameters, media types, headers), and the
 /// subschemas of schemas (`properties`, `items`, `allOf`, …). Property *names* are never
-/// mistaken for keywords. Boolean schemas are turned into objects on the way.
-fn walk_doc(v: &mut Value, f: &mut dyn FnMut(&mut Map<String, Value>)) {
+/// mistaken for keywords. Boolean schemas are turned into objects on the way; the result
+/// says whether there were any.
+fn walk_doc(v: &mut Value, f: &mut dyn FnMut(&mut Map<String, Value>)) -> bool {
+    let mut changed = false;
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
-                match k.as_str() {
+                changed |= match k.as_str() {
                     "schema" => walk_schema(child, f),
-                    "schemas" => {
-                        if let Value::Object(m) = child {
-                            m.values_mut().for_each(|s| walk_schema(s, f));
+                    "schemas" => match child {
+                        Value::Object(m) => {
+                            m.values_mut().fold(false, |c, s| walk_schema(s, f) | c)
                         }
-                    }
-                    "example" | "examples" | "default" => {}
+                        _ => false,
+                    },
+                    "example" | "examples" | "default" => false,
                     _ => walk_doc(child, f),
                 }
             }
         }
-        Value::Array(xs) => xs.iter_mut().for_each(|x| walk_doc(x, f)),
+        Value::Array(xs) => changed = xs.iter_mut().fold(false, |c, x| walk_doc(x, f) | c),
         _ => {}
     }
+    changed
 }
 
-fn walk_schema(v: &mut Value, f: &mut dyn FnMut(&mut Map<String, Value>)) {
+fn walk_schema(v: &mut Value, f: &mut dyn FnMut(&mut Map<String, Value>)) -> bool {
+    let mut changed = false;
     if let Value::Bool(b) = v {
         *v = if *b {
             Value::Object(Map::new())
         } else {
             serde_json::json!({"not": {}})
         };
+        changed = true;
     }
-    let Value::Object(map) = v else { return };
+    let Value::Object(map) = v else {
+        return changed;
+    };
     f(map);
+    let all = |xs: &mut dyn Iterator<Item = &mut Value>,
+               f: &mut dyn FnMut(&mut Map<String, Value>)| {
+        xs.fold(false, |c, s| walk_schema(s, f) | c)
+    };
     for (k, child) in map.iter_mut() {
-        match k.as_str() {
-            "properties" | "patternProperties" | "$defs" | "definitions" => {
-                if let Value::Object(m) = child {
-                    m.values_mut().for_each(|s| walk_schema(s, f));
-                }
+        changed |= match (k.as_str(), child) {
+            ("properties" | "patternProperties" | "$defs" | "definitions", Value::Object(m)) => {
+                all(&mut m.values_mut(), f)
             }
-            "items" | "not" | "contains" => walk_schema(child, f),
-            "additionalProperties" if child.is_object() => walk_schema(child, f),
-            "allOf" | "oneOf" | "anyOf" => {
-                if let Value::Array(xs) = child {
-                    xs.iter_mut().for_each(|s| walk_schema(s, f));
-                }
-            }
-            _ => {}
+            ("items" | "not" | "contains", child) => walk_schema(child, f),
+            ("additionalProperties", child) if child.is_object() => walk_schema(child, f),
+            ("allOf" | "oneOf" | "anyOf", Value::Array(xs)) => all(&mut xs.iter_mut(), f),
+            _ => false,
         }
     }
+    changed
 }
 
 /// Rewrites the 3.1 keywords of one schema into their 3.0 form (see `normalise_31`).
@@ -419,39 +441,94 @@ fn normalise_schema_keywords(map: &mut Map<String, Value>) {
 /// Finds the 1-based line of an RFC 6901 pointer in YAML or JSON text, by following keys
 /// at increasing indentation (YAML) or in order (JSON). Returns `None` when unsure.
 pub fn locate_pointer(text: &str, pointer: &str, is_yaml: bool) -> Option<usize> {
-    if pointer.is_empty() {
-        return None;
+    Locator::new(text, is_yaml).line_of(pointer)
+}
+
+/// Where the walk of `Locator::line_of` stands after some pointer tokens: the 0-based line
+/// of the last key found, its indentation, and whether any key was found yet.
+type Place = (usize, isize, bool);
+
+/// Looks up many pointers in one text: the text is split into lines once, and the place of
+/// every pointer prefix walked is remembered, so diagnostics under the same path item (a
+/// large document's usual case) share the long scans.
+pub struct Locator<'a> {
+    text: &'a str,
+    lines: Vec<&'a str>,
+    /// Byte offset where each line starts (JSON lookups search the text, then map back).
+    starts: Vec<usize>,
+    is_yaml: bool,
+    /// Pointer prefix → place after it (`None`: not found, so neither is anything below).
+    seen: std::collections::HashMap<String, Option<Place>>,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(text: &'a str, is_yaml: bool) -> Self {
+        let lines: Vec<&str> = text.lines().collect();
+        let starts = lines
+            .iter()
+            .map(|l| l.as_ptr() as usize - text.as_ptr() as usize)
+            .collect();
+        Locator {
+            text,
+            lines,
+            starts,
+            is_yaml,
+            seen: Default::default(),
+        }
     }
-    let tokens: Vec<String> = pointer
-        .split('/')
-        .skip(1)
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    let lines: Vec<&str> = text.lines().collect();
-    let mut line = 0usize;
-    let mut indent: isize = -1;
-    let mut found_any = false;
-    for tok in &tokens {
+
+    /// The 1-based line of `pointer` (see `locate_pointer`).
+    pub fn line_of(&mut self, pointer: &str) -> Option<usize> {
+        if pointer.is_empty() {
+            return None;
+        }
+        let mut place: Place = (0, -1, false);
+        let mut prefix = String::with_capacity(pointer.len());
+        for raw in pointer.split('/').skip(1) {
+            prefix.push('/');
+            prefix.push_str(raw);
+            place = match self.seen.get(&prefix) {
+                Some(known) => (*known)?,
+                None => {
+                    let tok = raw.replace("~1", "/").replace("~0", "~");
+                    let next = self.step(place, &tok);
+                    self.seen.insert(prefix.clone(), next);
+                    next?
+                }
+            };
+        }
+        place.2.then_some(place.0 + 1)
+    }
+
+    /// Finds `tok` below `place`.
+    fn step(&self, (line, indent, found_any): Place, tok: &str) -> Option<Place> {
+        let lines = &self.lines;
         let start = line + usize::from(found_any);
-        let mut hit = find_key(&lines, start, indent, tok, is_yaml, found_any);
-        if hit.is_none() && is_yaml {
+        if !self.is_yaml {
+            // JSON keys are always quoted: the next `"tok"` after the current line, found
+            // with one substring search instead of a line-by-line walk.
+            // From the current line itself: in a one-line document every key is on it.
+            let from = *self.starts.get(line)?;
+            let at = from + self.text[from..].find(&format!("\"{tok}\""))?;
+            let i = self.starts.partition_point(|&s| s <= at) - 1;
+            return Some((i, leading(lines[i]) as isize, true));
+        }
+        let mut hit = find_key(lines, start, indent, tok, self.is_yaml, found_any);
+        if hit.is_none() && self.is_yaml {
             if let Ok(index) = tok.parse::<usize>() {
-                hit = find_item(&lines, start, indent, index);
+                hit = find_item(lines, start, indent, index);
             }
         }
         if hit.is_none() && found_any {
             // A key inside a flow mapping on the current line: `price: { type: money }`.
             let cur = lines.get(line).copied().unwrap_or("");
             if cur.contains(&format!("{tok}:")) || cur.contains(&format!("\"{tok}\"")) {
-                continue;
+                return Some((line, indent, found_any));
             }
         }
         let (i, ind) = hit?;
-        line = i;
-        indent = ind;
-        found_any = true;
+        Some((i, ind, true))
     }
-    found_any.then_some(line + 1)
 }
 
 /// The line of `key` below the current node (deeper indentation in YAML, later in JSON).
@@ -469,6 +546,7 @@ fn find_key(
         format!("\"{tok}\":"),
         format!("\"{tok}\" :"),
     ];
+    let quoted = format!("\"{tok}\"");
     for (i, l) in lines.iter().enumerate().skip(start) {
         let t = l.trim_start().trim_start_matches("- ");
         let ind = leading(l) as isize;
@@ -481,7 +559,7 @@ fn find_key(
             return None;
         }
         if key_forms.iter().any(|k| t.starts_with(k.as_str()))
-            || (!is_yaml && l.contains(&format!("\"{tok}\"")))
+            || (!is_yaml && l.contains(quoted.as_str()))
         {
             return Some((i, ind));
         }

@@ -201,7 +201,7 @@ fn load(spec: Option<&PathBuf>) -> anyhow::Result<Loaded> {
             if !p.exists() {
                 anyhow::bail!("{}: no such file; pass the path of an OpenAPI document or an apigen domain spec", p.display());
             }
-            load_file(p)?
+            apigen::timing::stage("load", || load_file(p))?
         }
         None => load_str("bookstore.yaml", apigen::STARTER_SPEC)?,
     })
@@ -320,22 +320,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let loaded = load(Some(&file))?;
             let opts = options(database, None)?;
-            let model = match apigen::resolve::resolve(&loaded, &opts) {
-                Ok(m) => m,
-                Err(Error::Invalid(diags)) => {
-                    if format == Format::Json {
-                        println!(
-                            "{}",
-                            serde_json::to_string_pretty(
-                                &serde_json::json!({ "model": null, "diagnostics": diags })
-                            )?
-                        );
+            let model =
+                match apigen::timing::stage("resolve", || apigen::resolve::resolve(&loaded, &opts))
+                {
+                    Ok(m) => m,
+                    Err(Error::Invalid(diags)) => {
+                        if format == Format::Json {
+                            println!(
+                                "{}",
+                                serde_json::to_string_pretty(
+                                    &serde_json::json!({ "model": null, "diagnostics": diags })
+                                )?
+                            );
+                        }
+                        print_diagnostics(&diags);
+                        return Ok(ExitCode::from(2));
                     }
-                    print_diagnostics(&diags);
-                    return Ok(ExitCode::from(2));
-                }
-                Err(e) => return Err(e.into()),
-            };
+                    Err(e) => return Err(e.into()),
+                };
             match format {
                 Format::Json => {
                     let mut v = serde_json::to_value(&model)?;

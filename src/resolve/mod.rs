@@ -15,6 +15,7 @@ pub mod types;
 use crate::diag::{Diagnostic, Error};
 use crate::load::{Contract, Loaded};
 use crate::model::{Database, Model};
+use std::borrow::Cow;
 
 /// Options that override what the contract says.
 #[derive(Debug, Clone, Default)]
@@ -31,8 +32,8 @@ pub fn resolve(loaded: &Loaded, opts: &ResolveOptions) -> Result<Model, Error> {
     let mut diags: Vec<Diagnostic> = loaded.diagnostics.clone();
     let (doc, served, envelope, db_from_contract, package) = match &loaded.contract {
         Contract::OpenApi { doc, original, .. } => (
-            doc.clone(),
-            original.clone(),
+            Cow::Borrowed(doc),
+            Cow::Borrowed(original.as_ref().unwrap_or(doc)),
             doc.get("x-apigen-envelope")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
@@ -61,8 +62,8 @@ pub fn resolve(loaded: &Loaded, opts: &ResolveOptions) -> Result<Model, Error> {
                 },
             };
             (
-                doc.clone(),
-                doc,
+                Cow::Owned(doc.clone()),
+                Cow::Owned(doc),
                 true,
                 db,
                 Some(names::snake_ident(&spec.name, "service")),
@@ -91,7 +92,7 @@ pub fn resolve(loaded: &Loaded, opts: &ResolveOptions) -> Result<Model, Error> {
     };
     diags.append(&mut model.diagnostics);
     dedup(&mut diags);
-    loaded.locate(&mut diags);
+    crate::timing::stage("locate", || loaded.locate(&mut diags));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::Invalid(diags));
     }

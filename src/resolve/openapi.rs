@@ -73,6 +73,35 @@ fn placement(path: &str) -> Placement {
     }
 }
 
+/// `doc` as `openapiv3` types, read from the borrowed value (a large document is not copied).
+///
+/// Security schemes are read from the raw document (`security::SecurityResolver`), so a
+/// scheme type `openapiv3` does not know (3.1 `mutualTLS`) must not make the document
+/// unreadable: when that is what fails, the document is read again without them.
+fn typed_document(doc: &Value) -> Result<OpenAPI, serde_path_to_error::Error<serde_json::Error>> {
+    match serde_path_to_error::deserialize(doc) {
+        Err(e) if in_security_schemes(e.path()) => {
+            let mut copy = doc.clone();
+            if let Some(c) = copy.get_mut("components").and_then(Value::as_object_mut) {
+                c.remove("securitySchemes");
+            }
+            serde_path_to_error::deserialize(copy)
+        }
+        other => other,
+    }
+}
+
+fn in_security_schemes(path: &serde_path_to_error::Path) -> bool {
+    let mut segs = path.iter();
+    matches!(
+        (segs.next(), segs.next()),
+        (
+            Some(serde_path_to_error::Segment::Map { key: a }),
+            Some(serde_path_to_error::Segment::Map { key: b })
+        ) if a == "components" && b == "securitySchemes"
+    )
+}
+
 /// Resolves `doc` (normalised 3.0) into a model; `served` is the document the service
 /// serves. Returns error diagnostics when the document cannot be read as OpenAPI.
 #[allow(clippy::too_many_arguments)]
@@ -85,20 +114,11 @@ pub fn resolve_document(
     package: Option<String>,
     is_domain: bool,
 ) -> Result<Model, Vec<Diagnostic>> {
-    let missing = missing_responses(file, doc);
+    let missing = crate::timing::stage("missing", || missing_responses(file, doc));
     if !missing.is_empty() {
         return Err(missing);
     }
-    // Security schemes are read from the raw document (`security::SecurityResolver`), so a
-    // scheme type `openapiv3` does not know (3.1 `mutualTLS`) cannot make it unreadable.
-    let mut for_openapiv3 = doc.clone();
-    if let Some(c) = for_openapiv3
-        .get_mut("components")
-        .and_then(Value::as_object_mut)
-    {
-        c.remove("securitySchemes");
-    }
-    let api: OpenAPI = match serde_path_to_error::deserialize(for_openapiv3) {
+    let api: OpenAPI = match crate::timing::stage("openapiv3", || typed_document(doc)) {
         Ok(a) => a,
         Err(e) => {
             let pointer = e.path().iter().fold(String::new(), |acc, seg| match seg {
@@ -127,7 +147,7 @@ pub fn resolve_document(
         diags: Vec::new(),
         sec: Some(SecurityResolver::new(file, doc)),
     };
-    let model = r.run(&api, served, package, is_domain);
+    let model = crate::timing::stage("model", || r.run(&api, served, package, is_domain));
     let mut diags = r.diags;
     diags.extend(r.tb.diags);
     if diags.iter().any(Diagnostic::is_error) {

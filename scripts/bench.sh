@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Benchmarks; prints numbers, asserts nothing (the targets are in the README's performance
+# section, next to the last numbers measured). Lines of the form
+#   bench: <what> <value> <unit>
+# are the results; everything else is progress on stderr.
+#
+# Usage: scripts/bench.sh [--quick]
+#   1. apigen itself: wall time (best of 3) and peak memory of `inspect` and `new` on the
+#      GitHub REST description (octokit) and on petstore (oas-examples 3.0).
+#   2. Clean release build time of the generated bookstore (specs/bookstore.yaml, SQLite)
+#      and of the hand-written baseline in benches/baseline, each in an empty target dir
+#      (crates fetched beforehand, so downloads are not timed).
+#   3. wrk on GET /api/v1/books/{id} and GET /api/v1/books?limit=20, generated service
+#      (full middleware stack: auth guard, rate limiter with a limit it never reaches,
+#      request logs, metrics, timeouts) and baseline on the same seeded database, SQLite
+#      and PostgreSQL, in the same run.
+# --quick: 3 s wrk runs and no clean builds (reuses $BENCH_TARGET); for trying the script.
+# Needs: wrk and GNU time (Debian packages wrk, time), curl, python3, PostgreSQL on
+# 127.0.0.1:5432 (PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres; the
+# benchmark creates and drops its own database, apigen_bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/service.sh
+QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+DURATION=$([ $QUICK = 1 ] && echo 3s || echo 15s)
+# PostgreSQL: a database of its own (apigen_bench), dropped and created on each run.
+PG_ADMIN=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG=${PG_ADMIN%/*}/apigen_bench
+CORPUS=${APIGEN_CORPUS:-$HOME/.cache/apigen-corpus}
+W=${BENCH_DIR:-$PWD/target/bench}
+mkdir -p "$W"
+command -v wrk >/dev/null || { echo "bench: install wrk (apt-get install wrk)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "bench: install GNU time (apt-get install time)" >&2; exit 2; }
+result() { echo "bench: $*"; }
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+build_apigen
+bash ../shared/corpus/fetch.sh "$CORPUS" >/dev/null
+
+# 1. apigen wall time and peak memory.
+measure_apigen() {  # name command...
+  local name=$1; shift
+  local best=999 mem=0 t m
+  for _ in 1 2 3; do
+    rm -rf "$W/apigen-out"
+    /usr/bin/time -f '%e %M' -o "$W/time.txt" "$@" >/dev/null 2>&1 || { echo "bench: $name failed" >&2; return 1; }
+    read -r t m < "$W/time.txt"
+    best=$(python3 -c "print(min($best, $t))"); mem=$((m > mem ? m : mem))
+  done
+  result "apigen $name wall $best s"
+  result "apigen $name peak_rss $((mem / 1024)) MB"
+}
+GITHUB=$CORPUS/octokit/package/generated/api.github.com.json
+PETSTORE=$CORPUS/oas-examples/package/3.0/yaml/petstore.yaml
+measure_apigen "inspect github" "$APIGEN" inspect "$GITHUB"
+measure_apigen "new github" "$APIGEN" new "$W/apigen-out" --spec "$GITHUB"
+measure_apigen "inspect petstore" "$APIGEN" inspect "$PETSTORE"
+measure_apigen "new petstore" "$APIGEN" new "$W/apigen-out" --spec "$PETSTORE"
+
+# 2. Projects and clean builds.
+rm -rf "$W/gen-sqlite" "$W/gen-pg" "$W/base-pg-src"
+"$APIGEN" new "$W/gen-sqlite" --spec specs/bookstore.yaml >/dev/null
+"$APIGEN" new "$W/gen-pg" --spec specs/bookstore.yaml --database postgres >/dev/null
+(cd "$W/gen-sqlite" && cargo fetch --quiet) && (cd benches/baseline && cargo fetch --quiet)
+clean_build() {  # name dir target [cargo args]
+  local name=$1 dir=$2 target=$3; shift 3
+  rm -rf "$target"
+  local start end
+  start=$(date +%s.%N)
+  (cd "$dir" && CARGO_TARGET_DIR=$target cargo build --release --quiet "$@")
+  end=$(date +%s.%N)
+  python3 -c "print(round($end - $start, 1))"
+}
+if [ $QUICK = 0 ]; then
+  gen_s=$(clean_build generated "$W/gen-sqlite" "$W/t-gen")
+  base_s=$(clean_build baseline benches/baseline "$W/t-base")
+  result "build generated_clean_release $gen_s s"
+  result "build baseline_clean_release $base_s s"
+  result "build ratio $(python3 -c "print(round($gen_s / $base_s, 2))") x"
+fi
+(cd "$W/gen-sqlite" && CARGO_TARGET_DIR=$W/t-gen cargo build --release --quiet)
+cp "$W/t-gen/release/bookstore" "$W/generated-sqlite"
+(cd "$W/gen-pg" && CARGO_TARGET_DIR=$W/t-gen cargo build --release --quiet)
+cp "$W/t-gen/release/bookstore" "$W/generated-pg"
+(cd benches/baseline && CARGO_TARGET_DIR=$W/t-base cargo build --release --quiet)
+cp "$W/t-base/release/baseline" "$W/baseline-sqlite"
+(cd benches/baseline && CARGO_TARGET_DIR=$W/t-base cargo build --release --quiet --no-default-features --features postgres)
+cp "$W/t-base/release/baseline" "$W/baseline-pg"
+
+# 3. Throughput and latency.
+export JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
+export RATE_LIMIT_PER_MINUTE=100000000 RATE_LIMIT_BURST=100000000
+export AUTH_RATE_LIMIT_PER_MINUTE=100000 AUTH_RATE_LIMIT_BURST=100000
+wrk_run() {  # label url file-for-rps
+  local out rps p50 p99 errs
+  out=$(wrk -t2 -c32 -d"$DURATION" --latency "$2")
+  rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += 1} END {print n + 0}')
+  result "wrk $1 rps $rps req/s"
+  result "wrk $1 latency_p50 $p50"
+  result "wrk $1 latency_p99 $p99"
+  result "wrk $1 errors $errs"
+  echo "$rps" > "$3"
+}
+bench_db() {  # db url generated-binary baseline-binary
+  local db=$1 url=$2 gen=$3 base=$4 token id pid g b
+  export DATABASE_URL=$url PORT=3811
+  "$gen" serve >"$W/gen-$db.log" 2>&1 & pid=$!; pids+=("$pid")
+  wait_http "http://127.0.0.1:3811/readyz"
+  token=$(admin_token "$gen" http://127.0.0.1:3811 /api/v1/auth)
+  id=$(seed_bookstore http://127.0.0.1:3811 "$token" 200)
+  for op in get list; do
+    local path=/api/v1/books/$id; [ $op = list ] && path="/api/v1/books?limit=20"
+    wrk_run "generated_$db $op" "http://127.0.0.1:3811$path" "$W/g-$db-$op"
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  PORT=3812 "$base" >"$W/base-$db.log" 2>&1 & pid=$!; pids+=("$pid")
+  sleep 0.5; wait_http "http://127.0.0.1:3812/api/v1/books/$id"
+  for op in get list; do
+    local path=/api/v1/books/$id; [ $op = list ] && path="/api/v1/books?limit=20"
+    wrk_run "baseline_$db $op" "http://127.0.0.1:3812$path" "$W/b-$db-$op"
+    result "ratio $db $op $(python3 -c "print(round($(cat "$W/g-$db-$op") / $(cat "$W/b-$db-$op") * 100, 1))") %_of_baseline_rps"
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+rm -f "$W"/bench.db*
+bench_db sqlite "sqlite://$W/bench.db" "$W/generated-sqlite" "$W/baseline-sqlite"
+psql "$PG_ADMIN" -q -c 'DROP DATABASE IF EXISTS apigen_bench' -c 'CREATE DATABASE apigen_bench'
+bench_db postgres "$PG" "$W/generated-pg" "$W/baseline-pg"
