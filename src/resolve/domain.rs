@@ -73,6 +73,14 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         let type_name = singular.to_pascal_case();
         let (schema, filters, sorts) =
             entity_schema(spec, rname, res, &rptr, file, &mut diags, &mut schemas);
+        // PATCH takes any subset of the fields (RFC 7396 merge patch): the same properties,
+        // none required.
+        let mut patch = schema.clone();
+        if let Some(m) = patch.as_object_mut() {
+            m.remove("required");
+            m.insert("description".into(), Value::String(format!("Fields of a {} to change; those left out keep their value.", singular.replace('_', " "))));
+        }
+        schemas.insert(format!("{type_name}Patch"), patch);
         schemas.insert(type_name.clone(), schema);
         schemas.insert(
             format!("{type_name}Envelope"),
@@ -117,6 +125,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         let one = json!({"$ref": format!("#/components/schemas/{type_name}Envelope")});
         let many = json!({"$ref": format!("#/components/schemas/{type_name}ListEnvelope")});
         let entity_ref = json!({"$ref": format!("#/components/schemas/{type_name}")});
+        let patch_ref = json!({"$ref": format!("#/components/schemas/{type_name}Patch")});
         let label = singular.replace('_', " ");
         let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
         let plural_pascal = plural_name.to_pascal_case();
@@ -199,7 +208,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 false,
                 "204",
                 None,
-                &["400", "404"],
+                &["400", "404", "409"],
             ),
         ];
         let mut coll_item = Map::new();
@@ -217,13 +226,14 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 &id,
                 &summary,
                 params,
-                body.then(|| entity_ref.clone()),
+                body.then(|| if name == "update" { patch_ref.clone() } else { entity_ref.clone() }),
                 status,
                 response.cloned(),
                 errors,
                 name == "list",
             );
             apply_access(&mut o, spec, res, name, &rptr, file, &mut diags);
+            document_service_errors(&mut o);
             if on_item {
                 &mut item_item
             } else {
@@ -251,6 +261,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
             );
             o["x-apigen-action"] = Value::Bool(true);
             apply_access(&mut o, spec, res, action, &rptr, file, &mut diags);
+            document_service_errors(&mut o);
             paths.insert(format!("{item}/{a}"), json!({"post": o}));
         }
         // Nested lists: /{parents}/{parentId}/{plural} for every `ref` field.
@@ -287,6 +298,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                         true,
                     );
                     apply_access(&mut o, spec, res, "list", &rptr, file, &mut diags);
+                    document_service_errors(&mut o);
                     paths.insert(
                         format!("{base}/{tplural}/{{{prop}}}/{plural_name}"),
                         json!({"get": o}),
@@ -731,7 +743,7 @@ fn list_params(filters: &[(String, Value)], sorts: &[String], offset: bool) -> V
         out.push(json!({"name": "page", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 1, "default": 1}}));
         out.push(json!({"name": "perPage", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 100, "default": 20}}));
     } else {
-        out.push(json!({"name": "cursor", "in": "query", "description": "Opaque cursor from `meta.nextCursor`.", "schema": {"type": "string", "maxLength": 200}}));
+        out.push(json!({"name": "cursor", "in": "query", "description": "Opaque cursor from `meta.nextCursor`.", "schema": {"type": "string", "pattern": "^o[0-9]{1,18}$"}}));
         out.push(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 100, "default": 20}}));
     }
     if !sorts.is_empty() {
@@ -769,7 +781,7 @@ fn op(
         let description = match *e {
             "400" => "The request is malformed or invalid.",
             "404" => "No such row.",
-            "409" => "A unique value is already taken.",
+            "409" => "The change conflicts with stored rows: a unique value is taken, or a referenced row is missing or still referenced.",
             "413" => "The body is too large.",
             "415" => "The body is not JSON.",
             _ => "Error.",
@@ -788,6 +800,28 @@ fn op(
         o["x-apigen-pagination"] = Value::Bool(true);
     }
     o
+}
+
+/// Adds the answers every generated operation can give besides its own: 401 and 403 when
+/// it needs credentials, 429 (rate limit) and 503 (database unavailable) always — so a
+/// client, or a conformance checker, finds every status code it can receive documented.
+fn document_service_errors(o: &mut Value) {
+    let protected = o
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty());
+    let mut add = vec![];
+    if protected {
+        add.push(("401", "No valid credentials were presented."));
+        add.push(("403", "The credentials lack a required role or scope."));
+    }
+    add.push(("429", "Too many requests; retry after `Retry-After` seconds."));
+    add.push(("503", "The database is unavailable; retry later."));
+    if let Some(responses) = o.get_mut("responses").and_then(Value::as_object_mut) {
+        for (status, description) in add {
+            responses.entry(status).or_insert_with(|| json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+        }
+    }
 }
 
 fn envelope(data: Value, meta: Value) -> Value {

@@ -1813,7 +1813,10 @@ impl<'a> Resolver<'a> {
             find(k).is_some_and(|o| o.body.as_ref().map(|b| b.schema.clone()) == create_body)
         };
         t.has_replace = same_path("replace") && same_body("replace");
-        t.has_update = same_path("update") && same_body("update");
+        // Update may take its own (merge-patch) schema; checked against the field the test
+        // changes once that is chosen, below.
+        t.has_update = same_path("update")
+            && find("update").is_some_and(|o| o.body.as_ref().is_some_and(|b| b.mode == "patch"));
         t.has_delete = same_path("delete");
         if let Some(l) = find("list") {
             t.list_url = self.sample_url(l).unwrap_or_default();
@@ -1965,6 +1968,20 @@ impl<'a> Resolver<'a> {
                     }
                 }
             }
+        }
+        if t.has_update && !same_body("update") {
+            // A separate patch schema must accept the changed field and refuse unknown ones,
+            // as the update test sends both.
+            let patch_node = find("update")
+                .and_then(|o| o.body.as_ref())
+                .and_then(|b| self.tb.node_of(&b.schema))
+                .map(|i| &self.tb.nodes[i]);
+            t.has_update = patch_node.is_some_and(|n| {
+                matches!(n.additional, Additional::Deny)
+                    && n.properties
+                        .iter()
+                        .any(|p| p.name == t.change_field && !p.read_only)
+            });
         }
         // Invalid bodies, one per kind of constraint the contract declares.
         let base = s1.as_object().cloned().unwrap_or_default();
