@@ -42,5 +42,8 @@ fn schemathesis_finds_no_failure_in_the_generated_bookstore() {
         .find_map(|l| l.trim().split_once(" generated"))
         .and_then(|(n, _)| n.trim().parse::<u32>().ok())
         .unwrap_or(0);
-    assert!(generated >= 100, "too few test cases ran ({generated}):\n{stdout}");
+    assert!(
+        generated >= 100,
+        "too few test cases ran ({generated}):\n{stdout}"
+    );
 }

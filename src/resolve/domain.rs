@@ -78,7 +78,13 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         let mut patch = schema.clone();
         if let Some(m) = patch.as_object_mut() {
             m.remove("required");
-            m.insert("description".into(), Value::String(format!("Fields of a {} to change; those left out keep their value.", singular.replace('_', " "))));
+            m.insert(
+                "description".into(),
+                Value::String(format!(
+                    "Fields of a {} to change; those left out keep their value.",
+                    singular.replace('_', " ")
+                )),
+            );
         }
         schemas.insert(format!("{type_name}Patch"), patch);
         schemas.insert(type_name.clone(), schema);
@@ -226,7 +232,13 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 &id,
                 &summary,
                 params,
-                body.then(|| if name == "update" { patch_ref.clone() } else { entity_ref.clone() }),
+                body.then(|| {
+                    if name == "update" {
+                        patch_ref.clone()
+                    } else {
+                        entity_ref.clone()
+                    }
+                }),
                 status,
                 response.cloned(),
                 errors,
@@ -815,7 +827,10 @@ fn document_service_errors(o: &mut Value) {
         add.push(("401", "No valid credentials were presented."));
         add.push(("403", "The credentials lack a required role or scope."));
     }
-    add.push(("429", "Too many requests; retry after `Retry-After` seconds."));
+    add.push((
+        "429",
+        "Too many requests; retry after `Retry-After` seconds.",
+    ));
     add.push(("503", "The database is unavailable; retry later."));
     if let Some(responses) = o.get_mut("responses").and_then(Value::as_object_mut) {
         for (status, description) in add {
