@@ -64,8 +64,8 @@ rm -rf "$W/gen-sqlite" "$W/gen-pg" "$W/base-pg-src"
 "$APIGEN" new "$W/gen-sqlite" --spec specs/bookstore.yaml >/dev/null
 "$APIGEN" new "$W/gen-pg" --spec specs/bookstore.yaml --database postgres >/dev/null
 (cd "$W/gen-sqlite" && cargo fetch --quiet) && (cd benches/baseline && cargo fetch --quiet)
-clean_build() {  # name dir target [cargo args]
-  local name=$1 dir=$2 target=$3; shift 3
+clean_build() {  # dir target [cargo args]
+  local dir=$1 target=$2; shift 2
   rm -rf "$target"
   local start end
   start=$(date +%s.%N)
@@ -74,8 +74,8 @@ clean_build() {  # name dir target [cargo args]
   python3 -c "print(round($end - $start, 1))"
 }
 if [ $QUICK = 0 ]; then
-  gen_s=$(clean_build generated "$W/gen-sqlite" "$W/t-gen")
-  base_s=$(clean_build baseline benches/baseline "$W/t-base")
+  gen_s=$(clean_build "$W/gen-sqlite" "$W/t-gen")
+  base_s=$(clean_build benches/baseline "$W/t-base")
   result "build generated_clean_release $gen_s s"
   result "build baseline_clean_release $base_s s"
   result "build ratio $(python3 -c "print(round($gen_s / $base_s, 2))") x"

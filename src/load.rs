@@ -505,16 +505,15 @@ impl<'a> Locator<'a> {
         let lines = &self.lines;
         let start = line + usize::from(found_any);
         if !self.is_yaml {
-            // JSON keys are always quoted: the next `"tok"` after the current line, found
-            // with one substring search instead of a line-by-line walk.
-            // From the current line itself: in a one-line document every key is on it.
+            // JSON keys are always quoted: the next `"tok"`, found with one substring search
+            // from the current line itself (in a one-line document every key is on it).
             let from = *self.starts.get(line)?;
             let at = from + self.text[from..].find(&format!("\"{tok}\""))?;
             let i = self.starts.partition_point(|&s| s <= at) - 1;
             return Some((i, leading(lines[i]) as isize, true));
         }
-        let mut hit = find_key(lines, start, indent, tok, self.is_yaml, found_any);
-        if hit.is_none() && self.is_yaml {
+        let mut hit = find_key(lines, start, indent, tok, found_any);
+        if hit.is_none() {
             if let Ok(index) = tok.parse::<usize>() {
                 hit = find_item(lines, start, indent, index);
             }
@@ -531,13 +530,12 @@ impl<'a> Locator<'a> {
     }
 }
 
-/// The line of `key` below the current node (deeper indentation in YAML, later in JSON).
+/// The line of YAML `key` below the current node (at deeper indentation).
 fn find_key(
     lines: &[&str],
     start: usize,
     indent: isize,
     tok: &str,
-    is_yaml: bool,
     nested: bool,
 ) -> Option<(usize, isize)> {
     let key_forms = [
@@ -546,21 +544,13 @@ fn find_key(
         format!("\"{tok}\":"),
         format!("\"{tok}\" :"),
     ];
-    let quoted = format!("\"{tok}\"");
     for (i, l) in lines.iter().enumerate().skip(start) {
         let t = l.trim_start().trim_start_matches("- ");
         let ind = leading(l) as isize;
-        if is_yaml
-            && nested
-            && ind <= indent
-            && !l.trim().is_empty()
-            && !l.trim_start().starts_with('#')
-        {
+        if nested && ind <= indent && !l.trim().is_empty() && !l.trim_start().starts_with('#') {
             return None;
         }
-        if key_forms.iter().any(|k| t.starts_with(k.as_str()))
-            || (!is_yaml && l.contains(quoted.as_str()))
-        {
+        if key_forms.iter().any(|k| t.starts_with(k.as_str())) {
             return Some((i, ind));
         }
     }
