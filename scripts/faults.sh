@@ -81,7 +81,9 @@ wrk -t2 -c16 -d30s -s "$W/mixed.lua" "$BASE" >"$W/outage.txt" 2>&1 &
 wrk_pid=$!
 sleep 5
 pg stop
-timed() { curl -s -o /dev/null -m 10 -w '%{http_code} %{time_total}' "$1"; }
+# The trailing newline matters: without it `read` meets end of input, returns 1 and, under
+# `set -e`, ends the script without a word.
+timed() { curl -s -o /dev/null -m 10 -w '%{http_code} %{time_total}\n' "$1" || true; }
 read -r ready_code ready_time < <(timed "$BASE/readyz")
 read -r get_code get_time < <(timed "$BASE/api/v1/books/$id")
 echo "faults: db_down readyz $ready_code in ${ready_time}s"
@@ -104,7 +106,7 @@ check "no panic in the service log" "$(grep -q panicked "$W/faults.log" && echo 
 # 3. SIGTERM drains in-flight requests.
 rm -f "$W"/drain-*.code
 for i in $(seq 1 16); do
-  curl -s -o /dev/null -w '%{http_code}' -X POST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
+  curl -s -o /dev/null -w '%{http_code}\n' -X POST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
     -d '{"email":"admin@bench.test","password":"bench-password-123"}' >"$W/drain-$i.code" &
 done
 sleep 0.3
@@ -113,8 +115,11 @@ t0=$(date +%s.%N)
 set +e; wait "$pid"; exit_code=$?; set -e
 pid=
 wait
-ok=$(cat "$W"/drain-*.code | tr ' ' '\n' | grep -c '^200$' || true)
-echo "faults: sigterm completed_200 $ok of 16, exit $exit_code after $(python3 -c "print(round($(date +%s.%N) - $t0, 2))") s"
+ok=$(cat "$W"/drain-*.code | grep -c '^200$' || true)
+# The log proves the requests were in flight: they finished after the shutdown line.
+after=$(awk '/shutting down/ {s = 1; next} s && /request finished/ && /auth\/login/ {n++} END {print n + 0}' "$W/faults.log")
+echo "faults: sigterm completed_200 $ok of 16 ($after finished after the signal was logged), exit $exit_code after $(python3 -c "print(round($(date +%s.%N) - $t0, 2))") s"
+check "requests were in flight when SIGTERM arrived" "$([ "$after" -gt 0 ] && echo 0 || echo 1)"
 check "all in-flight requests completed on SIGTERM" "$([ "$ok" = 16 ] && echo 0 || echo 1)"
 check "the process exited 0 after draining" "$exit_code"
 exit $failed

@@ -60,6 +60,8 @@ pub struct Model {
     pub body_probe: Option<(String, String)>,
     /// Security schemes, roles and every operation's requirement.
     pub security: Security,
+    /// How error bodies look: apigen's own, or the contract's error schema.
+    pub errors: ErrorFormat,
     /// Problems and notes found while resolving; never rendered.
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
@@ -358,6 +360,9 @@ pub struct Operation {
     pub owner_expr: String,
     /// The service reads its `caller` argument.
     pub caller_used: bool,
+    /// A list answered inside an object: the JSON name of its array property (`data`), or
+    /// empty for a bare array (or the domain envelope, which `response_kind` "page" covers).
+    pub list_wrapper: String,
 }
 
 /// The contract's security (OpenAPI 3.0.3 §4.7.27 Security Scheme Object, §4.7.30
@@ -562,6 +567,9 @@ pub struct ResourceTests {
     pub delete_status: u16,
     /// JSON pointer of the id in a created/read body (`/id` or `/data/id`).
     pub id_pointer: String,
+    /// JSON pointer of the rows in a list body: empty (a bare array), `/data` (the
+    /// envelope) or the contract's own wrapper property (`/items`).
+    pub list_pointer: String,
     /// A field to change in replace / update, as (json name, new value JSON).
     pub change_field: String,
     pub change_value: String,
@@ -628,4 +636,20 @@ pub struct StubCase {
     pub method: String,
     pub url: String,
     pub body: String,
+}
+
+/// The shape of every error body (`resolve::errors`).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ErrorFormat {
+    /// `Content-Type` of error responses: `application/json` or the contract's own
+    /// (`application/problem+json`, RFC 9457 §3).
+    pub media_type: String,
+    /// A `serde_json::json!` body over `status`, `code`, `message`, `details` and
+    /// `request_id`.
+    pub body_expr: String,
+    /// The body carries apigen's own `error` object (`code`, `message`, `details`,
+    /// `requestId`), so tests can read the machine code and field errors.
+    pub extended: bool,
+    /// The contract schema the body follows (its `$ref` or pointer); empty for apigen's own.
+    pub schema: String,
 }

@@ -7,6 +7,7 @@
 //! **Invariant:** problems are collected, never returned early, so a user sees them all.
 
 pub mod domain;
+pub mod errors;
 pub mod names;
 pub mod openapi;
 pub mod security;

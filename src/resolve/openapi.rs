@@ -146,6 +146,7 @@ pub fn resolve_document(
         database,
         diags: Vec::new(),
         sec: Some(SecurityResolver::new(file, doc)),
+        unserved_media: Vec::new(),
     };
     let model = crate::timing::stage("model", || r.run(&api, served, package, is_domain));
     let mut diags = r.diags;
@@ -167,6 +168,10 @@ struct Resolver<'a> {
     diags: Vec<Diagnostic>,
     /// Taken by `run` when it builds the model's `Security`.
     sec: Option<SecurityResolver>,
+    /// Request media types the service does not read (they answer 415), as (pointer of
+    /// the `content` map, media type): left out of the served document so it describes
+    /// what the service does. Each comes with an info diagnostic.
+    unserved_media: Vec<(String, String)>,
 }
 
 /// An entity chosen for a group, before columns are built.
@@ -494,7 +499,23 @@ impl<'a> Resolver<'a> {
         let sec = self.sec.take().expect("security resolver present");
         self.diags.extend(sec.diags.iter().cloned());
         let security = sec.finish(&paths, &base);
-        let mut openapi_json = serde_json::to_string_pretty(served).unwrap_or_default();
+        let errors = if is_domain || self.envelope {
+            super::errors::apigen_format(self.envelope)
+        } else {
+            super::errors::contract_format(api, &mut self.tb)
+        };
+        let mut openapi_json = if self.unserved_media.is_empty() {
+            serde_json::to_string_pretty(served)
+        } else {
+            let mut doc = served.clone();
+            for (at, media) in &self.unserved_media {
+                if let Some(m) = doc.pointer_mut(at).and_then(Value::as_object_mut) {
+                    m.shift_remove(media);
+                }
+            }
+            serde_json::to_string_pretty(&doc)
+        }
+        .unwrap_or_default();
         openapi_json.push('\n');
         Model {
             package,
@@ -517,6 +538,7 @@ impl<'a> Resolver<'a> {
             tables,
             body_probe,
             security,
+            errors,
             diagnostics: vec![],
         }
     }
@@ -594,6 +616,112 @@ impl<'a> Resolver<'a> {
         (s, pointer.to_string())
     }
 
+    /// A response schema that decorates one named schema: `allOf: [{$ref: X}, {…}]` whose
+    /// other parts only add optional properties (hypermedia `links`, say; train-travel's
+    /// responses are built this way). Every body of `X` conforms to it (JSON Schema allOf),
+    /// so a CRUD operation can answer with `X` itself. Returns the `$ref` part and its
+    /// pointer; `None` for anything else (a part with `required`, two references, …).
+    fn decorated_ref(
+        s: &ReferenceOr<Schema>,
+        pointer: &str,
+    ) -> Option<(ReferenceOr<Schema>, String)> {
+        let ReferenceOr::Item(schema) = s else {
+            return None;
+        };
+        let parts = match &schema.schema_kind {
+            openapiv3::SchemaKind::AllOf { all_of } => all_of,
+            openapiv3::SchemaKind::Any(a)
+                if !a.all_of.is_empty() && a.properties.is_empty() && a.required.is_empty() =>
+            {
+                &a.all_of
+            }
+            _ => return None,
+        };
+        let adds_optional_only = |x: &Schema| match &x.schema_kind {
+            openapiv3::SchemaKind::Type(openapiv3::Type::Object(o)) => o.required.is_empty(),
+            openapiv3::SchemaKind::Any(a) => {
+                a.required.is_empty()
+                    && a.all_of.is_empty()
+                    && a.one_of.is_empty()
+                    && a.any_of.is_empty()
+                    && a.typ.as_deref().is_none_or(|t| t == "object")
+            }
+            _ => false,
+        };
+        let mut found = None;
+        for (i, part) in parts.iter().enumerate() {
+            match part {
+                ReferenceOr::Reference { .. } if found.is_none() => {
+                    found = Some((part.clone(), ptr(&ptr(pointer, "allOf"), &i.to_string())))
+                }
+                ReferenceOr::Item(x) if adds_optional_only(x) => {}
+                _ => return None,
+            }
+        }
+        found
+    }
+
+    /// A list response wrapped in an object: exactly one array property (`data`, `items`,
+    /// …) beside optional ones only (`links`, `meta`), collected through `$ref` and allOf.
+    /// Returns the property's name, its array schema and pointer. `None` when the schema is
+    /// not such an object (a bare array, or a wrapper with other required members, which
+    /// apigen cannot fill).
+    fn list_wrapper(
+        &mut self,
+        s: &ReferenceOr<Schema>,
+        pointer: &str,
+    ) -> Option<(String, ReferenceOr<Schema>, String)> {
+        let mut props = IndexMap::new();
+        let mut required = Vec::new();
+        let mut additional = None;
+        if !self
+            .tb
+            .collect_object(s, pointer, &mut props, &mut required, &mut additional, 0)
+        {
+            return None;
+        }
+        let mut arrays = Vec::new();
+        for (name, (ps, pp)) in &props {
+            let resolved = match ps {
+                ReferenceOr::Item(x) => Some(x.clone()),
+                ReferenceOr::Reference { reference } => {
+                    self.tb.deref_schema(reference, pp).map(|x| x.1)
+                }
+            };
+            if let Some(openapiv3::SchemaKind::Type(openapiv3::Type::Array(_))) =
+                resolved.map(|x| x.schema_kind)
+            {
+                arrays.push((name.clone(), ps.clone(), pp.clone()));
+            }
+        }
+        match arrays.as_slice() {
+            [(name, _, _)] if required.iter().all(|r| r == name) => arrays.pop(),
+            _ => None,
+        }
+    }
+
+    /// The items of an array schema (following one `$ref`), with a decorated item
+    /// (`decorated_ref`) replaced by the schema it decorates.
+    fn array_items(
+        &mut self,
+        s: &ReferenceOr<Schema>,
+        pointer: &str,
+    ) -> Option<(ReferenceOr<Schema>, String)> {
+        let (resolved, base) = match s {
+            ReferenceOr::Item(x) => (x.clone(), pointer.to_string()),
+            ReferenceOr::Reference { reference } => {
+                let (t, x) = self.tb.deref_schema(reference, pointer)?;
+                (x, t)
+            }
+        };
+        let openapiv3::SchemaKind::Type(openapiv3::Type::Array(a)) = resolved.schema_kind else {
+            return None;
+        };
+        let items = super::types::unbox(a.items.as_ref()?);
+        let ip = ptr(&base, "items");
+        Some(Self::decorated_ref(&items, &ip).unwrap_or((items, ip)))
+    }
+
     /// Chooses the entity schema of a group: the item GET response, else the collection
     /// GET's array items, else the create body (DESIGN.md). It must be an object with a key.
     fn choose_entity(&mut self, coll: &str, ops: Vec<&RawOp>) -> Option<EntityChoice> {
@@ -604,6 +732,14 @@ impl<'a> Resolver<'a> {
             if o.method == "get" {
                 if let Some((_, Some(s), sp, _)) = self.success(o) {
                     let (s, sp) = self.payload(s, &sp);
+                    let (s, sp) = if p.item {
+                        Self::decorated_ref(&s, &sp).unwrap_or((s, sp))
+                    } else {
+                        match self.list_wrapper(&s, &sp) {
+                            Some((_, a, ap)) => (a, ap),
+                            None => (s, sp),
+                        }
+                    };
                     if p.item {
                         item_param = o
                             .path
@@ -619,22 +755,10 @@ impl<'a> Resolver<'a> {
         }
         // Only groups that can be read get a table; a group without a GET is actions only.
         let (schema, sp, is_array) = candidates.into_iter().next()?;
-        let schema = if is_array {
-            let resolved = match &schema {
-                ReferenceOr::Item(x) => Some(x.clone()),
-                ReferenceOr::Reference { reference } => {
-                    self.tb.deref_schema(reference, &sp).map(|x| x.1)
-                }
-            }?;
-            match resolved.schema_kind {
-                openapiv3::SchemaKind::Type(openapiv3::Type::Array(a)) => match a.items? {
-                    ReferenceOr::Reference { reference } => ReferenceOr::Reference { reference },
-                    ReferenceOr::Item(b) => ReferenceOr::Item(*b),
-                },
-                _ => return None,
-            }
+        let (schema, sp) = if is_array {
+            self.array_items(&schema, &sp)?
         } else {
-            schema
+            (schema, sp)
         };
         // Entities must be named component schemas so every operation shares one type.
         if matches!(schema, ReferenceOr::Item(_)) {
@@ -1201,6 +1325,14 @@ impl<'a> Resolver<'a> {
             if let Some((rb, at)) = self.deref::<RequestBody>(rb, &rbptr) {
                 match Self::json_media(&rb.content).map(|(k, m)| (k.clone(), m.schema.clone())) {
                     Some((k, Some(s))) => {
+                        let others: Vec<String> =
+                            rb.content.keys().filter(|x| **x != k).cloned().collect();
+                        if !others.is_empty() {
+                            self.diag(Severity::Info, &ptr(&at, "content"), format!("`{} {}` reads {k} bodies only; {} answer 415 and are left out of the served document", o.method.to_uppercase(), o.path, others.join(", ")), "implement the other media types by hand if clients send them");
+                            for m in others {
+                                self.unserved_media.push((ptr(&at, "content"), m));
+                            }
+                        }
                         let sp = ptr(&ptr(&ptr(&at, "content"), &k), "schema");
                         let ty = self.tb.ty(&s, &sp, &format!("{pascal} body"));
                         body = Some(Body {
@@ -1237,11 +1369,38 @@ impl<'a> Resolver<'a> {
             }
         }
         // Success response.
+        // A list wrapped in an object, or an entity decorated with optional members, is
+        // answered with the entity itself (see `list_wrapper`, `decorated_ref`); only where
+        // a table can back the operation, so a stub keeps the contract's full type.
+        let mut list_wrapper = String::new();
         let (status, success_ty, success_node) = match self.success(o) {
             Some((code, Some(s), sp, _)) => {
                 let (s, sp) = self.payload(s, &sp);
-                let ty = self.tb.ty(&s, &sp, &format!("{pascal} response"));
-                (code, ty.rust.clone(), Some(ty))
+                let crud = entity.is_some() && kind != "custom";
+                let hint = format!("{pascal} response");
+                let rust = match kind {
+                    "list" if crud => {
+                        let (arr, ap) = match self.list_wrapper(&s, &sp) {
+                            Some((name, a, ap)) => {
+                                list_wrapper = name;
+                                (a, ap)
+                            }
+                            None => (s.clone(), sp.clone()),
+                        };
+                        match self.array_items(&arr, &ap) {
+                            Some((items, ip)) => {
+                                format!("Vec<{}>", self.tb.ty(&items, &ip, &format!("{pascal} item")).rust)
+                            }
+                            None => self.tb.ty(&s, &sp, &hint).rust,
+                        }
+                    }
+                    _ if crud => match Self::decorated_ref(&s, &sp) {
+                        Some((r, rp)) => self.tb.ty(&r, &rp, &hint).rust,
+                        None => self.tb.ty(&s, &sp, &hint).rust,
+                    },
+                    _ => self.tb.ty(&s, &sp, &hint).rust,
+                };
+                (code, rust.clone(), Some(rust))
             }
             Some((code, None, rp, others)) => {
                 if !others.is_empty() {
@@ -1345,6 +1504,7 @@ impl<'a> Resolver<'a> {
             owner: false,
             owner_expr: String::new(),
             caller_used: false,
+            list_wrapper,
         };
         // Decide whether the entity can serve this operation.
         if !reasons.is_empty() {
@@ -1363,8 +1523,8 @@ impl<'a> Resolver<'a> {
         let props = self.tb.nodes[e.ty.node].properties.clone();
         let fields = self.tb.types[e.ty.named.unwrap_or_default()].fields.clone();
         let success_fits = |want_vec: bool| match &success_node {
-            Some(t) if want_vec => t.rust == format!("Vec<{ent_ty}>"),
-            Some(t) => t.rust == ent_ty,
+            Some(t) if want_vec => *t == format!("Vec<{ent_ty}>"),
+            Some(t) => *t == ent_ty,
             None => false,
         };
         let mut why = String::new();
@@ -1500,16 +1660,22 @@ impl<'a> Resolver<'a> {
                     if let Some((_, f)) = props.iter().zip(fields.iter()).find(|(x, _)| {
                         &x.name == name && x.ty.rust == ty.rust && !matches!(x.ty.sql, Sql::Json)
                     }) {
-                        let inner_opt = p.ty.starts_with("Option<");
-                        if inner_opt && !understood.iter().any(|u| **u == p.field) {
+                        if !understood.iter().any(|u| **u == p.field) {
+                            let value = copy_or_clone(
+                                &format!("query.{}", p.field),
+                                &p.ty,
+                                &self.tb.enums,
+                            );
+                            // A required parameter always filters.
+                            let bind = if p.ty.starts_with("Option<") {
+                                value
+                            } else {
+                                format!("Some({value})")
+                            };
                             op.filters.push(Filter {
                                 query_field: p.field.clone(),
                                 column: f.name.clone(),
-                                bind: copy_or_clone(
-                                    &format!("query.{}", p.field),
-                                    &p.ty,
-                                    &self.tb.enums,
-                                ),
+                                bind,
                                 copy: false,
                             });
                         }
@@ -1749,6 +1915,7 @@ impl<'a> Resolver<'a> {
             } else {
                 "/id".into()
             },
+            list_pointer: if self.envelope { "/data".into() } else { String::new() },
             ..ResourceTests::default()
         };
         // Stubs: a concrete URL and a valid body for each operation that answers 501.
@@ -1821,6 +1988,9 @@ impl<'a> Resolver<'a> {
         if let Some(l) = find("list") {
             t.list_url = self.sample_url(l).unwrap_or_default();
             t.list_mode = l.list_mode.clone();
+            if !l.list_wrapper.is_empty() {
+                t.list_pointer = format!("/{}", l.list_wrapper.replace('~', "~0").replace('/', "~1"));
+            }
         }
         if let Some(r) = read {
             t.missing_url = self.sample_url(r).unwrap_or_default();

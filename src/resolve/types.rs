@@ -634,6 +634,11 @@ impl<'a> TypeBuilder<'a> {
         pointer: &str,
         data: &openapiv3::SchemaData,
     ) -> Ty {
+        // JSON Schema (2020-12 §10.3.2.3, and OpenAPI 3.0.3 §4.7.24): without
+        // `additionalProperties`, members beyond `properties` are allowed. Only an explicit
+        // `false` closes an object (domain specs always say it); other members are then
+        // accepted and ignored, never bound to a column (no mass assignment).
+        let closed = matches!(additional, Some(AdditionalProperties::Any(false)));
         let extra = match additional {
             Some(AdditionalProperties::Any(true)) => Some(None),
             Some(AdditionalProperties::Schema(s)) => Some(Some(s.as_ref().clone())),
@@ -736,7 +741,8 @@ impl<'a> TypeBuilder<'a> {
         n.additional = match extra {
             Some(None) => Additional::Allow,
             Some(Some(_)) => Additional::Allow,
-            None => Additional::Deny,
+            None if closed => Additional::Deny,
+            None => Additional::Allow,
         };
         n.example = data.example.clone();
         ty
@@ -852,7 +858,7 @@ impl<'a> TypeBuilder<'a> {
 
     /// Gathers properties of an allOf part (following refs and nested allOf). Returns false
     /// when the part is not an object schema.
-    fn collect_object(
+    pub(crate) fn collect_object(
         &mut self,
         part: &ReferenceOr<Schema>,
         pointer: &str,
@@ -1271,7 +1277,7 @@ fn props_at(
         .collect()
 }
 
-fn unbox(s: &ReferenceOr<Box<Schema>>) -> ReferenceOr<Schema> {
+pub(crate) fn unbox(s: &ReferenceOr<Box<Schema>>) -> ReferenceOr<Schema> {
     match s {
         ReferenceOr::Reference { reference } => ReferenceOr::Reference {
             reference: reference.clone(),
