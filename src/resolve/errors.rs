@@ -49,7 +49,9 @@ pub fn contract_format(api: &OpenAPI, tb: &mut TypeBuilder) -> ErrorFormat {
     let mut seen: IndexMap<(String, String), (usize, ReferenceOr<Schema>, String)> =
         IndexMap::new();
     for (path, item) in api.paths.paths.iter() {
-        let ReferenceOr::Item(item) = item else { continue };
+        let ReferenceOr::Item(item) = item else {
+            continue;
+        };
         for (method, op) in item.iter() {
             for (code, resp) in op.responses.responses.iter() {
                 let is_error = match code {
@@ -123,10 +125,21 @@ fn note(
     let Some(schema) = &m.schema else { return };
     let key = match schema {
         ReferenceOr::Reference { reference } => reference.clone(),
-        ReferenceOr::Item(_) => format!("{pointer}/content/{media}/schema"),
+        ReferenceOr::Item(_) => format!(
+            "{pointer}/content/{}/schema",
+            media.replace('~', "~0").replace('/', "~1")
+        ),
     };
-    let media = media.split(';').next().unwrap_or_default().trim().to_string();
-    let at = format!("{pointer}/content/{}/schema", media.replace('/', "~1"));
+    let at = format!(
+        "{pointer}/content/{}/schema",
+        media.replace('~', "~0").replace('/', "~1")
+    );
+    let media = media
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     seen.entry((media, key))
         .or_insert((0, schema.clone(), at))
         .0 += 1;
@@ -192,15 +205,15 @@ fn map_object(
     let mut props = IndexMap::new();
     let mut required = Vec::new();
     let mut additional = None;
-    if depth > 2
-        || !tb.collect_object(s, pointer, &mut props, &mut required, &mut additional, 0)
-    {
+    if depth > 2 || !tb.collect_object(s, pointer, &mut props, &mut required, &mut additional, 0) {
         return None;
     }
     let mut out = Vec::new();
     for (name, (ps, pp)) in props {
         let is_required = required.contains(&name);
-        let Some(schema) = resolved(tb, &ps, &pp) else { continue };
+        let Some(schema) = resolved(tb, &ps, &pp) else {
+            continue;
+        };
         if schema.schema_data.read_only && !is_required {
             continue;
         }
@@ -269,9 +282,7 @@ fn map_property(
                 "code" | "errorcode" | "error" | "errortype" | "type" | "kind" => {
                     Some("code".into())
                 }
-                "requestid" | "traceid" | "correlationid" | "instance" => {
-                    Some("request_id".into())
-                }
+                "requestid" | "traceid" | "correlationid" | "instance" => Some("request_id".into()),
                 "status" | "statuscode" => Some("status.as_str()".into()),
                 _ if uri => required.then(|| "\"about:blank\"".into()),
                 _ if required => Some("message".into()),
@@ -305,7 +316,13 @@ fn map_property(
             }
         }
         "object" => {
-            let fields = map_object(tb, &ReferenceOr::Item(s.clone()), pointer, problem, depth + 1);
+            let fields = map_object(
+                tb,
+                &ReferenceOr::Item(s.clone()),
+                pointer,
+                problem,
+                depth + 1,
+            );
             match fields {
                 Some(f) if !f.is_empty() || required => Some(object_expr(&f)),
                 _ => None,

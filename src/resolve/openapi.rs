@@ -1389,7 +1389,10 @@ impl<'a> Resolver<'a> {
                         };
                         match self.array_items(&arr, &ap) {
                             Some((items, ip)) => {
-                                format!("Vec<{}>", self.tb.ty(&items, &ip, &format!("{pascal} item")).rust)
+                                format!(
+                                    "Vec<{}>",
+                                    self.tb.ty(&items, &ip, &format!("{pascal} item")).rust
+                                )
                             }
                             None => self.tb.ty(&s, &sp, &hint).rust,
                         }
@@ -1661,11 +1664,8 @@ impl<'a> Resolver<'a> {
                         &x.name == name && x.ty.rust == ty.rust && !matches!(x.ty.sql, Sql::Json)
                     }) {
                         if !understood.iter().any(|u| **u == p.field) {
-                            let value = copy_or_clone(
-                                &format!("query.{}", p.field),
-                                &p.ty,
-                                &self.tb.enums,
-                            );
+                            let value =
+                                copy_or_clone(&format!("query.{}", p.field), &p.ty, &self.tb.enums);
                             // A required parameter always filters.
                             let bind = if p.ty.starts_with("Option<") {
                                 value
@@ -1915,7 +1915,11 @@ impl<'a> Resolver<'a> {
             } else {
                 "/id".into()
             },
-            list_pointer: if self.envelope { "/data".into() } else { String::new() },
+            list_pointer: if self.envelope {
+                "/data".into()
+            } else {
+                String::new()
+            },
             ..ResourceTests::default()
         };
         // Stubs: a concrete URL and a valid body for each operation that answers 501.
@@ -1989,7 +1993,8 @@ impl<'a> Resolver<'a> {
             t.list_url = self.sample_url(l).unwrap_or_default();
             t.list_mode = l.list_mode.clone();
             if !l.list_wrapper.is_empty() {
-                t.list_pointer = format!("/{}", l.list_wrapper.replace('~', "~0").replace('/', "~1"));
+                t.list_pointer =
+                    format!("/{}", l.list_wrapper.replace('~', "~0").replace('/', "~1"));
             }
         }
         if let Some(r) = read {
