@@ -392,3 +392,169 @@ fn owned_openapi_schemas_need_an_owner_property() {
         ],
     );
 }
+
+/// A train-travel style contract: entity responses decorated with optional `links`
+/// (allOf), lists wrapped as `{data: […], links}`, errors as RFC 9457 problem details,
+/// and XML request bodies beside JSON.
+const WRAPPED: &str = r##"paths:
+  /bookings:
+    get:
+      operationId: get-bookings
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema:
+                allOf:
+                  - $ref: '#/components/schemas/Wrapper'
+                  - properties: { data: { type: array, items: { $ref: '#/components/schemas/Booking' } } }
+                  - properties: { links: { type: object } }
+        '400': { $ref: '#/components/responses/Problem' }
+    post:
+      operationId: create-booking
+      requestBody:
+        required: true
+        content:
+          application/json: { schema: { $ref: '#/components/schemas/Booking' } }
+          application/xml: { schema: { $ref: '#/components/schemas/Booking' } }
+      responses:
+        '201':
+          description: ok
+          content:
+            application/json:
+              schema:
+                allOf:
+                  - $ref: '#/components/schemas/Booking'
+                  - properties: { links: { type: object } }
+        '400': { $ref: '#/components/responses/Problem' }
+        '409': { $ref: '#/components/responses/Problem' }
+  /bookings/{id}:
+    get:
+      operationId: get-booking
+      parameters: [ { name: id, in: path, required: true, schema: { type: string, format: uuid } } ]
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema:
+                allOf:
+                  - $ref: '#/components/schemas/Booking'
+                  - properties: { links: { type: object } }
+        '404': { $ref: '#/components/responses/Problem' }
+components:
+  responses:
+    Problem:
+      description: a problem
+      content:
+        application/problem+json: { schema: { $ref: '#/components/schemas/Problem' } }
+  schemas:
+    Wrapper:
+      type: object
+      properties:
+        data: { type: array, items: { type: object } }
+        links: { type: object }
+    Booking:
+      type: object
+      properties:
+        id: { type: string, format: uuid, readOnly: true }
+        passenger_name: { type: string }
+    Problem:
+      properties:
+        type: { type: string }
+        title: { type: string }
+        detail: { type: string }
+        status: { type: integer }
+"##;
+
+#[test]
+fn decorated_entities_and_wrapped_lists_are_served() {
+    let m = check_ok(
+        "wrapped.yaml",
+        &format!("{HEAD}{WRAPPED}"),
+        &["\"list_wrapper\":\"data\""],
+    );
+    let ops = &m
+        .resources
+        .iter()
+        .find(|r| r.entity.is_some())
+        .expect("a table")
+        .operations;
+    for o in ops {
+        assert!(
+            o.implemented,
+            "{} should be served: {}",
+            o.operation_id, o.not_implemented_reason
+        );
+    }
+    assert_eq!(
+        ops.iter().find(|o| o.kind == "read").unwrap().success_ty,
+        "Booking"
+    );
+    assert_eq!(
+        ops.iter().find(|o| o.kind == "list").unwrap().success_ty,
+        "Vec<Booking>"
+    );
+}
+
+#[test]
+fn error_bodies_follow_the_contract_error_schema() {
+    // RFC 9457 problem details, media type included; apigen's own `error` rides along
+    // because the schema leaves room for more members.
+    let m = check_ok("wrapped.yaml", &format!("{HEAD}{WRAPPED}"), &[]);
+    assert_eq!(m.errors.media_type, "application/problem+json");
+    assert_eq!(m.errors.schema, "#/components/schemas/Problem");
+    assert!(m.errors.extended);
+    for member in [
+        r#""type": "about:blank""#,
+        r#""status": status.as_u16()"#,
+        r#""detail": message"#,
+        r#""title": status.canonical_reason()"#,
+    ] {
+        assert!(
+            m.errors.body_expr.contains(member),
+            "{member} in {}",
+            m.errors.body_expr
+        );
+    }
+    // petstore-expanded's Error {code: int32, message}: `code` is the HTTP status there.
+    let petstore = format!("{HEAD}paths:\n  /p:\n    get:\n      responses:\n        '200': {{ description: ok }}\n        default:\n          description: e\n          content:\n            application/json:\n              schema: {{ $ref: '#/components/schemas/Error' }}\ncomponents:\n  schemas:\n    Error:\n      type: object\n      additionalProperties: false\n      required: [code, message]\n      properties:\n        code: {{ type: integer, format: int32 }}\n        message: {{ type: string }}\n");
+    let m = check_ok("petstore.yaml", &petstore, &[]);
+    assert_eq!(
+        m.errors.body_expr,
+        r#"{ "code": status.as_u16(), "message": message }"#
+    );
+    assert!(
+        !m.errors.extended,
+        "a closed schema gets nothing beyond its properties"
+    );
+    // No error schema: apigen's own shape.
+    let m = check_ok("plain.yaml", &format!("{HEAD}paths:\n  /p:\n    get:\n      responses:\n        '200': {{ description: ok }}\n"), &[]);
+    assert!(m.errors.schema.is_empty() && m.errors.body_expr.starts_with(r#"{ "error": "#));
+}
+
+#[test]
+fn unserved_request_media_types_leave_the_served_document() {
+    let m = check_ok("wrapped.yaml", &format!("{HEAD}{WRAPPED}"), &[]);
+    assert!(
+        !m.openapi_json.contains("application/xml"),
+        "XML bodies answer 415, so the served document drops them"
+    );
+    assert!(m.openapi_json.contains("application/problem+json"));
+}
+
+#[test]
+fn only_closed_objects_refuse_unknown_members() {
+    // JSON Schema: without `additionalProperties: false` other members are allowed.
+    let text = format!("{HEAD}paths:\n  /a:\n    post:\n      requestBody: {{ content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Open' }} }} }} }}\n      responses: {{ '204': {{ description: ok }} }}\n  /b:\n    post:\n      requestBody: {{ content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Closed' }} }} }} }}\n      responses: {{ '204': {{ description: ok }} }}\ncomponents:\n  schemas:\n    Open: {{ type: object, properties: {{ x: {{ type: string }} }} }}\n    Closed: {{ type: object, additionalProperties: false, properties: {{ x: {{ type: string }} }} }}\n");
+    let m = check_ok("open.yaml", &text, &[]);
+    let node = |n: &str| {
+        m.schemas
+            .iter()
+            .find(|s| s.ident == n)
+            .map(|s| s.additional.clone())
+    };
+    assert_eq!(node("OPEN").as_deref(), Some("Additional::Allow"));
+    assert_eq!(node("CLOSED").as_deref(), Some("Additional::Deny"));
+}
