@@ -62,6 +62,8 @@ pub struct Model {
     pub security: Security,
     /// How error bodies look: apigen's own, or the contract's error schema.
     pub errors: ErrorFormat,
+    /// Some list is answered inside the contract's own wrapper object (`respond::wrapped`).
+    pub list_wrappers: bool,
     /// Problems and notes found while resolving; never rendered.
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,

@@ -499,6 +499,10 @@ impl<'a> Resolver<'a> {
         let sec = self.sec.take().expect("security resolver present");
         self.diags.extend(sec.diags.iter().cloned());
         let security = sec.finish(&paths, &base);
+        let list_wrappers = resources
+            .iter()
+            .flat_map(|r| r.operations.iter())
+            .any(|o| !o.list_wrapper.is_empty());
         let errors = if is_domain || self.envelope {
             super::errors::apigen_format(self.envelope)
         } else {
@@ -539,6 +543,7 @@ impl<'a> Resolver<'a> {
             body_probe,
             security,
             errors,
+            list_wrappers,
             diagnostics: vec![],
         }
     }
