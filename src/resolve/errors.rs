@@ -84,19 +84,16 @@ pub fn contract_format(api: &OpenAPI, tb: &mut TypeBuilder) -> ErrorFormat {
     let Some(mut fields) = map_object(tb, &schema, &pointer, problem, 0) else {
         return apigen_format(false);
     };
-    let (open, has_error) = open_and_has(tb, &schema, &pointer, "error");
-    let mut extended = open && !has_error;
+    let (mut top, open) = members(tb, &schema, &pointer);
+    let nested_error = top.shift_remove("error");
+    let mut extended = open && nested_error.is_none();
     if extended {
         fields.push(("error".into(), APIGEN_ERROR.into()));
-    } else if let Some((nested, np)) = has_error
-        .then(|| property_schema(tb, &schema, &pointer, "error"))
-        .flatten()
-    {
+    } else if let Some((nested, np)) = nested_error {
         // A nested `{"error": {…}}` (Spotify's, say): apigen's members join it where the
         // nested schema leaves room and does not use their names already.
-        let (nested_open, _) = open_and_has(tb, &nested, &np, "");
+        let (declared, nested_open) = members(tb, &nested, &np);
         let mut inner = map_object(tb, &nested, &np, problem, 1).unwrap_or_default();
-        let declared = declared_names(tb, &nested, &np);
         let ours = [
             ("code", "code"),
             ("message", "message"),
@@ -105,7 +102,7 @@ pub fn contract_format(api: &OpenAPI, tb: &mut TypeBuilder) -> ErrorFormat {
         ];
         if nested_open {
             for (name, expr) in ours {
-                if !declared.iter().any(|d| d == name) {
+                if !declared.contains_key(name) {
                     inner.push((name.into(), expr.into()));
                 }
             }
@@ -183,43 +180,17 @@ fn resolved(tb: &mut TypeBuilder, s: &ReferenceOr<Schema>, pointer: &str) -> Opt
     }
 }
 
-/// Whether an object schema takes members beyond its properties, and whether it declares
-/// the property `name`.
-fn open_and_has(
-    tb: &mut TypeBuilder,
-    s: &ReferenceOr<Schema>,
-    pointer: &str,
-    name: &str,
-) -> (bool, bool) {
+/// The members an object schema declares (through `$ref` and allOf), each with its
+/// schema and pointer, and whether it takes others (no `additionalProperties: false`).
+type Members = IndexMap<String, (ReferenceOr<Schema>, String)>;
+
+fn members(tb: &mut TypeBuilder, s: &ReferenceOr<Schema>, pointer: &str) -> (Members, bool) {
     let mut props = IndexMap::new();
     let mut required = Vec::new();
     let mut additional = None;
     tb.collect_object(s, pointer, &mut props, &mut required, &mut additional, 0);
     let open = !matches!(additional, Some(AdditionalProperties::Any(false)));
-    (open, props.contains_key(name))
-}
-
-/// The schema of property `name` of an object schema (through `$ref` and allOf).
-fn property_schema(
-    tb: &mut TypeBuilder,
-    s: &ReferenceOr<Schema>,
-    pointer: &str,
-    name: &str,
-) -> Option<(ReferenceOr<Schema>, String)> {
-    let mut props = IndexMap::new();
-    let mut required = Vec::new();
-    let mut additional = None;
-    tb.collect_object(s, pointer, &mut props, &mut required, &mut additional, 0);
-    props.shift_remove(name)
-}
-
-/// The property names an object schema declares (through `$ref` and allOf).
-fn declared_names(tb: &mut TypeBuilder, s: &ReferenceOr<Schema>, pointer: &str) -> Vec<String> {
-    let mut props = IndexMap::new();
-    let mut required = Vec::new();
-    let mut additional = None;
-    tb.collect_object(s, pointer, &mut props, &mut required, &mut additional, 0);
-    props.into_keys().collect()
+    (props, open)
 }
 
 /// The JSON type of a schema: `string`, `integer`, `number`, `boolean`, `array`,
