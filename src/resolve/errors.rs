@@ -16,6 +16,7 @@
 
 use super::names::rust_str;
 use super::types::{unbox, TypeBuilder};
+use crate::diag::ptr;
 use crate::model::ErrorFormat;
 use indexmap::IndexMap;
 use openapiv3::{
@@ -53,25 +54,18 @@ pub fn contract_format(api: &OpenAPI, tb: &mut TypeBuilder) -> ErrorFormat {
             continue;
         };
         for (method, op) in item.iter() {
+            let responses = ptr(&ptr(&ptr("/paths", path), method), "responses");
             for (code, resp) in op.responses.responses.iter() {
                 let is_error = match code {
                     StatusCode::Code(n) => *n >= 400,
                     StatusCode::Range(r) => *r >= 4,
                 };
                 if is_error {
-                    let pointer = format!(
-                        "/paths/{}/{method}/responses/{code}",
-                        path.replace('~', "~0").replace('/', "~1")
-                    );
-                    note(api, resp, &pointer, &mut seen);
+                    note(api, resp, &ptr(&responses, &code.to_string()), &mut seen);
                 }
             }
             if let Some(resp) = &op.responses.default {
-                let pointer = format!(
-                    "/paths/{}/{method}/responses/default",
-                    path.replace('~', "~0").replace('/', "~1")
-                );
-                note(api, resp, &pointer, &mut seen);
+                note(api, resp, &ptr(&responses, "default"), &mut seen);
             }
         }
     }
@@ -150,17 +144,11 @@ fn note(
     });
     let Some((media, m)) = json else { return };
     let Some(schema) = &m.schema else { return };
+    let at = ptr(&ptr(&ptr(&pointer, "content"), media), "schema");
     let key = match schema {
         ReferenceOr::Reference { reference } => reference.clone(),
-        ReferenceOr::Item(_) => format!(
-            "{pointer}/content/{}/schema",
-            media.replace('~', "~0").replace('/', "~1")
-        ),
+        ReferenceOr::Item(_) => at.clone(),
     };
-    let at = format!(
-        "{pointer}/content/{}/schema",
-        media.replace('~', "~0").replace('/', "~1")
-    );
     let media = media
         .split(';')
         .next()

@@ -1998,8 +1998,7 @@ impl<'a> Resolver<'a> {
             t.list_url = self.sample_url(l).unwrap_or_default();
             t.list_mode = l.list_mode.clone();
             if !l.list_wrapper.is_empty() {
-                t.list_pointer =
-                    format!("/{}", l.list_wrapper.replace('~', "~0").replace('/', "~1"));
+                t.list_pointer = ptr("", &l.list_wrapper);
             }
         }
         if let Some(r) = read {
