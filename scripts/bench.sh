@@ -12,9 +12,11 @@
 #      (crates fetched beforehand, so downloads are not timed).
 #   3. wrk on GET /api/v1/books/{id} and GET /api/v1/books?limit=20, generated service
 #      (full middleware stack: auth guard, rate limiter with a limit it never reaches,
-#      request logs, metrics, timeouts) and baseline on the same seeded database, SQLite
-#      and PostgreSQL, in the same run.
-# --quick: 3 s wrk runs and no clean builds (reuses $BENCH_TARGET); for trying the script.
+#      request logs at info, metrics, timeouts) and baseline on the same seeded database,
+#      SQLite and PostgreSQL, in the same run: 5 alternating rounds of 10 s each, the
+#      median round reported.
+# --quick: 1 round of 3 s and no clean builds (reuses the target dirs under $BENCH_DIR);
+#   for trying the script.
 # Needs: wrk and GNU time (Debian packages wrk, time), curl, python3, PostgreSQL on
 # 127.0.0.1:5432 (PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres; the
 # benchmark creates and drops its own database, apigen_bench).
@@ -22,7 +24,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/service.sh
 QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
-DURATION=$([ $QUICK = 1 ] && echo 3s || echo 15s)
+DURATION=$([ $QUICK = 1 ] && echo 3s || echo 10s)
+ROUNDS=$([ $QUICK = 1 ] && echo 1 || echo 5)
 # PostgreSQL: a database of its own (apigen_bench), dropped and created on each run.
 PG_ADMIN=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG=${PG_ADMIN%/*}/apigen_bench
@@ -93,39 +96,55 @@ cp "$W/t-base/release/baseline" "$W/baseline-pg"
 export JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
 export RATE_LIMIT_PER_MINUTE=100000000 RATE_LIMIT_BURST=100000000
 export AUTH_RATE_LIMIT_PER_MINUTE=100000 AUTH_RATE_LIMIT_BURST=100000
-wrk_run() {  # label url file-for-rps
+wrk_run() {  # label url: appends "rps p50 p99 errors" to $W/wrk-<label>
   local out rps p50 p99 errs
   out=$(wrk -t2 -c32 -d"$DURATION" --latency "$2")
   rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
   p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
   errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += 1} END {print n + 0}')
-  result "wrk $1 rps $rps req/s"
-  result "wrk $1 latency_p50 $p50"
-  result "wrk $1 latency_p99 $p99"
-  result "wrk $1 errors $errs"
-  echo "$rps" > "$3"
+  echo "$rps $p50 $p99 $errs" >> "$W/wrk-$1"
+  echo "bench: round $1 $rps req/s" >&2
 }
+# Prints the median round of a label (by req/s) and the errors of all its rounds.
+wrk_report() {  # label
+  python3 - "$W/wrk-$1" "$1" <<'PY'
+import sys
+rounds = sorted((l.split() for l in open(sys.argv[1]) if l.strip()), key=lambda r: float(r[0]))
+rps, p50, p99, _ = rounds[len(rounds) // 2]
+label = sys.argv[2].replace("_get", " get").replace("_list", " list")
+print(f"bench: wrk {label} rps {rps} req/s (median of {len(rounds)}: {' '.join(r[0] for r in rounds)})")
+print(f"bench: wrk {label} latency_p50 {p50}")
+print(f"bench: wrk {label} latency_p99 {p99}")
+print(f"bench: wrk {label} errors {sum(int(r[3]) for r in rounds)}")
+PY
+}
+median_rps() { sort -n "$W/wrk-$1" | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+# Both services run side by side on the same database and take turns under load, round
+# after round, so drift in the machine's speed (a shared VM's is large) falls on both.
 bench_db() {  # db url generated-binary baseline-binary
-  local db=$1 url=$2 gen=$3 base=$4 token id pid g b
+  local db=$1 url=$2 gen=$3 base=$4 token id gpid bpid op path r
   export DATABASE_URL=$url PORT=3811
-  "$gen" serve >"$W/gen-$db.log" 2>&1 & pid=$!; pids+=("$pid")
+  "$gen" serve >"$W/gen-$db.log" 2>&1 & gpid=$!; pids+=("$gpid")
   wait_http "http://127.0.0.1:3811/readyz"
   token=$(admin_token "$gen" http://127.0.0.1:3811 /api/v1/auth)
   id=$(seed_bookstore http://127.0.0.1:3811 "$token" 200)
-  for op in get list; do
-    local path=/api/v1/books/$id; [ $op = list ] && path="/api/v1/books?limit=20"
-    wrk_run "generated_$db $op" "http://127.0.0.1:3811$path" "$W/g-$db-$op"
-  done
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  PORT=3812 "$base" >"$W/base-$db.log" 2>&1 & pid=$!; pids+=("$pid")
+  PORT=3812 "$base" >"$W/base-$db.log" 2>&1 & bpid=$!; pids+=("$bpid")
   sleep 0.5; wait_http "http://127.0.0.1:3812/api/v1/books/$id"
-  for op in get list; do
-    local path=/api/v1/books/$id; [ $op = list ] && path="/api/v1/books?limit=20"
-    wrk_run "baseline_$db $op" "http://127.0.0.1:3812$path" "$W/b-$db-$op"
-    result "ratio $db $op $(python3 -c "print(round($(cat "$W/g-$db-$op") / $(cat "$W/b-$db-$op") * 100, 1))") %_of_baseline_rps"
+  rm -f "$W"/wrk-*
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for op in get list; do
+      path=/api/v1/books/$id; [ $op = list ] && path="/api/v1/books?limit=20"
+      wrk_run "generated_${db}_$op" "http://127.0.0.1:3811$path"
+      wrk_run "baseline_${db}_$op" "http://127.0.0.1:3812$path"
+    done
   done
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  for op in get list; do
+    wrk_report "generated_${db}_$op"
+    wrk_report "baseline_${db}_$op"
+    result "ratio $db $op $(python3 -c "print(round($(median_rps "generated_${db}_$op") / $(median_rps "baseline_${db}_$op") * 100, 1))") %_of_baseline_rps"
+  done
+  kill "$gpid" "$bpid"; wait "$gpid" "$bpid" 2>/dev/null || true
 }
 rm -f "$W"/bench.db*
 bench_db sqlite "sqlite://$W/bench.db" "$W/generated-sqlite" "$W/baseline-sqlite"
