@@ -19,7 +19,10 @@ use std::process::{Child, Command, Stdio};
 /// Modules declared under `#[rustfmt::skip]` (generated tables) are left as rendered, as
 /// `cargo fmt` leaves them.
 pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
-    let skipped: Vec<String> = files.iter().flat_map(|f| skipped_modules(&f.path, &f.contents)).collect();
+    let skipped: Vec<String> = files
+        .iter()
+        .flat_map(|f| skipped_modules(&f.path, &f.contents))
+        .collect();
     let (parents, leaves): (Vec<usize>, Vec<usize>) = (0..files.len())
         .filter(|&i| files[i].path.ends_with(".rs") && !skipped.contains(&files[i].path))
         .partition(|&i| declares_modules(&files[i].contents));
@@ -28,7 +31,11 @@ pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
         Ok(d) => d,
         Err(e) => {
             let why = format!("no temporary folder: {e}");
-            return leaves.iter().chain(&parents).map(|&i| (files[i].path.clone(), why.clone())).collect();
+            return leaves
+                .iter()
+                .chain(&parents)
+                .map(|&i| (files[i].path.clone(), why.clone()))
+                .collect();
         }
     };
     // Start every process before waiting on any, so they share the cores.
@@ -49,7 +56,10 @@ pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
         });
         batches.push((batch, child));
     }
-    let piped: Vec<(usize, Result<Child, String>)> = parents.iter().map(|&i| (i, through_stdin(&files[i].contents))).collect();
+    let piped: Vec<(usize, Result<Child, String>)> = parents
+        .iter()
+        .map(|&i| (i, through_stdin(&files[i].contents)))
+        .collect();
     for (batch, child) in batches {
         match finish(child) {
             Ok(_) => {
@@ -104,7 +114,9 @@ fn through_stdin(text: &str) -> Result<Child, String> {
 
 /// Waits for a rustfmt process; its standard output on success, its message otherwise.
 fn finish(child: Result<Child, String>) -> Result<Vec<u8>, String> {
-    let out = child?.wait_with_output().map_err(|e| format!("rustfmt did not finish: {e}"))?;
+    let out = child?
+        .wait_with_output()
+        .map_err(|e| format!("rustfmt did not finish: {e}"))?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
@@ -117,7 +129,10 @@ fn finish(child: Result<Child, String>) -> Result<Vec<u8>, String> {
 fn declares_modules(text: &str) -> bool {
     text.lines().any(|l| {
         let l = l.trim();
-        let l = l.strip_prefix("pub(crate) ").or_else(|| l.strip_prefix("pub ")).unwrap_or(l);
+        let l = l
+            .strip_prefix("pub(crate) ")
+            .or_else(|| l.strip_prefix("pub "))
+            .unwrap_or(l);
         l.starts_with("mod ") && l.ends_with(';')
     })
 }
@@ -130,13 +145,20 @@ fn skipped_modules(path: &str, text: &str) -> Vec<String> {
         Some((d, f)) => (format!("{d}/"), f.trim_end_matches(".rs")),
         None => (String::new(), path.trim_end_matches(".rs")),
     };
-    let base = if matches!(stem, "mod" | "lib" | "main") { dir } else { format!("{dir}{stem}/") };
+    let base = if matches!(stem, "mod" | "lib" | "main") {
+        dir
+    } else {
+        format!("{dir}{stem}/")
+    };
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     lines
         .windows(2)
         .filter(|w| w[0] == "#[rustfmt::skip]")
         .filter_map(|w| {
-            let decl = w[1].strip_prefix("pub(crate) ").or_else(|| w[1].strip_prefix("pub ")).unwrap_or(w[1]);
+            let decl = w[1]
+                .strip_prefix("pub(crate) ")
+                .or_else(|| w[1].strip_prefix("pub "))
+                .unwrap_or(w[1]);
             let name = decl.strip_prefix("mod ")?.strip_suffix(';')?;
             Some(format!("{base}{name}.rs"))
         })
@@ -146,7 +168,10 @@ fn skipped_modules(path: &str, text: &str) -> Vec<String> {
 /// Splits `leaves` into one batch per available core (at most 8), each about the same
 /// number of bytes: the largest files first, each to the lightest batch so far.
 fn balanced_batches(files: &[File], leaves: &[usize]) -> Vec<Vec<usize>> {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8).min(leaves.len().max(1));
+    let n = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(leaves.len().max(1));
     let mut order = leaves.to_vec();
     order.sort_by_key(|&i| std::cmp::Reverse(files[i].contents.len()));
     let mut batches: Vec<(usize, Vec<usize>)> = vec![(0, Vec::new()); n];
@@ -156,7 +181,11 @@ fn balanced_batches(files: &[File], leaves: &[usize]) -> Vec<Vec<usize>> {
             lightest.1.push(i);
         }
     }
-    batches.into_iter().map(|(_, b)| b).filter(|b| !b.is_empty()).collect()
+    batches
+        .into_iter()
+        .map(|(_, b)| b)
+        .filter(|b| !b.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -177,15 +206,25 @@ mod tests {
     fn skipped_modules_are_found_beside_their_parent() {
         let lib = "pub mod a;\n#[rustfmt::skip]\npub mod schemas;\n";
         assert_eq!(skipped_modules("src/lib.rs", lib), ["src/schemas.rs"]);
-        assert_eq!(skipped_modules("src/routes/mod.rs", "#[rustfmt::skip]\nmod t;"), ["src/routes/t.rs"]);
-        assert_eq!(skipped_modules("src/x.rs", "#[rustfmt::skip]\nmod t;"), ["src/x/t.rs"]);
+        assert_eq!(
+            skipped_modules("src/routes/mod.rs", "#[rustfmt::skip]\nmod t;"),
+            ["src/routes/t.rs"]
+        );
+        assert_eq!(
+            skipped_modules("src/x.rs", "#[rustfmt::skip]\nmod t;"),
+            ["src/x/t.rs"]
+        );
         assert!(skipped_modules("src/lib.rs", "#[rustfmt::skip]\nfn f() {}\n").is_empty());
     }
 
     #[test]
     fn batches_cover_every_leaf_once() {
         let files: Vec<File> = (0..7)
-            .map(|i| File { path: format!("src/f{i}.rs"), contents: "x".repeat(10 * (i + 1)), owner: Owner::Generated })
+            .map(|i| File {
+                path: format!("src/f{i}.rs"),
+                contents: "x".repeat(10 * (i + 1)),
+                owner: Owner::Generated,
+            })
             .collect();
         let leaves: Vec<usize> = (0..7).collect();
         let mut all: Vec<usize> = balanced_batches(&files, &leaves).concat();
