@@ -4,10 +4,11 @@
 # types, headers, authorisation checks (ignored_auth, object-level authorisation), stateful
 # links — and credentials configured, so protected operations are exercised.
 #
-# Usage: scripts/conformance.sh [--examples N] [TARGET...]
+# Usage: scripts/conformance.sh [--examples N] [--phases LIST] [TARGET...]
 #   TARGET: bookstore (specs/bookstore.yaml, the domain-spec example), petstore-expanded,
 #   train-travel (oas-examples, fetched by ../shared/corpus/fetch.sh), or a contract path.
 #   Default: all three. --examples: test cases per operation and phase (default 100).
+#   --phases: schemathesis phases (default all four: examples,coverage,fuzzing,stateful).
 # For each target: `apigen new`, build (one shared target dir, target/conformance), start
 # the service on a fresh SQLite database, create an admin with the service's own
 # `create-user` command, sign in, and pass the access token (and an API key, where the
@@ -21,7 +22,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/service.sh
 EXAMPLES=100
+PHASES=examples,coverage,fuzzing,stateful
 if [ "${1:-}" = "--examples" ]; then EXAMPLES=$2; shift 2; fi
+if [ "${1:-}" = "--phases" ]; then PHASES=$2; shift 2; fi
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(bookstore petstore-expanded train-travel)
 CORPUS=${APIGEN_CORPUS:-$HOME/.cache/apigen-corpus}
@@ -72,7 +75,7 @@ for s in (d.get("components") or {}).get("securitySchemes", {}).values():
   done
   echo "conformance: $target ($EXAMPLES examples per operation${excluded:+, excluding stubs: ${excluded//--exclude-operation-id=/}})"
   schemathesis run "http://127.0.0.1:$port/openapi.json" --url "http://127.0.0.1:$port" \
-    --checks all -n "$EXAMPLES" --workers 1 --seed 1 --no-color "${headers[@]}" $excluded \
+    --checks all --phases "$PHASES" -n "$EXAMPLES" --workers 1 --seed 1 --no-color "${headers[@]}" $excluded \
     >"$dir/schemathesis.log" 2>&1
   code=$?
   grep -E '^(Test cases:|  [0-9]+ generated)|❌|^=+ .* in ' "$dir/schemathesis.log" | sed 's/^/  /'
