@@ -522,6 +522,10 @@ pub struct Assign {
 pub struct Scope {
     pub column: String,
     pub bind: String,
+    /// `SELECT 1 FROM "<parent>" WHERE "id" = <bind>` when the scoping property is a foreign
+    /// key, else empty: a nested list answers 404 when its parent row does not exist
+    /// (an empty page would claim the parent has no children).
+    pub parent_sql: String,
 }
 
 /// One axum route: a path and its method handlers.

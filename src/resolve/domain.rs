@@ -306,7 +306,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                         None,
                         "200",
                         Some(many.clone()),
-                        &["400"],
+                        &["400", "404"],
                         true,
                     );
                     apply_access(&mut o, spec, res, "list", &rptr, file, &mut diags);
