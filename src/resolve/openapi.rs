@@ -1587,7 +1587,11 @@ impl<'a> Resolver<'a> {
                     column: f.name.clone(),
                     bind: copy_or_clone(&format!("path.{pf}"), &pty.rust, &self.tb.enums),
                     parent_sql: p.references.as_ref().map_or(String::new(), |target| {
-                        let ph = if self.database == Database::Postgres { "$1" } else { "?1" };
+                        let ph = if self.database == Database::Postgres {
+                            "$1"
+                        } else {
+                            "?1"
+                        };
                         format!(
                             "SELECT 1 FROM \"{}\" WHERE \"id\" = {ph}",
                             self.table_of_domain_ref(target)
