@@ -115,25 +115,11 @@ pub struct SchemaNode {
     /// `any`, `string`, `integer`, `number`, `boolean`, `array`, `object`, `union`.
     pub kind: String,
     pub nullable: bool,
-    pub min_length: String,
-    pub max_length: String,
-    pub pattern: String,
-    /// `None` or `Some(Format::Email)` etc.
-    pub format: String,
-    /// String enum values as Rust literals.
-    pub enum_values: Vec<String>,
-    pub trim: bool,
-    pub lowercase: bool,
-    pub minimum: String,
-    pub maximum: String,
-    pub exclusive_minimum: bool,
-    pub exclusive_maximum: bool,
-    pub multiple_of: String,
+    /// The rule's field initialisers that differ from its `ANY` value, each followed by
+    /// `, ` (`min_length: Some(1), trim: true, `); empty when there are none.
+    pub rule: String,
     /// Array items node ident (or the empty string).
     pub items: String,
-    pub min_items: String,
-    pub max_items: String,
-    pub unique_items: bool,
     pub properties: Vec<PropNode>,
     /// `Deny`, `Allow` or `Schema(&IDENT)`.
     pub additional: String,
@@ -149,8 +135,9 @@ pub struct PropNode {
     pub required: bool,
     pub read_only: bool,
     pub write_only: bool,
-    /// `None` or `Some("<json>")`: a default applied to input when the property is absent.
-    pub default_lit: String,
+    /// The JSON text of a default applied to input when the property is absent, as a Rust
+    /// string literal; empty when there is none.
+    pub default: String,
 }
 
 /// A group of operations sharing a path prefix; a module in `routes/`, `services/` and,

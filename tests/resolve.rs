@@ -201,7 +201,7 @@ fn string_defaults_of_numbers_are_coerced_or_dropped() {
     let m = check_ok(
         "defaults.yaml",
         &text,
-        &["\"default_lit\":\"Some(\\\"3000000000.0\\\")\""],
+        &["\"default\":\"\\\"3000000000.0\\\"\""],
     );
     assert!(
         m.diagnostics

@@ -1015,52 +1015,76 @@ impl<'a> TypeBuilder<'a> {
         fitted
     }
 
-    /// Renders node `i` as the literal-carrying `SchemaNode` the templates print.
+    /// Renders node `i` as the literal-carrying `SchemaNode` the templates print: its rule
+    /// is the Rust field initialisers that differ from the rule's `ANY` value.
     pub fn to_schema_node(&self, i: usize) -> SchemaNode {
         let n = &self.nodes[i];
-        let opt_u = |v: Option<u64>| v.map_or("None".to_string(), |v| format!("Some({v})"));
-        let opt_f = |v: Option<f64>| v.map_or("None".to_string(), |v| format!("Some({v:?})"));
+        let mut rule = String::new();
+        let mut set = |field: &str, value: Option<String>| {
+            if let Some(v) = value {
+                rule.push_str(&format!("{field}: {v}, "));
+            }
+        };
+        let enum_values = || {
+            let values: Vec<String> = n
+                .enum_values
+                .iter()
+                .map(|v| rust_str(&v.to_string()))
+                .collect();
+            (!values.is_empty()).then(|| format!("&[{}]", values.join(", ")))
+        };
+        let yes = |b: bool| b.then(|| "true".to_string());
+        match n.kind {
+            "string" => {
+                set("min_length", n.min_length.map(|v| format!("Some({v})")));
+                set("max_length", n.max_length.map(|v| format!("Some({v})")));
+                set(
+                    "pattern",
+                    n.pattern.as_ref().map(|p| format!("Some({})", rust_str(p))),
+                );
+                set(
+                    "format",
+                    n.format.map(|f| {
+                        let v = match f {
+                            "uuid" => "Uuid",
+                            "email" => "Email",
+                            "uri" => "Uri",
+                            "date-time" => "DateTime",
+                            "date" => "Date",
+                            "ipv4" => "Ipv4",
+                            _ => "Ipv6",
+                        };
+                        format!("Some(Format::{v})")
+                    }),
+                );
+                set("enum_values", enum_values());
+                set("trim", yes(n.trim));
+                set("lowercase", yes(n.lowercase));
+            }
+            "integer" | "number" => {
+                set("minimum", n.minimum.map(|v| format!("Some({v:?})")));
+                set("maximum", n.maximum.map(|v| format!("Some({v:?})")));
+                set("exclusive_minimum", yes(n.exclusive_minimum));
+                set("exclusive_maximum", yes(n.exclusive_maximum));
+                set("multiple_of", n.multiple_of.map(|v| format!("Some({v:?})")));
+                set("enum_values", enum_values());
+            }
+            "array" => {
+                set("min_items", n.min_items.map(|v| format!("Some({v})")));
+                set("max_items", n.max_items.map(|v| format!("Some({v})")));
+                set("unique_items", yes(n.unique_items));
+            }
+            _ => {}
+        }
         SchemaNode {
             ident: n.ident.clone(),
             kind: n.kind.to_string(),
             nullable: n.nullable,
-            min_length: opt_u(n.min_length),
-            max_length: opt_u(n.max_length),
-            pattern: n
-                .pattern
-                .as_ref()
-                .map_or("None".into(), |p| format!("Some({})", rust_str(p))),
-            format: n.format.map_or("None".into(), |f| {
-                let v = match f {
-                    "uuid" => "Uuid",
-                    "email" => "Email",
-                    "uri" => "Uri",
-                    "date-time" => "DateTime",
-                    "date" => "Date",
-                    "ipv4" => "Ipv4",
-                    _ => "Ipv6",
-                };
-                format!("Some(Format::{v})")
-            }),
-            enum_values: n
-                .enum_values
-                .iter()
-                .map(|v| rust_str(&v.to_string()))
-                .collect(),
-            trim: n.trim,
-            lowercase: n.lowercase,
-            minimum: opt_f(n.minimum),
-            maximum: opt_f(n.maximum),
-            exclusive_minimum: n.exclusive_minimum,
-            exclusive_maximum: n.exclusive_maximum,
-            multiple_of: opt_f(n.multiple_of),
+            rule,
             items: n
                 .items
                 .map(|i| self.nodes[i].ident.clone())
                 .unwrap_or_default(),
-            min_items: opt_u(n.min_items),
-            max_items: opt_u(n.max_items),
-            unique_items: n.unique_items,
             properties: n
                 .properties
                 .iter()
@@ -1070,9 +1094,10 @@ impl<'a> TypeBuilder<'a> {
                     required: p.required,
                     read_only: p.read_only,
                     write_only: p.write_only,
-                    default_lit: p.default.as_ref().map_or("None".into(), |d| {
-                        format!("Some({})", rust_str(&d.to_string()))
-                    }),
+                    default: p
+                        .default
+                        .as_ref()
+                        .map_or(String::new(), |d| rust_str(&d.to_string())),
                 })
                 .collect(),
             additional: match n.additional {
