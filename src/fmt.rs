@@ -124,17 +124,20 @@ fn finish(child: Result<Child, String>) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Whether a source declares an out-of-line module (`mod name;`), which rustfmt would
-/// follow if the file were passed by path.
+/// The name a line declares an out-of-line module by (`mod name;`, `pub mod name;`, …).
+fn module_declared(line: &str) -> Option<&str> {
+    let line = line.trim();
+    let decl = line
+        .strip_prefix("pub(crate) ")
+        .or_else(|| line.strip_prefix("pub "))
+        .unwrap_or(line);
+    decl.strip_prefix("mod ")?.strip_suffix(';')
+}
+
+/// Whether a source declares an out-of-line module, which rustfmt would follow if the
+/// file were passed by path.
 fn declares_modules(text: &str) -> bool {
-    text.lines().any(|l| {
-        let l = l.trim();
-        let l = l
-            .strip_prefix("pub(crate) ")
-            .or_else(|| l.strip_prefix("pub "))
-            .unwrap_or(l);
-        l.starts_with("mod ") && l.ends_with(';')
-    })
+    text.lines().any(|l| module_declared(l).is_some())
 }
 
 /// The files of the modules `path` declares right after a `#[rustfmt::skip]` line:
@@ -154,14 +157,7 @@ fn skipped_modules(path: &str, text: &str) -> Vec<String> {
     lines
         .windows(2)
         .filter(|w| w[0] == "#[rustfmt::skip]")
-        .filter_map(|w| {
-            let decl = w[1]
-                .strip_prefix("pub(crate) ")
-                .or_else(|| w[1].strip_prefix("pub "))
-                .unwrap_or(w[1]);
-            let name = decl.strip_prefix("mod ")?.strip_suffix(';')?;
-            Some(format!("{base}{name}.rs"))
-        })
+        .filter_map(|w| module_declared(w[1]).map(|name| format!("{base}{name}.rs")))
         .collect()
 }
 
