@@ -106,12 +106,14 @@ wrk_run() {  # label url: appends "rps p50 p99 errors" to $W/wrk-<label>
   echo "$rps $p50 $p99 $errs" >> "$W/wrk-$1"
   echo "bench: round $1 $rps req/s" >&2
 }
-# Prints the median round of a label (by req/s) and the errors of all its rounds.
+# Prints the median round of a label (by req/s) and the errors of all its rounds; keeps the
+# median's req/s in $W/median-<label> for the ratio.
 wrk_report() {  # label
-  python3 - "$W/wrk-$1" "$1" <<'PY'
+  python3 - "$W/wrk-$1" "$1" "$W/median-$1" <<'PY'
 import sys
 rounds = sorted((l.split() for l in open(sys.argv[1]) if l.strip()), key=lambda r: float(r[0]))
 rps, p50, p99, _ = rounds[len(rounds) // 2]
+open(sys.argv[3], "w").write(rps)
 label = sys.argv[2].replace("_get", " get").replace("_list", " list")
 print(f"bench: wrk {label} rps {rps} req/s (median of {len(rounds)}: {' '.join(r[0] for r in rounds)})")
 print(f"bench: wrk {label} latency_p50 {p50}")
@@ -119,7 +121,6 @@ print(f"bench: wrk {label} latency_p99 {p99}")
 print(f"bench: wrk {label} errors {sum(int(r[3]) for r in rounds)}")
 PY
 }
-median_rps() { sort -n "$W/wrk-$1" | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 # Both services run side by side on the same database and take turns under load, round
 # after round, so drift in the machine's speed (a shared VM's is large) falls on both.
 bench_db() {  # db url generated-binary baseline-binary
@@ -131,7 +132,7 @@ bench_db() {  # db url generated-binary baseline-binary
   id=$(seed_bookstore http://127.0.0.1:3811 "$token" 200)
   PORT=3812 "$base" >"$W/base-$db.log" 2>&1 & bpid=$!; pids+=("$bpid")
   sleep 0.5; wait_http "http://127.0.0.1:3812/api/v1/books/$id"
-  rm -f "$W"/wrk-*
+  rm -f "$W"/wrk-* "$W"/median-*
   for ((r = 1; r <= ROUNDS; r++)); do
     for op in get list; do
       path=/api/v1/books/$id; [ $op = list ] && path="/api/v1/books?limit=20"
@@ -142,7 +143,7 @@ bench_db() {  # db url generated-binary baseline-binary
   for op in get list; do
     wrk_report "generated_${db}_$op"
     wrk_report "baseline_${db}_$op"
-    result "ratio $db $op $(python3 -c "print(round($(median_rps "generated_${db}_$op") / $(median_rps "baseline_${db}_$op") * 100, 1))") %_of_baseline_rps"
+    result "ratio $db $op $(python3 -c "print(round($(cat "$W/median-generated_${db}_$op") / $(cat "$W/median-baseline_${db}_$op") * 100, 1))") %_of_baseline_rps"
   done
   kill "$gpid" "$bpid"; wait "$gpid" "$bpid" 2>/dev/null || true
 }
