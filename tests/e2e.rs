@@ -7,7 +7,8 @@
 //! downloads (into `$APIGEN_CORPUS`, default `~/.cache/apigen-corpus`); the test runs the
 //! script when they are missing. PostgreSQL projects use `$APIGEN_TEST_DATABASE_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/test`); the generated Redis rate-limiter
-//! tests use `$APIGEN_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
+//! test (in the project built with its `redis` feature) uses `$APIGEN_TEST_REDIS_URL`
+//! (default `redis://127.0.0.1:6379`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,6 +66,8 @@ struct Case {
     name: String,
     spec: Option<PathBuf>,
     database: &'static str,
+    /// Cargo features of the generated project to build and test with.
+    features: &'static str,
 }
 
 fn run(dir: &Path, args: &[&str], envs: &[(&str, String)]) -> Result<(), String> {
@@ -131,14 +134,25 @@ fn check(case: &Case, work: &Path) -> Result<(), String> {
     let redis =
         std::env::var("APIGEN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let envs = [("DATABASE_URL", db), ("REDIS_URL", redis)];
-    run(&out, &["build", "--tests"], &envs)?;
+    let features = ["--features", case.features];
+    let features: &[&str] = if case.features.is_empty() {
+        &[]
+    } else {
+        &features
+    };
+    run(&out, &[&["build", "--tests"], features].concat(), &envs)?;
     run(
         &out,
-        &["clippy", "--all-targets", "--", "-D", "warnings"],
+        &[
+            &["clippy", "--all-targets"],
+            features,
+            &["--", "-D", "warnings"],
+        ]
+        .concat(),
         &envs,
     )?;
     run(&out, &["fmt", "--check"], &envs)?;
-    run(&out, &["test"], &envs)?;
+    run(&out, &[&["test"], features].concat(), &envs)?;
     Ok(())
 }
 
@@ -150,21 +164,26 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             name: "bookstore_sqlite".into(),
             spec: None,
             database: "sqlite",
+            features: "",
         },
+        // Production-shaped: PostgreSQL and rate limits shared through Redis.
         Case {
             name: "bookstore_postgres".into(),
             spec: None,
             database: "postgres",
+            features: "redis",
         },
         Case {
             name: "tasks_openapi".into(),
             spec: Some(root().join("specs/tasks.openapi.yaml")),
             database: "sqlite",
+            features: "",
         },
         Case {
             name: "edge_case_names".into(),
             spec: Some(root().join("tests/fixtures/names.openapi.yaml")),
             database: "sqlite",
+            features: "",
         },
     ];
     for c in CORPUS {
@@ -185,6 +204,7 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             name: format!("corpus_{name}"),
             spec: Some(corpus.join(c)),
             database: "sqlite",
+            features: "",
         });
     }
     // The security examples on PostgreSQL too (accounts, keys and tokens in its dialect).
@@ -193,6 +213,7 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             name: format!("corpus_{}_postgres", doc.replace('-', "_")),
             spec: Some(corpus.join(format!("oas-examples/package/3.0/yaml/{doc}.yaml"))),
             database: "postgres",
+            features: "",
         });
     }
     let work = tempfile::tempdir().expect("temp dir");
@@ -211,6 +232,7 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
         name: "bookstore_offset".into(),
         spec: Some(offset_spec),
         database: "sqlite",
+        features: "",
     });
     let mut failures = Vec::new();
     for case in &cases {
