@@ -8,7 +8,8 @@
 #   1. apigen itself: wall time (best of 3) and peak memory of `inspect` and `new` on the
 #      GitHub REST description (octokit) and on petstore (oas-examples 3.0).
 #   2. Clean release build time of the generated bookstore (specs/bookstore.yaml, SQLite)
-#      and of the hand-written baseline in benches/baseline, each in an empty target dir
+#      and of the hand-written baseline in benches/baseline, each in an empty target dir,
+#      in alternating rounds (BUILD_ROUNDS, default 2)
 #      (crates fetched beforehand, so downloads are not timed).
 #   3. wrk on GET /api/v1/books/{id} and GET /api/v1/books?limit=20, generated service
 #      (full middleware stack: auth guard, rate limiter with a limit it never reaches,
@@ -17,6 +18,7 @@
 #      median round reported.
 # --quick: 1 round of 3 s and no clean builds (reuses the target dirs under $BENCH_DIR);
 #   for trying the script.
+# --build: only the clean builds (BUILD_ROUNDS alternating rounds each, default 2).
 # Needs: wrk and GNU time (Debian packages wrk, time), curl, python3, PostgreSQL on
 # 127.0.0.1:5432 (PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres; the
 # benchmark creates and drops its own database, apigen_bench).
@@ -24,6 +26,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/service.sh
 QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+BUILD_ONLY=0; [ "${1:-}" = "--build" ] && BUILD_ONLY=1
+BUILD_ROUNDS=${BUILD_ROUNDS:-2}
 DURATION=$([ $QUICK = 1 ] && echo 3s || echo 10s)
 ROUNDS=$([ $QUICK = 1 ] && echo 1 || echo 5)
 # PostgreSQL: a database of its own (apigen_bench), dropped and created on each run.
@@ -57,10 +61,12 @@ measure_apigen() {  # name command...
 }
 GITHUB=$CORPUS/octokit/package/generated/api.github.com.json
 PETSTORE=$CORPUS/oas-examples/package/3.0/yaml/petstore.yaml
+if [ $BUILD_ONLY = 0 ]; then
 measure_apigen "inspect github" "$APIGEN" inspect "$GITHUB"
 measure_apigen "new github" "$APIGEN" new "$W/apigen-out" --spec "$GITHUB"
 measure_apigen "inspect petstore" "$APIGEN" inspect "$PETSTORE"
 measure_apigen "new petstore" "$APIGEN" new "$W/apigen-out" --spec "$PETSTORE"
+fi
 
 # 2. Projects and clean builds.
 rm -rf "$W/gen-sqlite" "$W/gen-pg" "$W/base-pg-src"
@@ -77,12 +83,21 @@ clean_build() {  # dir target [cargo args]
   python3 -c "print(round($end - $start, 1))"
 }
 if [ $QUICK = 0 ]; then
-  gen_s=$(clean_build "$W/gen-sqlite" "$W/t-gen")
-  base_s=$(clean_build benches/baseline "$W/t-base")
-  result "build generated_clean_release $gen_s s"
-  result "build baseline_clean_release $base_s s"
+  # Alternating rounds, so a slow spell of the machine falls on both; the ratio is of the
+  # means (one clean build each moved by 20 s between sessions).
+  gen_all=() base_all=()
+  for ((r = 1; r <= BUILD_ROUNDS; r++)); do
+    gen_all+=("$(clean_build "$W/gen-sqlite" "$W/t-gen")")
+    base_all+=("$(clean_build benches/baseline "$W/t-base")")
+    echo "bench: build round $r: generated ${gen_all[-1]} s, baseline ${base_all[-1]} s" >&2
+  done
+  mean() { python3 -c "import sys; v = [float(x) for x in sys.argv[1:]]; print(round(sum(v) / len(v), 1))" "$@"; }
+  gen_s=$(mean "${gen_all[@]}"); base_s=$(mean "${base_all[@]}")
+  result "build generated_clean_release $gen_s s (mean of ${gen_all[*]})"
+  result "build baseline_clean_release $base_s s (mean of ${base_all[*]})"
   result "build ratio $(python3 -c "print(round($gen_s / $base_s, 2))") x"
 fi
+[ $BUILD_ONLY = 1 ] && exit 0
 (cd "$W/gen-sqlite" && CARGO_TARGET_DIR=$W/t-gen cargo build --release --quiet)
 cp "$W/t-gen/release/bookstore" "$W/generated-sqlite"
 (cd "$W/gen-pg" && CARGO_TARGET_DIR=$W/t-gen cargo build --release --quiet)

@@ -56,6 +56,7 @@ const PROJECT_FILES: &[(&str, &str, Owner)] = &[
     ("build.rs", "build.rs.j2", Owner::Generated),
     ("src/main.rs", "src/main.rs.j2", Owner::Generated),
     ("src/lib.rs", "src/lib.rs.j2", Owner::Generated),
+    ("src/cli.rs", "src/cli.rs.j2", Owner::Generated),
     ("src/config.rs", "src/config.rs.j2", Owner::User),
     ("src/accounts.rs", "src/accounts.rs.j2", Owner::Generated),
     ("src/auth.rs", "src/auth.rs.j2", Owner::Generated),

@@ -395,10 +395,10 @@ impl<'a> TypeBuilder<'a> {
                         .unwrap_or(false);
                     n.lowercase = format == Some("email");
                     if let Some(p) = &st.pattern {
-                        if regex::Regex::new(p).is_ok() {
+                        if regex_lite::Regex::new(p).is_ok() {
                             self.nodes[node].pattern = Some(p.clone());
                         } else {
-                            self.diag(Severity::Warning, &ptr(pointer, "pattern"), format!("pattern `{p}` uses syntax the Rust regex engine does not support (look-around or back-references); it is not enforced"), "rewrite the pattern without look-around, or enforce it in the service");
+                            self.diag(Severity::Warning, &ptr(pointer, "pattern"), format!("pattern `{p}` uses syntax the service's regex engine (regex-lite) does not support (look-around, back-references, Unicode classes such as \\p{{L}}); it is not enforced"), "rewrite the pattern with plain classes and without look-around, or enforce it in the service");
                         }
                     }
                     let (rust, sql) = match format {
@@ -1208,7 +1208,9 @@ impl<'a> TypeBuilder<'a> {
                 n.min_length.is_none_or(|m| len >= m)
                     && n.max_length.is_none_or(|m| len <= m)
                     && n.pattern.as_ref().is_none_or(|p| {
-                        regex::Regex::new(p).map(|r| r.is_match(s)).unwrap_or(false)
+                        regex_lite::Regex::new(p)
+                            .map(|r| r.is_match(s))
+                            .unwrap_or(false)
                     })
                     && n.format.is_none()
             }
@@ -1272,7 +1274,7 @@ pub fn sample_pattern(
 ) -> Option<String> {
     use rand::distr::Distribution;
     use rand::SeedableRng;
-    let re = regex::Regex::new(pattern).ok()?;
+    let re = regex_lite::Regex::new(pattern).ok()?;
     let gen = rand_regex::Regex::compile(pattern, 12).ok()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed + variant);
     for _ in 0..200 {
