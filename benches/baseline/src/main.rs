@@ -1,5 +1,5 @@
 //! Minimal hand-written service for `scripts/bench.sh`: the generated bookstore's two read
-//! operations with the same queries and response shape, and no middleware at all.
+//! operations with the same queries, pool settings and response shape, and no middleware at all.
 //!
 //! Environment: `DATABASE_URL` (a database the generated service already migrated and
 //! seeded), `PORT` (default 3900), `DB_MAX_CONNECTIONS` (default 10, as generated).
@@ -32,7 +32,8 @@ mod db {
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
             .foreign_keys(true)
             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-        sqlx::sqlite::SqlitePoolOptions::new().max_connections(max).connect_with(options).await
+        // As the generated service: no ping before each query (nothing to lose in process).
+        sqlx::sqlite::SqlitePoolOptions::new().max_connections(max).test_before_acquire(false).connect_with(options).await
     }
 }
 
