@@ -64,6 +64,9 @@ pub struct Model {
     pub errors: ErrorFormat,
     /// Some list is answered inside the contract's own wrapper object (`respond::wrapped`).
     pub list_wrappers: bool,
+    /// The regex crate of the service's `pattern` rules: `regex-lite`, or `regex` when a
+    /// pattern needs Unicode classes (see `resolve::types::pattern_compiles`).
+    pub regex_crate: String,
     /// Problems and notes found while resolving; never rendered.
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,

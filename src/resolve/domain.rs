@@ -716,7 +716,7 @@ fn field_schema(
         );
     }
     if let Some(p) = &f.pattern {
-        if regex_lite::Regex::new(p).is_err() {
+        if !super::types::pattern_compiles(p) {
             diags.push(
                 Diagnostic::new(
                     Severity::Error,
@@ -724,7 +724,7 @@ fn field_schema(
                     ptr(fptr, "pattern"),
                     format!("pattern `{p}` is not a valid regular expression for the service"),
                 )
-                .hint("use RE2-style syntax without look-around, back-references or Unicode classes (`\\p{..}`)"),
+                .hint("use RE2-style syntax without look-around"),
             );
         }
     }

@@ -544,6 +544,13 @@ impl<'a> Resolver<'a> {
             security,
             errors,
             list_wrappers,
+            regex_crate: if super::types::needs_full_regex(
+                self.tb.nodes.iter().filter_map(|n| n.pattern.as_deref()),
+            ) {
+                "regex".into()
+            } else {
+                "regex-lite".into()
+            },
             diagnostics: vec![],
         }
     }

@@ -395,10 +395,10 @@ impl<'a> TypeBuilder<'a> {
                         .unwrap_or(false);
                     n.lowercase = format == Some("email");
                     if let Some(p) = &st.pattern {
-                        if regex_lite::Regex::new(p).is_ok() {
+                        if pattern_compiles(p) {
                             self.nodes[node].pattern = Some(p.clone());
                         } else {
-                            self.diag(Severity::Warning, &ptr(pointer, "pattern"), format!("pattern `{p}` uses syntax the service's regex engine (regex-lite) does not support (look-around, back-references, Unicode classes such as \\p{{L}}); it is not enforced"), "rewrite the pattern with plain classes and without look-around, or enforce it in the service");
+                            self.diag(Severity::Warning, &ptr(pointer, "pattern"), format!("pattern `{p}` uses syntax the Rust regex engines do not support (look-around or back-references); it is not enforced"), "rewrite the pattern without look-around, or enforce it in the service");
                         }
                     }
                     let (rust, sql) = match format {
@@ -1207,11 +1207,7 @@ impl<'a> TypeBuilder<'a> {
                 let len = s.chars().count() as u64;
                 n.min_length.is_none_or(|m| len >= m)
                     && n.max_length.is_none_or(|m| len <= m)
-                    && n.pattern.as_ref().is_none_or(|p| {
-                        regex_lite::Regex::new(p)
-                            .map(|r| r.is_match(s))
-                            .unwrap_or(false)
-                    })
+                    && n.pattern.as_ref().is_none_or(|p| pattern_matches(p, s))
                     && n.format.is_none()
             }
             ("integer", Value::Number(x)) => {
@@ -1264,6 +1260,32 @@ impl<'a> TypeBuilder<'a> {
     }
 }
 
+/// Whether a contract's `pattern` compiles in one of the generated service's regex
+/// engines: `regex-lite` (preferred: ASCII `\d` and `\w` as in ECMA-262 without the `u`
+/// flag, and a fraction of the build time) or `regex` (needed for Unicode classes such as
+/// `\p{L}`). Neither supports look-around or back-references.
+pub fn pattern_compiles(pattern: &str) -> bool {
+    regex_lite::Regex::new(pattern).is_ok() || regex::Regex::new(pattern).is_ok()
+}
+
+/// Whether a generated service needs the full `regex` crate: some pattern compiles only
+/// there. Then every pattern of the service runs in `regex`.
+pub fn needs_full_regex<'p>(mut patterns: impl Iterator<Item = &'p str>) -> bool {
+    patterns.any(|p| regex_lite::Regex::new(p).is_err() && regex::Regex::new(p).is_ok())
+}
+
+/// Whether `s` matches `pattern` in every engine that compiles it, so a sample or an
+/// example is valid whichever engine the service ends up with (they differ on Unicode
+/// digits and word characters).
+fn pattern_matches(pattern: &str, s: &str) -> bool {
+    let lite = regex_lite::Regex::new(pattern).map(|r| r.is_match(s));
+    let full = regex::Regex::new(pattern).map(|r| r.is_match(s));
+    match (lite, full) {
+        (Err(_), Err(_)) => false,
+        (lite, full) => lite.unwrap_or(true) && full.unwrap_or(true),
+    }
+}
+
 /// A string matching `pattern` and the length bounds, made deterministically from
 /// `variant`; `None` when none is found.
 pub fn sample_pattern(
@@ -1274,13 +1296,15 @@ pub fn sample_pattern(
 ) -> Option<String> {
     use rand::distr::Distribution;
     use rand::SeedableRng;
-    let re = regex_lite::Regex::new(pattern).ok()?;
+    if !pattern_compiles(pattern) {
+        return None;
+    }
     let gen = rand_regex::Regex::compile(pattern, 12).ok()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed + variant);
     for _ in 0..200 {
         let s: String = gen.sample(&mut rng);
         let len = s.chars().count() as u64;
-        if re.is_match(&s)
+        if pattern_matches(pattern, &s)
             && min.is_none_or(|m| len >= m)
             && max.is_none_or(|m| len <= m)
             && !s.trim().is_empty()
