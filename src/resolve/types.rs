@@ -1207,7 +1207,9 @@ impl<'a> TypeBuilder<'a> {
                 let len = s.chars().count() as u64;
                 n.min_length.is_none_or(|m| len >= m)
                     && n.max_length.is_none_or(|m| len <= m)
-                    && n.pattern.as_ref().is_none_or(|p| pattern_matches(p, s))
+                    && n.pattern
+                        .as_ref()
+                        .is_none_or(|p| PatternMatcher::new(p).is_some_and(|m| m.is_match(s)))
                     && n.format.is_none()
             }
             ("integer", Value::Number(x)) => {
@@ -1274,15 +1276,25 @@ pub fn needs_full_regex<'p>(mut patterns: impl Iterator<Item = &'p str>) -> bool
     patterns.any(|p| regex_lite::Regex::new(p).is_err() && regex::Regex::new(p).is_ok())
 }
 
-/// Whether `s` matches `pattern` in every engine that compiles it, so a sample or an
-/// example is valid whichever engine the service ends up with (they differ on Unicode
-/// digits and word characters).
-fn pattern_matches(pattern: &str, s: &str) -> bool {
-    let lite = regex_lite::Regex::new(pattern).map(|r| r.is_match(s));
-    let full = regex::Regex::new(pattern).map(|r| r.is_match(s));
-    match (lite, full) {
-        (Err(_), Err(_)) => false,
-        (lite, full) => lite.unwrap_or(true) && full.unwrap_or(true),
+/// A pattern compiled in every engine that accepts it. A string matches when it matches in
+/// each, so a sample or an example is valid whichever engine the service ends up with
+/// (they differ on Unicode digits and word characters).
+struct PatternMatcher {
+    lite: Option<regex_lite::Regex>,
+    full: Option<regex::Regex>,
+}
+
+impl PatternMatcher {
+    /// `None` when neither engine compiles `pattern`.
+    fn new(pattern: &str) -> Option<Self> {
+        let lite = regex_lite::Regex::new(pattern).ok();
+        let full = regex::Regex::new(pattern).ok();
+        (lite.is_some() || full.is_some()).then_some(PatternMatcher { lite, full })
+    }
+
+    fn is_match(&self, s: &str) -> bool {
+        self.lite.as_ref().is_none_or(|r| r.is_match(s))
+            && self.full.as_ref().is_none_or(|r| r.is_match(s))
     }
 }
 
@@ -1296,15 +1308,13 @@ pub fn sample_pattern(
 ) -> Option<String> {
     use rand::distr::Distribution;
     use rand::SeedableRng;
-    if !pattern_compiles(pattern) {
-        return None;
-    }
+    let matcher = PatternMatcher::new(pattern)?;
     let gen = rand_regex::Regex::compile(pattern, 12).ok()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed + variant);
     for _ in 0..200 {
         let s: String = gen.sample(&mut rng);
         let len = s.chars().count() as u64;
-        if pattern_matches(pattern, &s)
+        if matcher.is_match(&s)
             && min.is_none_or(|m| len >= m)
             && max.is_none_or(|m| len <= m)
             && !s.trim().is_empty()
