@@ -1267,13 +1267,13 @@ impl<'a> TypeBuilder<'a> {
 /// flag, and a fraction of the build time) or `regex` (needed for Unicode classes such as
 /// `\p{L}`). Neither supports look-around or back-references.
 pub fn pattern_compiles(pattern: &str) -> bool {
-    regex_lite::Regex::new(pattern).is_ok() || regex::Regex::new(pattern).is_ok()
+    PatternMatcher::new(pattern).is_some()
 }
 
 /// Whether a generated service needs the full `regex` crate: some pattern compiles only
 /// there. Then every pattern of the service runs in `regex`.
 pub fn needs_full_regex<'p>(mut patterns: impl Iterator<Item = &'p str>) -> bool {
-    patterns.any(|p| regex_lite::Regex::new(p).is_err() && regex::Regex::new(p).is_ok())
+    patterns.any(|p| PatternMatcher::new(p).is_some_and(|m| m.lite.is_none()))
 }
 
 /// A pattern compiled in every engine that accepts it. A string matches when it matches in
