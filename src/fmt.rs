@@ -12,13 +12,26 @@
 
 use crate::render::File;
 use std::io::Write;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// Formats every `.rs` file in place with `rustfmt --edition 2021`. Returns the paths it
-/// could not format, with the reason (rustfmt's message, or why it could not run).
+/// What [`format_rust`] did: the files it could not format, and the folder it formatted in.
+#[derive(Debug, Default)]
+pub struct Formatted {
+    /// Project-relative paths rustfmt could not format, with the reason (rustfmt's
+    /// message, or why it could not run); those files are left as rendered.
+    pub failed: Vec<(String, String)>,
+    /// rustfmt's scratch folder: the files it formatted by path, laid out at their project
+    /// paths and identical to their formatted contents. A new project's files can be moved
+    /// from here rather than written again ([`crate::write::write_project`]); the folder is
+    /// removed when this is dropped.
+    pub scratch: Option<tempfile::TempDir>,
+}
+
+/// Formats every `.rs` file in place with `rustfmt --edition 2021`.
 /// Modules declared under `#[rustfmt::skip]` (generated tables) are left as rendered, as
 /// `cargo fmt` leaves them.
-pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
+pub fn format_rust(files: &mut [File]) -> Formatted {
     let skipped: Vec<String> = files
         .iter()
         .flat_map(|f| skipped_modules(&f.path, &f.contents))
@@ -27,15 +40,25 @@ pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
         .filter(|&i| files[i].path.ends_with(".rs") && !skipped.contains(&files[i].path))
         .partition(|&i| declares_modules(&files[i].contents));
     let mut failed = Vec::new();
-    let dir = match tempfile::tempdir() {
+    // An empty rustfmt.toml named on every command line: rustfmt's defaults whatever
+    // configuration lies above the temporary folder, and no search for one per file.
+    let scratch = tempfile::tempdir().and_then(|d| {
+        std::fs::write(d.path().join(CONFIG), "")?;
+        Ok(d)
+    });
+    let dir = match scratch {
         Ok(d) => d,
         Err(e) => {
             let why = format!("no temporary folder: {e}");
-            return leaves
+            let failed = leaves
                 .iter()
                 .chain(&parents)
                 .map(|&i| (files[i].path.clone(), why.clone()))
                 .collect();
+            return Formatted {
+                failed,
+                scratch: None,
+            };
         }
     };
     // Start every process before waiting on any, so they share the cores.
@@ -47,7 +70,7 @@ pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
             std::fs::write(&p, &files[i].contents)
         });
         let child = written.map_err(|e| e.to_string()).and_then(|()| {
-            rustfmt()
+            rustfmt(dir.path())
                 .args(batch.iter().map(|&i| dir.path().join(&files[i].path)))
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -58,7 +81,7 @@ pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
     }
     let piped: Vec<(usize, Result<Child, String>)> = parents
         .iter()
-        .map(|&i| (i, through_stdin(&files[i].contents)))
+        .map(|&i| (i, through_stdin(dir.path(), &files[i].contents)))
         .collect();
     for (batch, child) in batches {
         match finish(child) {
@@ -80,20 +103,28 @@ pub fn format_rust(files: &mut [File]) -> Vec<(String, String)> {
         }
     }
     failed.sort();
-    failed
+    Formatted {
+        failed,
+        scratch: Some(dir),
+    }
 }
 
-fn rustfmt() -> Command {
+/// The configuration file `format_rust` writes at the top of its scratch folder.
+const CONFIG: &str = "rustfmt.toml";
+
+/// `rustfmt --edition 2021` with the empty configuration in `scratch`.
+fn rustfmt(scratch: &Path) -> Command {
     let mut c = Command::new("rustfmt");
-    c.args(["--edition", "2021", "--quiet"]);
+    c.args(["--edition", "2021", "--quiet", "--config-path"])
+        .arg(scratch.join(CONFIG));
     c
 }
 
 /// Starts rustfmt on `text` through standard input (the formatted text comes back on
 /// standard output). rustfmt reads all of its input before it writes, so writing first
 /// and reading afterwards cannot deadlock.
-fn through_stdin(text: &str) -> Result<Child, String> {
-    let mut child = rustfmt()
+fn through_stdin(scratch: &Path, text: &str) -> Result<Child, String> {
+    let mut child = rustfmt(scratch)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

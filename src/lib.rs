@@ -36,6 +36,9 @@ pub struct Generated {
     pub files: Vec<File>,
     /// Rust files rustfmt could not format, with the reason.
     pub unformatted: Vec<(String, String)>,
+    /// rustfmt's scratch folder (see [`fmt::Formatted::scratch`]), for
+    /// [`write::write_project`] to move formatted files from; removed when this is dropped.
+    pub scratch: Option<tempfile::TempDir>,
 }
 
 /// Resolves, plans, renders and formats a project for `loaded`. The contract is copied into
@@ -84,7 +87,7 @@ fn render_project(
     model.contract_file = contract_name.clone();
     let env = render::environment(templates)?;
     let mut files = timing::stage("render", || render::render(&env, &model, planned))?;
-    let unformatted = timing::stage("rustfmt", || fmt::format_rust(&mut files));
+    let formatted = timing::stage("rustfmt", || fmt::format_rust(&mut files));
     let mut extra = vec![File {
         path: contract_name,
         contents: loaded.text.clone(),
@@ -112,7 +115,8 @@ fn render_project(
     Ok(Generated {
         model,
         files,
-        unformatted,
+        unformatted: formatted.failed,
+        scratch: formatted.scratch,
     })
 }
 

@@ -230,8 +230,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let generated = apigen::generate(&loaded, &opts, templates.as_deref())?;
             warn(&generated);
-            let report = apigen::write::write_project(&dir, &generated.files, force, dry_run)
-                .with_context(|| format!("writing {}", dir.display()))?;
+            let report = apigen::timing::stage("write", || {
+                apigen::write::write_project(
+                    &dir,
+                    &generated.files,
+                    force,
+                    dry_run,
+                    generated.scratch.as_ref().map(|t| t.path()),
+                )
+            })
+            .with_context(|| format!("writing {}", dir.display()))?;
             let verb = if dry_run { "would write" } else { "wrote" };
             for p in &report.written {
                 if dry_run {

@@ -36,6 +36,13 @@ pub fn safe_relative(path: &str) -> Result<PathBuf, Error> {
 /// Writes a new project into `dir`. A non-empty `dir` is refused unless `force`, in which
 /// case generated files are replaced and existing user-owned files are kept.
 ///
+/// `reuse` is a folder that may already hold some of `files` at their project paths
+/// (rustfmt's scratch folder, [`crate::Generated::scratch`]). When `dir` is new, a file
+/// whose copy there has exactly its bytes is renamed into place instead of written again:
+/// creating a file is the costly step on some file systems (ext4 without a journal scans
+/// recently deleted inodes on every create), and a large contract has over a thousand.
+/// Copies that differ, are missing or cannot be renamed (another file system) are ignored.
+///
 /// Errors: `Error::Target` for a non-empty folder without `force`, a path that is not a
 /// folder, or an unsafe path; `Error::Io` (naming the path) when the disk refuses.
 pub fn write_project(
@@ -43,6 +50,7 @@ pub fn write_project(
     files: &[File],
     force: bool,
     dry_run: bool,
+    reuse: Option<&Path>,
 ) -> Result<WriteReport, Error> {
     for f in files {
         safe_relative(&f.path)?;
@@ -83,7 +91,10 @@ pub fn write_project(
             if let Some(p) = path.parent() {
                 fs_err::create_dir_all(p)?;
             }
-            fs_err::write(&path, &f.contents)?;
+            let moved = reuse.is_some_and(|r| move_if_same(&r.join(&f.path), &path, &f.contents));
+            if !moved {
+                fs_err::write(&path, &f.contents)?;
+            }
         }
         let staged = staging.keep();
         fs_err::rename(&staged, dir)?;
@@ -101,6 +112,11 @@ pub fn write_project(
         }
     }
     Ok(report)
+}
+
+/// Renames `from` to `to` when `from` holds exactly `contents`; whether it did.
+fn move_if_same(from: &Path, to: &Path, contents: &str) -> bool {
+    std::fs::read(from).is_ok_and(|b| b == contents.as_bytes()) && std::fs::rename(from, to).is_ok()
 }
 
 /// Applies a regeneration to the project in `dir`: each file replaced atomically, then
@@ -153,5 +169,39 @@ mod tests {
             assert!(safe_relative(bad).is_err(), "{bad}");
         }
         assert!(safe_relative("src/lib.rs").is_ok());
+    }
+
+    #[test]
+    fn a_new_project_takes_identical_scratch_files_and_writes_the_rest() {
+        let scratch = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(scratch.path().join("src")).unwrap();
+        std::fs::write(scratch.path().join("src/a.rs"), "fn a() {}\n").unwrap();
+        std::fs::write(scratch.path().join("src/b.rs"), "stale\n").unwrap();
+        let file = |path: &str, contents: &str| File {
+            path: path.into(),
+            contents: contents.into(),
+            owner: Owner::Generated,
+        };
+        let files = [
+            file("src/a.rs", "fn a() {}\n"),
+            file("src/b.rs", "fn b() {}\n"),
+            file("Cargo.toml", "[package]\n"),
+        ];
+        let dir = out.path().join("p");
+        let report = write_project(&dir, &files, false, false, Some(scratch.path())).unwrap();
+        assert_eq!(report.written.len(), 3);
+        for f in &files {
+            assert_eq!(
+                std::fs::read_to_string(dir.join(&f.path)).unwrap(),
+                f.contents
+            );
+        }
+        // Moved when identical; a differing copy is neither used nor touched.
+        assert!(!scratch.path().join("src/a.rs").exists());
+        assert_eq!(
+            std::fs::read_to_string(scratch.path().join("src/b.rs")).unwrap(),
+            "stale\n"
+        );
     }
 }
