@@ -44,7 +44,7 @@ cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || 
 trap cleanup EXIT
 
 build_apigen
-bash ../shared/corpus/fetch.sh "$CORPUS" >/dev/null
+bash corpus/fetch.sh "$CORPUS" >/dev/null
 
 # 1. apigen wall time and peak memory.
 measure_apigen() {  # name command...

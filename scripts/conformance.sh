@@ -6,7 +6,7 @@
 #
 # Usage: scripts/conformance.sh [--examples N] [--phases LIST] [TARGET...]
 #   TARGET: bookstore (specs/bookstore.yaml, the domain-spec example), petstore-expanded,
-#   train-travel (oas-examples, fetched by ../shared/corpus/fetch.sh), or a contract path.
+#   train-travel (oas-examples, fetched by corpus/fetch.sh), or a contract path.
 #   Default: all three. --examples: test cases per operation and phase (default 100).
 #   --phases: schemathesis phases (default all four: examples,coverage,fuzzing,stateful).
 # For each target: `apigen new`, build (one shared target dir, target/conformance), start
@@ -46,7 +46,7 @@ for target in "${TARGETS[@]}"; do
     train-travel) spec=$CORPUS/oas-examples/package/3.1/yaml/train-travel.yaml ;;
     *) spec=$target ;;
   esac
-  [ -f "$spec" ] || bash ../shared/corpus/fetch.sh "$CORPUS" >/dev/null
+  [ -f "$spec" ] || bash corpus/fetch.sh "$CORPUS" >/dev/null
   name=$(basename "$target" | tr '.' '_')
   dir=$W/$name
   rm -rf "$dir"

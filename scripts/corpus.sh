@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# Runs apigen over every document in ../shared/corpus/visible.txt and reports, per document:
+# Runs apigen over every document in corpus/visible.txt and reports, per document:
 # generated / refused (with the first diagnostic) / crashed; then build, clippy and tests of
 # the generated project, and the wall time of each step. Output: one line per document and
 # a summary line `N passed, N failed` that CI readers understand.
 #
 # Usage: scripts/corpus.sh [--generate-only] [LIST]
-#   LIST defaults to ../shared/corpus/visible.txt; the corpus is fetched with
-#   ../shared/corpus/fetch.sh into $APIGEN_CORPUS (default ~/.cache/apigen-corpus).
+#   LIST defaults to corpus/visible.txt; the corpus is fetched with
+#   corpus/fetch.sh into $APIGEN_CORPUS (default ~/.cache/apigen-corpus).
 #   Generated projects share one target dir: $APIGEN_CORPUS_TARGET (default target/corpus).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 GEN_ONLY=0
 if [ "${1:-}" = "--generate-only" ]; then GEN_ONLY=1; shift; fi
-LIST=${1:-../shared/corpus/visible.txt}
+LIST=${1:-corpus/visible.txt}
 CORPUS=${APIGEN_CORPUS:-$HOME/.cache/apigen-corpus}
-bash ../shared/corpus/fetch.sh "$CORPUS" >/dev/null
+bash corpus/fetch.sh "$CORPUS" >/dev/null
 # apigen itself builds in the repository's own target dir; generated projects in another.
 cargo build --release --quiet --target-dir "$PWD/target" || exit 2
 APIGEN=$PWD/target/release/apigen

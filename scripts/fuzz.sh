@@ -4,7 +4,7 @@
 # Usage: scripts/fuzz.sh [SECONDS]     (default 300)
 #
 # Seeds: the example contracts in specs/, the test fixtures, and — when the corpus has been
-# fetched (../shared/corpus/fetch.sh) — the small oas-examples documents. The working
+# fetched (corpus/fetch.sh) — the small oas-examples documents. The working
 # corpus lives in fuzz/corpus/ (not committed). Any input that crashes is copied into
 # tests/fixtures/fuzz/, which `cargo test` replays (tests/fuzz_regressions.rs): commit it with
 # the fix. Prints `fuzz: N runs, N crashes` and exits 1 when something crashed.

@@ -8,11 +8,11 @@
 # Prints one line per crash or unlocated refusal, the commonest refusal messages, then
 # `inspect-all: N documents, N resolved, N refused, N unlocated, N crashed`; exits 1 when
 # anything crashed or a refusal was unlocated.
-# Usage: scripts/inspect-all.sh   (fetches the corpus with ../shared/corpus/fetch.sh)
+# Usage: scripts/inspect-all.sh   (fetches the corpus with corpus/fetch.sh)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CORPUS=${APIGEN_CORPUS:-$HOME/.cache/apigen-corpus}
-bash ../shared/corpus/fetch.sh "$CORPUS" >/dev/null
+bash corpus/fetch.sh "$CORPUS" >/dev/null
 cargo build --release --quiet --target-dir "$PWD/target" || exit 2
 APIGEN=$PWD/target/release/apigen
 OUT=$(mktemp -d)

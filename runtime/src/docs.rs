@@ -1,0 +1,27 @@
+//! The contract the service serves: `/openapi.json` and an HTML reference page at `/docs`,
+//! both from the [`crate::Service`] (the generated project embeds them at build time).
+
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/docs", get(docs))
+}
+
+/// The OpenAPI document, byte for byte as apigen wrote it.
+async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.service.openapi_json,
+    )
+}
+
+async fn docs(State(state): State<AppState>) -> Html<&'static str> {
+    Html(state.service.docs_html)
+}

@@ -1,0 +1,220 @@
+//! A small service for this crate's own tests: one route per kind of security requirement,
+//! the account tables as its only migration, and a harness over it.
+
+use crate::auth::{Caller, Location, Need, Requirement, Roles, Scheme, SchemeKind};
+use crate::error::ErrorFormat;
+use crate::ratelimit::{Bucket, DEFAULT};
+use crate::server::Routes;
+use crate::state::AppState;
+use crate::testing::{Harness, RouteCreds, TestApp};
+use crate::validation::{Additional, Property, Schema, StringRule};
+use crate::Service;
+use axum::handler::Handler;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use sqlx::migrate::Migrator;
+
+#[cfg(feature = "sqlite")]
+static MIGRATOR: Migrator = sqlx::migrate!("sql/sqlite");
+#[cfg(feature = "postgres")]
+static MIGRATOR: Migrator = sqlx::migrate!("sql/postgres");
+
+pub static ROLES: Roles = Roles {
+    admin: "admin",
+    default: "reader",
+    all: &["admin", "editor", "reader"],
+    scopes: &[
+        ("editor", &["items:write"]),
+        ("admin", &["items:write", "items:delete"]),
+    ],
+};
+
+/// Two requests a minute, two at once.
+pub static TIGHT: Bucket = Bucket {
+    name: "tight",
+    per_minute: 2,
+    burst: 2,
+};
+
+pub static SERVICE: Service = Service {
+    name: "fixture",
+    envelope: false,
+    errors: &ErrorFormat::APIGEN,
+    roles: &ROLES,
+    buckets: &[&TIGHT],
+    auth_prefix: "/auth",
+    openapi_json: "{\"openapi\":\"3.0.3\"}",
+    docs_html: "<!doctype html><title>fixture</title>",
+    migrator: &MIGRATOR,
+};
+
+pub static BEARER: Scheme = Scheme {
+    name: "bearer",
+    kind: SchemeKind::Bearer,
+};
+pub static KEY: Scheme = Scheme {
+    name: "key",
+    kind: SchemeKind::ApiKey {
+        location: Location::Header,
+        param: "x-api-key",
+    },
+};
+pub static QUERY_KEY: Scheme = Scheme {
+    name: "queryKey",
+    kind: SchemeKind::ApiKey {
+        location: Location::Query,
+        param: "api_key",
+    },
+};
+pub static BASIC: Scheme = Scheme {
+    name: "basic",
+    kind: SchemeKind::Basic,
+};
+
+const fn requirement(
+    operation: &'static str,
+    alternatives: &'static [&'static [Need]],
+    roles: &'static [&'static str],
+    bucket: &'static Bucket,
+) -> Requirement {
+    Requirement {
+        operation,
+        alternatives,
+        roles,
+        admin_only: false,
+        owner: false,
+        strip_query: &[],
+        bucket,
+    }
+}
+
+pub static PUBLIC: Requirement = requirement("public", &[&[]], &[], &DEFAULT);
+pub static EDITORS: Requirement = requirement(
+    "editors",
+    &[&[Need {
+        scheme: &BEARER,
+        scopes: &[],
+    }]],
+    &["editor"],
+    &DEFAULT,
+);
+pub static SCOPED: Requirement = requirement(
+    "scoped",
+    &[&[Need {
+        scheme: &BEARER,
+        scopes: &["items:write"],
+    }]],
+    &[],
+    &DEFAULT,
+);
+pub static KEYED: Requirement = Requirement {
+    strip_query: &["api_key"],
+    ..requirement(
+        "keyed",
+        &[
+            &[Need {
+                scheme: &KEY,
+                scopes: &[],
+            }],
+            &[Need {
+                scheme: &QUERY_KEY,
+                scopes: &[],
+            }],
+        ],
+        &[],
+        &DEFAULT,
+    )
+};
+pub static PASSWORD: Requirement = requirement(
+    "password",
+    &[&[Need {
+        scheme: &BASIC,
+        scopes: &[],
+    }]],
+    &[],
+    &DEFAULT,
+);
+pub static NOBODY: Requirement = requirement("nobody", &[], &[], &DEFAULT);
+pub static LIMITED: Requirement = requirement("limited", &[&[]], &[], &TIGHT);
+pub static OPTIONAL: Requirement = requirement(
+    "optional",
+    &[
+        &[Need {
+            scheme: &BEARER,
+            scopes: &[],
+        }],
+        &[],
+    ],
+    &[],
+    &DEFAULT,
+);
+
+static NAME: Schema = Schema::string(StringRule {
+    min_length: Some(1),
+    max_length: Some(20),
+    ..StringRule::ANY
+});
+static PET: Schema = Schema::object(Additional::Deny, &[Property::new("name", &NAME).required()]);
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Pet {
+    name: String,
+}
+
+/// Echoes a validated JSON body.
+async fn echo(
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, crate::ApiError> {
+    let pet: Pet = crate::extract::json(&headers, body, &PET, crate::validation::Mode::Body)?;
+    Ok(crate::respond::json(axum::http::StatusCode::CREATED, &pet))
+}
+
+/// Answers who the caller is, and the query the handler saw.
+async fn whoami(Extension(caller): Extension<Caller>, uri: axum::http::Uri) -> Response {
+    crate::respond::json(
+        axum::http::StatusCode::OK,
+        &serde_json::json!({ "subject": caller.subject, "roles": caller.roles, "admin": caller.admin, "query": uri.query() }),
+    )
+}
+
+fn routes(state: &AppState) -> Router<AppState> {
+    use crate::auth::Guard;
+    Router::new()
+        .route("/public", get(whoami.layer(Guard::new(state, &PUBLIC))))
+        .route("/editors", get(whoami.layer(Guard::new(state, &EDITORS))))
+        .route("/scoped", post(whoami.layer(Guard::new(state, &SCOPED))))
+        .route("/keyed", get(whoami.layer(Guard::new(state, &KEYED))))
+        .route("/password", get(whoami.layer(Guard::new(state, &PASSWORD))))
+        .route("/nobody", get(whoami.layer(Guard::new(state, &NOBODY))))
+        .route("/limited", get(whoami.layer(Guard::new(state, &LIMITED))))
+        .route("/optional", get(whoami.layer(Guard::new(state, &OPTIONAL))))
+        .route("/echo", post(echo.layer(Guard::new(state, &PUBLIC))))
+}
+
+const ROUTES: Routes = routes;
+const CREDS: &[RouteCreds] = &[
+    ("GET", "/editors", &["bearer"]),
+    ("POST", "/scoped", &["bearer"]),
+    ("GET", "/keyed", &["header:x-api-key"]),
+    ("GET", "/password", &["basic"]),
+];
+
+pub static HARNESS: Harness = Harness {
+    service: &SERVICE,
+    routes: ROUTES,
+    route_creds: CREDS,
+    basic: true,
+    api_key: true,
+};
+
+/// The fixture service over a fresh database.
+pub async fn app() -> TestApp {
+    TestApp::new(&HARNESS, &[]).await
+}
+
+/// [`app`] with settings of its own.
+pub async fn app_with(overrides: &[(&str, &str)]) -> TestApp {
+    TestApp::new(&HARNESS, overrides).await
+}

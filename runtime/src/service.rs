@@ -1,0 +1,60 @@
+//! [`Service`]: what the contract says about the service as a whole, as one static the
+//! generated `lib.rs` defines and hands to [`crate::app`], [`crate::cli::main`] and the test
+//! harness.
+
+use crate::auth::Roles;
+use crate::error::ErrorFormat;
+use crate::ratelimit::Bucket;
+use sqlx::migrate::Migrator;
+use std::sync::OnceLock;
+
+/// The contract's facts about the whole service.
+#[derive(Debug)]
+pub struct Service {
+    /// The crate name (`bookstore`): the issuer of its access tokens (RFC 7519 `iss`), the
+    /// realm of its challenges (RFC 9110 §11.6.1), the prefix of its API keys and Redis
+    /// keys, and the name of its default database.
+    pub name: &'static str,
+    /// Success bodies of the account routes are wrapped as `{"data": …, "meta": …, "error":
+    /// null}` (services designed from a domain spec).
+    pub envelope: bool,
+    /// The shape of every error body.
+    pub errors: &'static ErrorFormat,
+    /// The contract's roles and the scopes each role's tokens carry.
+    pub roles: &'static Roles,
+    /// The rate-limit buckets the contract declares (`x-apigen-rate-limit`).
+    pub buckets: &'static [&'static Bucket],
+    /// Path prefix of the account routes (`/api/v1/auth`).
+    pub auth_prefix: &'static str,
+    /// The OpenAPI document served at `/openapi.json`, byte for byte.
+    pub openapi_json: &'static str,
+    /// The reference page served at `/docs`.
+    pub docs_html: &'static str,
+    /// The project's migrations (`sqlx::migrate!`), run at start-up.
+    pub migrator: &'static Migrator,
+}
+
+static INSTALLED: OnceLock<&'static Service> = OnceLock::new();
+
+impl Service {
+    /// Makes `self` the service of this process, for what has no state to read it from
+    /// (an [`crate::ApiError`] turning into a response). The first call wins: a process
+    /// serves one contract.
+    pub fn install(&'static self) {
+        let _ = INSTALLED.set(self);
+    }
+
+    /// The installed service, if any.
+    pub fn current() -> Option<&'static Service> {
+        INSTALLED.get().copied()
+    }
+
+    /// The database a service uses when `DATABASE_URL` is unset.
+    pub fn default_database_url(&self) -> String {
+        if cfg!(feature = "postgres") {
+            format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+        } else {
+            format!("sqlite://{}.db", self.name)
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The state every handler and guard receives.
+
+use crate::config::Config;
+use crate::db::Pool;
+use crate::ratelimit::{Limiter, LimiterError, SharedLimiter};
+use crate::Service;
+use std::sync::Arc;
+
+/// The state every handler and guard receives: one shared allocation, so handing it on
+/// costs one reference-count increment. Its fields are reached through `Deref`
+/// (`state.db`, `state.config`, `state.limiter`, `state.service`).
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+pub struct Shared {
+    pub db: Pool,
+    pub config: Config,
+    pub limiter: SharedLimiter,
+    /// The contract's facts about the service.
+    pub service: &'static Service,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// The state of `service` over `db`; installs `service` for the process
+    /// ([`Service::install`]). Errors: a `REDIS_URL` that is not a Redis URL.
+    pub fn new(service: &'static Service, db: Pool, config: Config) -> Result<Self, LimiterError> {
+        service.install();
+        let limiter = Arc::new(Limiter::new(&config, service.buckets)?);
+        Ok(AppState(Arc::new(Shared {
+            db,
+            config,
+            limiter,
+            service,
+        })))
+    }
+}

@@ -1,0 +1,438 @@
+//! The test harness of generated projects (and of this crate): a fresh, migrated database
+//! per test, the whole router driven in memory, and an administrator whose credentials
+//! are sent where a route needs them.
+//!
+//! SQLite builds test on an in-memory database; PostgreSQL builds on a schema of their own
+//! in the database named by `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`),
+//! dropped when the [`TestApp`] is.
+
+use crate::server::Routes;
+use crate::state::AppState;
+use crate::{accounts, db, Config, Service};
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use std::time::Duration;
+use tower::ServiceExt;
+
+/// The signing key of the tests' access tokens.
+pub const TEST_SECRET: &str = "apigen-test-secret-0123456789-abcdefghijklmnop";
+
+/// The administrator's email and password, when the service accepts passwords.
+pub const ADMIN_EMAIL: &str = "admin@example.test";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Which of the administrator's credentials a route needs: (method, axum route, each of
+/// `bearer`, `basic`, `header:<name>`, `query:<name>`, `cookie:<name>`).
+pub type RouteCreds = (&'static str, &'static str, &'static [&'static str]);
+
+/// What a project's tests are about: its service, its routes, and which credentials its
+/// security schemes take.
+pub struct Harness {
+    pub service: &'static Service,
+    pub routes: Routes,
+    /// The credentials of each route that needs some (routes not listed need none).
+    pub route_creds: &'static [RouteCreds],
+    /// Some scheme is HTTP basic: the administrator gets an account with a password.
+    pub basic: bool,
+    /// Some scheme is an API key: the administrator gets a key.
+    pub api_key: bool,
+}
+
+/// The administrator the tests act as: an access token (`Bearer …`), and where the
+/// contract has such schemes a basic credential (`Basic …`) and an API key.
+pub struct Admin {
+    pub subject: uuid::Uuid,
+    pub token: String,
+    pub basic: String,
+    pub api_key: String,
+}
+
+/// One service under test.
+pub struct TestApp {
+    pub router: axum::Router,
+    pub state: AppState,
+    pub admin: Admin,
+    route_creds: &'static [RouteCreds],
+    /// (database URL, schema) to drop when the test ends.
+    #[cfg_attr(feature = "sqlite", allow(dead_code))]
+    cleanup: Option<(String, String)>,
+}
+
+/// A response: status, headers and the body parsed as JSON (`Value::Null` when empty, a
+/// JSON string when it is not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// Test settings: the environment, then `overrides`; a fixed JWT secret, limits high enough
+/// never to trip, and no Redis unless an override sets `REDIS_URL`.
+pub fn test_config(service: &Service, database_url: &str, overrides: &[(&str, &str)]) -> Config {
+    let lookup = |name: &str| -> Option<String> {
+        if let Some((_, v)) = overrides.iter().find(|(k, _)| *k == name) {
+            return Some(v.to_string());
+        }
+        match name {
+            "JWT_SECRET" => Some(TEST_SECRET.into()),
+            "RATE_LIMIT_PER_MINUTE"
+            | "RATE_LIMIT_BURST"
+            | "AUTH_RATE_LIMIT_PER_MINUTE"
+            | "AUTH_RATE_LIMIT_BURST" => Some("1000000".into()),
+            "REDIS_URL" => None,
+            _ => std::env::var(name).ok(),
+        }
+    };
+    let mut config = Config::from_lookup(service, &lookup).expect("valid test environment");
+    config.database_url = database_url.to_string();
+    config.db_max_connections = 4;
+    config.db_acquire_timeout = Duration::from_secs(10);
+    config.body_limit_bytes = 64 * 1024;
+    config
+}
+
+/// The PostgreSQL server tests use: `DATABASE_URL` when it names one, else the local `test`
+/// database.
+pub fn postgres_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A migrated database of its own: (pool, URL for the configuration, cleanup).
+#[cfg(feature = "sqlite")]
+async fn database(
+    migrator: &sqlx::migrate::Migrator,
+) -> (db::Pool, String, Option<(String, String)>) {
+    let url = "sqlite::memory:".to_string();
+    let pool = db::connect(&url, 1, Duration::from_secs(10), Duration::from_secs(5))
+        .await
+        .expect("in-memory database");
+    db::migrate(&pool, migrator)
+        .await
+        .expect("migrations apply");
+    (pool, url, None)
+}
+
+/// A migrated database of its own: (pool, URL for the configuration, cleanup).
+#[cfg(feature = "postgres")]
+async fn database(
+    migrator: &sqlx::migrate::Migrator,
+) -> (db::Pool, String, Option<(String, String)>) {
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    use std::str::FromStr;
+    let base = postgres_url();
+    let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let server = sqlx::PgPool::connect(&base)
+        .await
+        .expect("PostgreSQL is reachable at DATABASE_URL");
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+        .execute(&server)
+        .await
+        .expect("create test schema");
+    server.close().await;
+    let options = PgConnectOptions::from_str(&base)
+        .expect("valid DATABASE_URL")
+        .options([("search_path", schema.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .expect("connect to test schema");
+    db::migrate(&pool, migrator)
+        .await
+        .expect("migrations apply");
+    (pool, base.clone(), Some((base, schema)))
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some((url, schema)) = self.cleanup.take() else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A valid access token (`Bearer …` header value) for `subject` with these roles and scopes.
+pub fn token(state: &AppState, subject: uuid::Uuid, roles: &[String], scopes: &[String]) -> String {
+    let t =
+        crate::auth::issue_access_token(state, subject, roles, scopes, Duration::from_secs(600))
+            .expect("sign a token");
+    format!("Bearer {t}")
+}
+
+impl TestApp {
+    /// The service of `harness` over a new, migrated database, with settings of its own
+    /// (`("RATE_LIMIT_BURST", "3")`).
+    pub async fn new(harness: &Harness, overrides: &[(&str, &str)]) -> TestApp {
+        let (pool, url, cleanup) = database(harness.service.migrator).await;
+        let config = test_config(harness.service, &url, overrides);
+        let state = AppState::new(harness.service, pool, config).expect("valid limiter settings");
+        let admin = admin(&state, harness).await;
+        let router = crate::app(&state, (harness.routes)(&state));
+        TestApp {
+            router,
+            state,
+            admin,
+            route_creds: harness.route_creds,
+            cleanup,
+        }
+    }
+
+    /// Sends one request as the administrator; `body` is sent as `application/json` text
+    /// when given.
+    pub async fn send(&self, method: &str, uri: &str, body: Option<&str>) -> Reply {
+        self.send_with(method, uri, body, &[]).await
+    }
+
+    /// [`send`](Self::send) with extra headers.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut uri = uri.to_string();
+        let mut all: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for cred in creds_for(self.route_creds, method, &uri) {
+            match cred.split_once(':') {
+                None if *cred == "bearer" => {
+                    all.push(("authorization".into(), self.admin.token.clone()))
+                }
+                None => all.push(("authorization".into(), self.admin.basic.clone())),
+                Some(("header", name)) => all.push((name.to_string(), self.admin.api_key.clone())),
+                Some(("cookie", name)) => {
+                    all.push(("cookie".into(), format!("{name}={}", self.admin.api_key)))
+                }
+                Some((_, name)) => {
+                    // The key replaces any sample value the URL already has for that name.
+                    let (path, query) = uri.split_once('?').unwrap_or((uri.as_str(), ""));
+                    let mut q = form_urlencoded::Serializer::new(String::new());
+                    for (k, v) in
+                        form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != name)
+                    {
+                        q.append_pair(&k, &v);
+                    }
+                    q.append_pair(name, &self.admin.api_key);
+                    uri = format!("{path}?{}", q.finish());
+                }
+            }
+        }
+        let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.send_raw(method, &uri, body, &pairs).await
+    }
+
+    /// Sends exactly these headers: no credentials are added.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(
+                body.map(|b| Body::from(b.to_string()))
+                    .unwrap_or_else(Body::empty),
+            )
+            .expect("valid request");
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Asserts a 400 whose field errors name `field` (or a member of it). Where the
+    /// contract's error format has no room for apigen's field errors, the status is all a
+    /// test can check.
+    pub fn assert_field_error(&self, reply: &Reply, field: &str) {
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "body: {}",
+            reply.body
+        );
+        if !self.state.service.errors.extended {
+            return;
+        }
+        assert_eq!(
+            reply.body["error"]["code"], "VALIDATION_ERROR",
+            "body: {}",
+            reply.body
+        );
+        let details = reply.body["error"]["details"].as_array().expect("details");
+        assert!(
+            details
+                .iter()
+                .any(|d| d["field"].as_str().is_some_and(|f| f == field
+                    || f.starts_with(&format!("{field}."))
+                    || f.starts_with(&format!("{field}[")))),
+            "no error for {field}: {}",
+            reply.body
+        );
+    }
+
+    /// The machine code of an error reply, where the format carries apigen's `error`
+    /// object (`None` otherwise).
+    pub fn error_code<'r>(&self, reply: &'r Reply) -> Option<&'r str> {
+        self.state
+            .service
+            .errors
+            .extended
+            .then(|| reply.body["error"]["code"].as_str())
+            .flatten()
+    }
+}
+
+/// Sets up the administrator's credentials.
+async fn admin(state: &AppState, harness: &Harness) -> Admin {
+    let roles = vec![state.service.roles.admin.to_string()];
+    let (subject, basic) = if harness.basic {
+        let user = accounts::create_user(state, ADMIN_EMAIL, ADMIN_PASSWORD, &roles)
+            .await
+            .expect("create the admin account");
+        (
+            user.id,
+            format!(
+                "Basic {}",
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    format!("{ADMIN_EMAIL}:{ADMIN_PASSWORD}")
+                )
+            ),
+        )
+    } else {
+        (uuid::Uuid::now_v7(), String::new())
+    };
+    let api_key = if harness.api_key {
+        accounts::issue_api_key(state, "test admin", &roles, &[], Some(subject))
+            .await
+            .expect("issue the admin API key")
+            .0
+    } else {
+        String::new()
+    };
+    let token = token(
+        state,
+        subject,
+        &roles,
+        &state.service.roles.scopes_for(&roles),
+    );
+    Admin {
+        subject,
+        token,
+        basic,
+        api_key,
+    }
+}
+
+/// The credentials of the route `method uri` matches (static segments win over `{params}`).
+fn creds_for(table: &'static [RouteCreds], method: &str, uri: &str) -> &'static [&'static str] {
+    let path = uri.split('?').next().unwrap_or(uri);
+    let segs: Vec<&str> = path.split('/').collect();
+    let mut best: Option<(usize, &'static [&'static str])> = None;
+    for (m, route, creds) in table {
+        if !m.eq_ignore_ascii_case(method) {
+            continue;
+        }
+        let rsegs: Vec<&str> = route.split('/').collect();
+        if rsegs.len() != segs.len() {
+            continue;
+        }
+        let mut score = 0;
+        let mut ok = true;
+        for (r, s) in rsegs.iter().zip(&segs) {
+            // `{name}` captures a segment; `{{` and `}}` are literal braces (axum's escape,
+            // for contract paths like `/{Sid}.json` that put text around a parameter).
+            let literal = r.starts_with("{{") || !(r.starts_with('{') && r.ends_with('}'));
+            if !literal && !s.is_empty() {
+                continue;
+            }
+            if r.replace("{{", "{").replace("}}", "}") == *s {
+                score += 1;
+            } else {
+                ok = false;
+                break;
+            }
+        }
+        if ok && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, creds));
+        }
+    }
+    best.map(|(_, c)| c).unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: &[RouteCreds] = &[
+        ("GET", "/files/{id}", &["bearer"]),
+        ("GET", "/files/latest", &["header:x-key"]),
+        ("GET", "/{{Sid}}.json", &["basic"]),
+    ];
+
+    #[test]
+    fn static_segments_win_over_parameters_and_escaped_braces_are_text() {
+        assert_eq!(creds_for(TABLE, "GET", "/files/7"), &["bearer"]);
+        assert_eq!(
+            creds_for(TABLE, "get", "/files/latest?x=1"),
+            &["header:x-key"]
+        );
+        assert_eq!(creds_for(TABLE, "GET", "/{Sid}.json"), &["basic"]);
+        assert!(creds_for(TABLE, "POST", "/files/7").is_empty());
+        assert!(creds_for(TABLE, "GET", "/files/7/more").is_empty());
+    }
+}
