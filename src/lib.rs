@@ -16,8 +16,10 @@ pub mod plan;
 pub mod project;
 pub mod render;
 pub mod resolve;
+pub mod runtime;
 pub mod spec;
 pub mod timing;
+pub mod user_code;
 pub mod write;
 
 pub use diag::{Diagnostic, Error, Severity};
@@ -41,39 +43,41 @@ pub struct Generated {
     pub scratch: Option<tempfile::TempDir>,
 }
 
-/// Resolves, plans, renders and formats a project for `loaded`. The contract is copied into
-/// the project as `contract_name` (a user-owned file); `.apigen/manifest.json` records
-/// every file's owner, and `.apigen/pristine/` the rendering of user-owned files (the base
-/// of later three-way merges).
+/// What a project is generated from.
+pub struct Input<'a> {
+    pub loaded: &'a load::Loaded,
+    pub opts: &'a resolve::ResolveOptions,
+    /// A folder of template overrides (`--templates`).
+    pub templates: Option<&'a Path>,
+    /// The contract's file name inside the project; `None` for a new project (its own
+    /// name, unless that clashes with a generated file).
+    pub contract_name: Option<&'a str>,
+    /// The operations the user wrote in their service files (module → functions,
+    /// [`user_code::read_services`]); empty for a new project.
+    pub user_code: &'a std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Resolves, plans, renders and formats a project. The contract is copied into the project
+/// (a user-owned file); `.apigen/manifest.json` records every file's owner, and
+/// `.apigen/pristine/` the rendering of user-owned files (the base of later three-way
+/// merges); `runtime/` holds the runtime crate.
 ///
 /// Errors: `Error::Invalid` with every diagnostic when the contract has errors;
 /// `Error::Template` when a template fails.
-pub fn generate(
-    loaded: &load::Loaded,
-    opts: &resolve::ResolveOptions,
-    templates: Option<&Path>,
-) -> Result<Generated, Error> {
-    let model = timing::stage("resolve", || resolve::resolve(loaded, opts))?;
+pub fn generate(input: &Input<'_>) -> Result<Generated, Error> {
+    let mut model = timing::stage("resolve", || resolve::resolve(input.loaded, input.opts))?;
+    model.follow_user_code(input.user_code);
     let planned = timing::stage("plan", || plan::plan(&model));
-    let contract_name = contract_file_name(&loaded.file, &planned);
-    render_project(model, &planned, loaded, templates, contract_name)
-}
-
-/// Like `generate`, keeping the contract's file name in the project (`apigen generate`).
-pub fn generate_named(
-    loaded: &load::Loaded,
-    opts: &resolve::ResolveOptions,
-    templates: Option<&Path>,
-    contract_name: &str,
-) -> Result<Generated, Error> {
-    let model = resolve::resolve(loaded, opts)?;
-    let planned = plan::plan(&model);
+    let contract_name = match input.contract_name {
+        Some(name) => name.to_string(),
+        None => contract_file_name(&input.loaded.file, &planned),
+    };
     render_project(
         model,
         &planned,
-        loaded,
-        templates,
-        contract_name.to_string(),
+        input.loaded,
+        input.templates,
+        contract_name,
     )
 }
 
@@ -101,6 +105,7 @@ fn render_project(
         });
     }
     files.extend(extra);
+    files.extend(runtime::files());
     files.push(File {
         path: project::SCHEMA.into(),
         contents: project::schema_json(&model),

@@ -228,7 +228,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            let generated = apigen::generate(&loaded, &opts, templates.as_deref())?;
+            let generated = apigen::generate(&apigen::Input {
+                loaded: &loaded,
+                opts: &opts,
+                templates: templates.as_deref(),
+                contract_name: None,
+                user_code: &Default::default(),
+            })?;
             warn(&generated);
             let report = apigen::timing::stage("write", || {
                 apigen::write::write_project(
@@ -604,7 +610,11 @@ fn print_table(m: &apigen::model::Model) {
         match &r.entity {
             Some(e) => println!(
                 "\nresource {} — table `{}` of {} (key `{}`, {})",
-                r.module, e.table, e.type_name, e.key.name, e.key_strategy
+                r.module,
+                e.table,
+                e.type_name,
+                e.key.name,
+                e.key_strategy.as_str()
             ),
             None => println!("\nresource {} — no table", r.module),
         }
@@ -621,7 +631,7 @@ fn print_table(m: &apigen::model::Model) {
         }
         for o in &r.operations {
             let state = if o.implemented {
-                o.kind.clone()
+                o.kind.as_str().to_string()
             } else {
                 format!("501: {}", o.not_implemented_reason)
             };

@@ -47,15 +47,25 @@ pub struct Model {
     pub envelope: bool,
     /// Named Rust types (structs, string enums, unions, aliases), in dependency-free order.
     pub types: Vec<RustType>,
+    /// The path and query parameter structs of `params.rs`, each once.
+    pub param_structs: Vec<ParamStruct>,
+    /// The model types those structs use.
+    pub param_models: Vec<String>,
     /// Validation rule statics, one per schema node (see the generated `schemas.rs`).
     pub schemas: Vec<SchemaNode>,
     pub resources: Vec<Resource>,
     /// Routes grouped by axum path (one `route()` call each).
     pub routes: Vec<Route>,
+    /// The `axum::routing` functions the router starts routes with (`get`, `post`, …).
+    pub route_methods: Vec<String>,
     /// The OpenAPI document the service serves at `/openapi.json`, pretty-printed.
     pub openapi_json: String,
     /// Entities in foreign-key order (referenced tables first), for migrations.
     pub tables: Vec<Entity>,
+    /// The runtime's account tables, the start of migration 0001, in SQLite's and in
+    /// PostgreSQL's dialect.
+    pub account_tables_sqlite: String,
+    pub account_tables_postgres: String,
     /// A route that takes a JSON body, for the 413/415/400 tests: (method, url).
     pub body_probe: Option<(String, String)>,
     /// Security schemes, roles and every operation's requirement.
@@ -143,6 +153,54 @@ pub struct PropNode {
     pub default: String,
 }
 
+impl Model {
+    /// Follows the operations the user wrote in their service files (`written`: module →
+    /// function names, as [`crate::user_code`] reads them): their 501 stubs lose the test
+    /// that expects 501, and the generated tests of a default the user replaced are left
+    /// to the user (a replaced create or read takes the resource's CRUD tests with it).
+    pub fn follow_user_code(&mut self, written: &std::collections::BTreeMap<String, Vec<String>>) {
+        for r in &mut self.resources {
+            let Some(funcs) = written.get(&r.module) else {
+                continue;
+            };
+            let mine = |kind: OperationKind| {
+                r.operations
+                    .iter()
+                    .any(|o| o.kind == kind && o.implemented && funcs.contains(&o.func))
+            };
+            let t = &mut r.tests;
+            t.stubs.retain(|s| !funcs.contains(&s.func));
+            if mine(OperationKind::Create) || mine(OperationKind::Read) {
+                t.crud = false;
+            }
+            t.has_list &= !mine(OperationKind::List);
+            t.has_replace &= !mine(OperationKind::Replace);
+            t.has_update &= !mine(OperationKind::Update);
+            t.has_delete &= !mine(OperationKind::Delete);
+            if !t.has_list {
+                t.filter_param.clear();
+                t.sort_newest = false;
+                t.scoped_field.clear();
+            }
+            if mine(OperationKind::Read) {
+                t.missing_url.clear();
+            }
+            let owner_ops_mine = r
+                .operations
+                .iter()
+                .any(|o| o.owner && funcs.contains(&o.func));
+            if owner_ops_mine {
+                t.owner_role.clear();
+            }
+            for o in &mut r.operations {
+                if funcs.contains(&o.func) {
+                    o.written_by_user = true;
+                }
+            }
+        }
+    }
+}
+
 /// A group of operations sharing a path prefix; a module in `routes/`, `services/` and,
 /// when it has a table, `repositories/`.
 #[derive(Debug, Clone, Serialize)]
@@ -155,6 +213,41 @@ pub struct Resource {
     pub operations: Vec<Operation>,
     /// Generated tests for this resource.
     pub tests: ResourceTests,
+    /// What each of its files imports.
+    pub imports: ResourceImports,
+}
+
+/// The names one generated file imports from `crate::models` and `crate::params`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Imports {
+    pub models: Vec<String>,
+    pub params: Vec<String>,
+}
+
+impl Imports {
+    /// Adds a model type, once.
+    pub fn model(&mut self, name: &str) {
+        if !self.models.iter().any(|m| m == name) {
+            self.models.push(name.to_string());
+        }
+    }
+
+    /// Adds a parameter struct, once.
+    pub fn param(&mut self, name: &str) {
+        if !self.params.iter().any(|m| m == name) {
+            self.params.push(name.to_string());
+        }
+    }
+}
+
+/// The imports of a resource's files: its routes, its default implementations, the user's
+/// service file (its custom actions' stubs), its repository.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ResourceImports {
+    pub routes: Imports,
+    pub defaults: Imports,
+    pub services: Imports,
+    pub repository: Imports,
 }
 
 /// A table-backed model type.
@@ -166,8 +259,8 @@ pub struct Entity {
     /// Columns in declaration order; the key first.
     pub columns: Vec<Column>,
     pub key: Column,
-    /// `uuid` (server makes UUIDv7 when absent), `uuid_string`, `integer` (database assigns).
-    pub key_strategy: String,
+    /// How a new row gets its key.
+    pub key_strategy: KeyStrategy,
     /// Rust type of the key value (`uuid::Uuid`, `i64`, `String`).
     pub key_ty: String,
     /// Foreign keys as SQL (`FOREIGN KEY (author_id) REFERENCES authors (id)`), per dialect.
@@ -186,12 +279,12 @@ pub struct Entity {
     /// Column definitions per dialect (`"name" TEXT NOT NULL CHECK (…)`).
     pub sqlite_defs: Vec<String>,
     pub postgres_defs: Vec<String>,
-    /// Bind expressions of the update statement, in placeholder order (key last, separately).
-    pub update_binds: Vec<String>,
-    /// Default sort column and whether a created-at column exists.
+    /// The columns the update statement sets, in placeholder order (the key, the creation
+    /// time and the owner are never overwritten).
+    pub update_columns: Vec<Column>,
+    /// The column a list sorts on when the client asks for no order: the creation time when
+    /// there is one, else the key.
     pub default_sort: String,
-    /// `.bind(*key)` or `.bind(key.clone())`, by whether the key type is `Copy`.
-    pub key_bind: String,
     /// How repository functions take the key: `&str` for strings, else `&K`.
     pub key_ref_ty: String,
     /// The SQL column holding the owning account (`x-apigen-owned`), or empty.
@@ -234,35 +327,198 @@ pub struct Column {
     /// CHECK expressions per dialect (without `CHECK`).
     pub sqlite_checks: Vec<String>,
     pub postgres_checks: Vec<String>,
-    /// Type passed to `row.try_get::<T, _>()`, and what turns it into the field's type.
+    /// Type passed to `row.try_get::<T, _>()` (`sqlx::types::Json<T>` for JSON columns).
     pub row_ty: String,
-    pub row_suffix: String,
-    /// Expression binding the field of `e` (the entity) as a query argument.
-    pub bind: String,
+    /// Stored as JSON text (`sqlx::types::Json`): nested objects, arrays, free-form values.
+    pub json: bool,
+    /// The field is an `Option`.
+    pub optional: bool,
+    /// The field's type is `Copy` (bound by value, not by reference).
+    pub copy: bool,
     /// SQL default literal (valid in both dialects), or empty: the contract's `default`.
     pub default_sql: String,
     /// The column's previous name when the contract declares a rename, or empty.
     pub renamed_from: String,
 }
 
-/// An equality filter. On an operation: `query_field` is the query struct's field, `column`
-/// the entity field it fills, `bind` the expression reading it. On an entity: `query_field`
-/// is the entity field, `column` the SQL column, `bind` the Rust type, `copy` whether it is `Copy`.
+/// An equality filter a repository's list takes: the field of its `Filter` struct, the SQL
+/// column it compares, and the field's Rust type (inside the `Option`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Filter {
-    pub query_field: String,
+    pub field: String,
     pub column: String,
-    pub bind: String,
-    pub copy: bool,
+    pub ty: String,
 }
 
+/// A query parameter of a list that filters it: the query struct's field, the repository
+/// filter's field it fills, and whether the parameter is required (then it always filters).
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryFilter {
+    pub query_field: String,
+    pub filter: String,
+    pub required: bool,
+}
+
+/// One ordering a list accepts: the query value (`-title`), the SQL column, the direction.
 #[derive(Debug, Clone, Serialize)]
 pub struct SortKey {
-    pub json_name: String,
+    pub value: String,
     pub column: String,
-    /// The query value as a Rust literal (`"-title"`) and its direction.
-    pub value_lit: String,
     pub descending: bool,
+}
+
+/// How a new row gets its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStrategy {
+    /// A UUID column: the client's, or a UUIDv7 made by the server.
+    Uuid,
+    /// A string key holding a UUID when the client sends none.
+    UuidString,
+    /// An integer the database assigns (identity / rowid).
+    Integer,
+}
+
+impl KeyStrategy {
+    /// The name `inspect` and the model's JSON use (`uuid`, `uuid_string`, `integer`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStrategy::Uuid => "uuid",
+            KeyStrategy::UuidString => "uuid_string",
+            KeyStrategy::Integer => "integer",
+        }
+    }
+}
+
+/// What an operation does, by its method and path (DESIGN.md, "Resolving an OpenAPI
+/// document into resources").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OperationKind {
+    List,
+    Create,
+    Read,
+    Replace,
+    Update,
+    Delete,
+    /// Anything else: an action (`POST /books/{id}/publish`), written by the user.
+    Custom,
+}
+
+impl OperationKind {
+    /// The name `inspect` and the model's JSON use (`list`, `create`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationKind::List => "list",
+            OperationKind::Create => "create",
+            OperationKind::Read => "read",
+            OperationKind::Replace => "replace",
+            OperationKind::Update => "update",
+            OperationKind::Delete => "delete",
+            OperationKind::Custom => "custom",
+        }
+    }
+}
+
+/// How a request body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyMode {
+    /// A JSON body, validated whole.
+    Json,
+    /// A JSON Merge Patch (RFC 7396): required properties may be absent.
+    Patch,
+    /// Form, multipart, XML…: the operation answers 501.
+    Unsupported,
+}
+
+/// What a successful answer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseKind {
+    /// No body.
+    Empty,
+    /// The service's value as JSON.
+    Json,
+    /// A list's rows and `meta` in the envelope.
+    Page,
+}
+
+/// How a list pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ListMode {
+    /// `?cursor=&limit=`, `meta.nextCursor`.
+    Cursor,
+    /// `?page=&perPage=` (or `offset`), `meta.total`.
+    Offset,
+    /// One page of at most the maximum size, or the contract's own `limit`/`offset`.
+    #[default]
+    Plain,
+}
+
+/// The query parameters a list pages and sorts with (struct fields; empty: none).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Paging {
+    pub mode: ListMode,
+    pub limit: String,
+    pub offset: String,
+    pub page: String,
+    pub cursor: String,
+    pub sort: String,
+    /// The sort parameter is a string enum (else a plain string).
+    pub sort_enum: bool,
+}
+
+/// Where one field of a stored row comes from when a create or replace builds it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Source {
+    /// The body's field of this name, as it is (`wrap`: inside `Some`).
+    Body { field: String, wrap: bool },
+    /// The key from the path (`wrap`: inside `Some`).
+    Key { wrap: bool },
+    /// The caller's subject (`required`: the nil UUID when there is none).
+    Caller { required: bool },
+    /// The time of the request (`wrap`: inside `Some`).
+    Now { wrap: bool },
+    /// `None`.
+    Nothing,
+    /// The type's default (the database or a later step sets it).
+    Default,
+}
+
+/// How a create finds the key of its new row.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CreateKey {
+    /// The body's field holding a client-chosen key, or empty.
+    pub body_field: String,
+    /// That field is an `Option`.
+    pub optional: bool,
+}
+
+/// One member of a PATCH body: the stored field it changes, the patch struct's field, and
+/// whether the stored value is an `Option` the patch does not make nullable (`wrap`: the new
+/// value goes in `Some`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PatchField {
+    pub field: String,
+    pub patch: String,
+    pub wrap: bool,
+}
+
+/// A field set to the time of the request on every change (`updatedAt`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Touch {
+    pub field: String,
+    pub optional: bool,
+}
+
+/// The `Location` of a created row: the path and the key field of the answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Location {
+    pub key_field: String,
+    pub optional: bool,
 }
 
 /// One OpenAPI operation.
@@ -279,13 +535,14 @@ pub struct Operation {
     pub path: String,
     /// The axum route (`/pets/{id}`), with parameter names shared by sibling routes.
     pub route: String,
-    /// `list`, `create`, `read`, `replace`, `update`, `delete` or `custom`.
-    pub kind: String,
-    /// The service method has a working default (repository-backed); otherwise it answers 501.
+    pub kind: OperationKind,
+    /// The service function has a working default (repository-backed); otherwise it answers
+    /// 501.
     pub implemented: bool,
     /// Why the operation answers 501 (shown in the stub's doc comment).
     pub not_implemented_reason: String,
-    /// Path parameters in route order.
+    /// Path parameters in route order, their struct (shared by the operations of one
+    /// resource that take the same parameters) and its validation node.
     pub path_params: Vec<Param>,
     pub path_struct: String,
     pub path_schema: String,
@@ -293,68 +550,58 @@ pub struct Operation {
     pub query_struct: String,
     pub query_schema: String,
     pub body: Option<Body>,
-    /// The success status (`201`) and its Rust `StatusCode` constant name (`CREATED`).
+    /// The success status (`201`) and its `StatusCode` constant name (`CREATED`).
     pub success_status: u16,
     pub success_const: String,
     /// Rust type of the success body, or empty for no body.
     pub success_ty: String,
-    /// Assignments building the entity from `body` and `key` in create / replace.
-    pub assigns: Vec<Assign>,
-    /// Expression converting that parameter into the key type.
-    pub key_expr: String,
-    /// Filters of a nested collection: (entity column, path param field).
-    pub scope: Vec<Scope>,
-    /// Query struct fields that map to `limit` / `offset` / `page` / `cursor` / `sort`.
-    pub limit_field: String,
-    pub offset_field: String,
-    pub page_field: String,
-    pub cursor_field: String,
-    pub sort_field: String,
-    /// Filters used by this list (subset of the entity's filters present in the query).
-    pub filters: Vec<Filter>,
-    /// The operation id as a Rust string literal.
-    pub op_id_lit: String,
+    pub response_kind: ResponseKind,
     /// Rust type the service function returns inside `Result` (`()` for no body).
     pub service_ret: String,
-    /// `empty`, `json` or `page` (a list whose meta goes in the envelope).
-    pub response_kind: String,
-    /// Type of the `body` argument of the service (empty when it takes none).
+    /// Type of the service function's `body` argument (empty when it takes none); for an
+    /// implemented PATCH, the merge-patch struct.
     pub body_arg: String,
-    /// For lists: `cursor`, `offset` (page/perPage with a total) or `plain`.
-    pub list_mode: String,
-    /// Rust expressions for a list's page size and offset.
-    pub limit_expr: String,
-    pub offset_expr: String,
-    /// Expression giving the requested sort key as `Option<&str>`, or empty.
-    pub sort_access: String,
-    /// Expression for the create's client-supplied key (`Option<K>`), strategy applied.
-    pub create_key_expr: String,
-    /// Expression for the `Location` header of a create, or empty.
-    pub location_expr: String,
-    /// The service needs `let now = chrono::Utc::now();`.
+    /// A list answered inside an object: the JSON name of its array property (`data`), or
+    /// empty for a bare array (or the domain envelope, which `ResponseKind::Page` covers).
+    pub list_wrapper: String,
+    // What the default implementation does (implemented operations only).
+    /// The path parameter's field holding the row's key (item operations).
+    pub key_field: String,
+    /// How a create keys its new row.
+    pub create_key: CreateKey,
+    /// How a create or replace builds the stored row, field by field.
+    pub assigns: Vec<Assign>,
+    /// Filters of a nested collection, from its path parameters.
+    pub scope: Vec<Scope>,
+    /// A list's paging and sort parameters.
+    pub paging: Paging,
+    /// Query parameters that filter a list.
+    pub filters: Vec<QueryFilter>,
+    /// What a PATCH may change.
+    pub patch: Vec<PatchField>,
+    /// The field a change sets to the time of the request.
+    pub touch: Option<Touch>,
+    /// A create answers with `Location`.
+    pub location: Option<Location>,
+    /// The default implementation needs the time of the request.
     pub uses_now: bool,
+    /// A nested list first checks that its parent row exists (some scope has `parent_sql`).
+    pub checks_parent: bool,
     /// A list reads its query struct (else the argument is `_query`).
     pub query_used: bool,
-    /// A list's filter literal leaves fields unset (`..Default::default()` is needed).
+    /// A list's filter leaves fields unset (`..Default::default()` is needed).
     pub filter_rest: bool,
-    /// Fields a PATCH may change: (entity field, JSON name literal).
-    pub patch_fields: Vec<Assign>,
-    /// Field to set to `now` on PATCH (`Some(now)` when optional), or empty.
-    pub touch_expr: String,
     /// Ident of this operation's `Requirement` static in the generated `security.rs`.
     pub guard: String,
+    /// The user's service file defines this operation's function (see
+    /// [`Model::follow_user_code`]).
+    pub written_by_user: bool,
     /// Who may call it, in one line (for the generated README).
     pub access: String,
     /// Non-admin callers only reach their own rows (`x-apigen-owner`).
     pub owner: bool,
-    /// Expression for the owner filter passed to owned repositories (`None` or
-    /// `caller.owner_filter()`); empty when the entity is not owned.
-    pub owner_expr: String,
-    /// The service reads its `caller` argument.
+    /// The default implementation reads its `caller` argument.
     pub caller_used: bool,
-    /// A list answered inside an object: the JSON name of its array property (`data`), or
-    /// empty for a bare array (or the domain envelope, which `response_kind` "page" covers).
-    pub list_wrapper: String,
 }
 
 /// The contract's security (OpenAPI 3.0.3 §4.7.27 Security Scheme Object, §4.7.30
@@ -411,7 +658,7 @@ pub struct Requirement {
     /// Query parameters that carry this operation's API keys and that the operation does
     /// not declare itself: removed from the query once checked.
     pub strip_query: Vec<String>,
-    /// Ident of the rate-limit bucket (`crate::ratelimit::DEFAULT` or a contract bucket).
+    /// Ident of the rate-limit bucket (the runtime's `DEFAULT` or a contract bucket).
     pub bucket: String,
 }
 
@@ -482,6 +729,15 @@ pub struct Probe {
     pub basic: bool,
 }
 
+/// A struct of an operation's path or query parameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParamStruct {
+    pub name: String,
+    /// What it holds: "Path parameters of `GET /books/{id}` and 3 more operations."
+    pub doc: String,
+    pub fields: Vec<Param>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Param {
     /// Rust field name.
@@ -498,20 +754,24 @@ pub struct Body {
     pub ty: String,
     pub schema: String,
     pub required: bool,
-    /// `json`, or `unsupported` (form, multipart, XML…: the operation answers 501).
-    pub mode: String,
+    pub mode: BodyMode,
 }
 
+/// One field of a row a create or replace builds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Assign {
     pub field: String,
-    pub expr: String,
+    pub source: Source,
 }
 
+/// A nested list's filter from a path parameter: the repository filter's field and the
+/// path struct's field.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scope {
     pub column: String,
-    pub bind: String,
+    pub param: String,
+    /// The parameter's type is `Copy` (passed by value).
+    pub copy: bool,
     /// `SELECT 1 FROM "<parent>" WHERE "id" = <bind>` when the scoping property is a foreign
     /// key, else empty: a nested list answers 404 when its parent row does not exist
     /// (an empty page would claim the parent has no children).
@@ -550,8 +810,8 @@ pub struct ResourceTests {
     pub item_suffix: String,
     /// A URL for the list operation, with valid required query parameters.
     pub list_url: String,
-    /// How that list pages: `cursor`, `offset` or `plain` (its paging test follows).
-    pub list_mode: String,
+    /// How that list pages (its paging test follows).
+    pub list_mode: ListMode,
     pub has_list: bool,
     pub has_create: bool,
     pub has_read: bool,
@@ -627,6 +887,8 @@ pub struct InvalidCase {
 #[derive(Debug, Clone, Serialize)]
 pub struct StubCase {
     pub name: String,
+    /// The operation's service function (a user who writes it takes the stub's place).
+    pub func: String,
     /// The operation reads a JSON body (so it can probe the 413/415/400 guards).
     pub json_body: bool,
     pub method: String,
@@ -634,18 +896,85 @@ pub struct StubCase {
     pub body: String,
 }
 
-/// The shape of every error body (`resolve::errors`).
+/// The shape of every error body (`resolve::errors`), as the data the runtime's
+/// `ErrorFormat` holds.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct ErrorFormat {
+    /// apigen's own format (`apigen`), inside the envelope (`envelope`), or the contract's
+    /// (`contract`, then `objects` describe it).
+    pub kind: String,
     /// `Content-Type` of error responses: `application/json` or the contract's own
     /// (`application/problem+json`, RFC 9457 §3).
     pub media_type: String,
-    /// A `serde_json::json!` body over `status`, `code`, `message`, `details` and
-    /// `request_id`.
-    pub body_expr: String,
+    /// The body's objects, nested ones before those that hold them; the last is the body.
+    pub objects: Vec<ErrorObject>,
     /// The body carries apigen's own `error` object (`code`, `message`, `details`,
     /// `requestId`), so tests can read the machine code and field errors.
     pub extended: bool,
     /// The contract schema the body follows (its `$ref` or pointer); empty for apigen's own.
     pub schema: String,
+}
+
+impl ErrorFormat {
+    /// The body's shape in one line, members by what they hold:
+    /// `{ "code": Status, "message": Message }`; apigen's own formats are `apigen` and
+    /// `envelope`. For `inspect` and tests.
+    pub fn shape(&self) -> String {
+        match self.objects.last() {
+            Some(root) => self.object_shape(root),
+            None => self.kind.clone(),
+        }
+    }
+
+    fn object_shape(&self, o: &ErrorObject) -> String {
+        let members: Vec<String> = o
+            .members
+            .iter()
+            .map(|m| {
+                let v = match &m.value {
+                    ErrorValue::Json(text) => text.clone(),
+                    ErrorValue::Object(ident) => {
+                        match self.objects.iter().find(|x| x.ident == *ident) {
+                            Some(inner) => self.object_shape(inner),
+                            None => "apigen".to_string(),
+                        }
+                    }
+                    other => format!("{other:?}"),
+                };
+                format!("{:?}: {v}", m.name)
+            })
+            .collect();
+        format!("{{ {} }}", members.join(", "))
+    }
+}
+
+/// One object of an error body: the ident of its static and its members.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorObject {
+    pub ident: String,
+    pub members: Vec<ErrorMember>,
+}
+
+/// One member of an error body object.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorMember {
+    pub name: String,
+    pub value: ErrorValue,
+}
+
+/// What one member holds: the names of the runtime's `ErrorValue` variants; `Json` carries
+/// the JSON text, `Object` the ident of the nested object (and apigen's own error object is
+/// `Apigen`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "arg")]
+pub enum ErrorValue {
+    Status,
+    StatusText,
+    Reason,
+    Code,
+    Message,
+    Details,
+    RequestId,
+    Json(String),
+    Object(String),
 }

@@ -113,7 +113,19 @@ pub fn regenerate(
         database: Some(manifest.database),
         package: Some(manifest.package.clone()),
     };
-    let generated = crate::generate_named(&loaded, &opts, templates, &manifest.contract)?;
+    let modules = crate::resolve::resolve(&loaded, &opts)?
+        .resources
+        .into_iter()
+        .map(|r| r.module)
+        .collect::<Vec<_>>();
+    let (user_code, _) = crate::user_code::read_services(dir, &modules);
+    let generated = crate::generate(&crate::Input {
+        loaded: &loaded,
+        opts: &opts,
+        templates,
+        contract_name: Some(&manifest.contract),
+        user_code: &user_code,
+    })?;
     Ok((manifest, generated))
 }
 
@@ -194,7 +206,7 @@ pub fn plan_generate(
                 plan.writes.push(f.clone());
                 plan.report.push((Change::Created, f.path.clone()));
             }
-            (Owner::Generated, Some(disk)) => {
+            (Owner::Generated | Owner::Runtime, Some(disk)) => {
                 if disk != f.contents {
                     plan.writes.push(f.clone());
                     plan.report.push((Change::Updated, f.path.clone()));
@@ -236,7 +248,7 @@ pub fn plan_generate(
             continue;
         }
         let disk = read_opt(dir, &entry.path)?.unwrap_or_default();
-        if entry.owner == Owner::Generated
+        if matches!(entry.owner, Owner::Generated | Owner::Runtime)
             && !is_migration(&entry.path)
             && sha256(&disk) == entry.sha256
         {
@@ -285,6 +297,15 @@ pub fn check(dir: &Path, old: &Manifest, new_files: &[File]) -> Result<Vec<Drift
                 reason: "missing; run `apigen generate`".into(),
                 diff: unified(&f.path, "", &f.contents),
             }),
+            (Owner::Runtime, Some(disk)) => {
+                if disk != f.contents {
+                    drift.push(Drift {
+                        path: f.path.clone(),
+                        reason: "differs from the runtime crate of this apigen (upgraded, or edited by hand); run `apigen generate`".into(),
+                        diff: unified(&f.path, &disk, &f.contents),
+                    });
+                }
+            }
             (Owner::Generated, Some(disk)) => {
                 if is_migration(&f.path) {
                     continue;

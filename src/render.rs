@@ -2,7 +2,8 @@
 //!
 //! Owns the minijinja environment: templates embedded from `templates/` at build time,
 //! optionally overridden file by file from a folder laid out the same way, strict about
-//! undefined values, with a `rust` filter that writes a Rust string literal. It must not
+//! undefined values, with a `rust` filter that writes a Rust string literal and a `json`
+//! filter that writes JSON text as a `serde_json::Value` expression. It must not
 //! compute names or types (the model has them) and does no I/O beyond reading overrides.
 
 use crate::diag::Error;
@@ -53,6 +54,7 @@ pub fn environment(overrides: Option<&Path>) -> Result<Environment<'static>, Err
         }
     });
     env.add_filter("rust", |s: String| format!("{s:?}"));
+    env.add_filter("json", json_expr);
     // Booleans print as Rust and SQL spell them, not Python's `True`.
     env.set_formatter(|out, state, value| {
         if value.kind() == minijinja::value::ValueKind::Bool {
@@ -126,4 +128,83 @@ pub fn render(
             Ok(File { path: pf.path.clone(), contents, owner: pf.owner })
         })
         .collect()
+}
+
+/// JSON text as a Rust expression of its `serde_json::Value`: `json!({"title": "x"})`, with
+/// strings as Rust literals. Values too large for `json!`'s macro recursion (more than 40
+/// members in an object, or 2,000 bytes) parse a raw string instead. Text that is not JSON
+/// becomes a JSON string of it.
+pub fn json_expr(text: String) -> String {
+    let value: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.clone()));
+    fn widest(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Object(m) => m.values().map(widest).max().unwrap_or(0).max(m.len()),
+            serde_json::Value::Array(a) => a.iter().map(widest).max().unwrap_or(0).max(a.len()),
+            _ => 0,
+        }
+    }
+    let compact = value.to_string();
+    if widest(&value) > 40 || compact.len() > 2_000 {
+        let hashes = "#".repeat(
+            (1..)
+                .find(|n| !compact.contains(&format!("\"{}", "#".repeat(*n))))
+                .unwrap_or(1),
+        );
+        return format!("serde_json::from_str::<serde_json::Value>(r{hashes}\"{compact}\"{hashes}).expect(\"JSON\")");
+    }
+    let mut out = String::from("json!(");
+    write_json(&value, &mut out);
+    out.push(')');
+    out
+}
+
+fn write_json(v: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => out.push_str(&format!("{s:?}")),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (k, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&format!("{k:?}: "));
+                write_json(item, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_expr;
+
+    #[test]
+    fn json_becomes_a_json_macro_with_rust_string_literals() {
+        assert_eq!(
+            json_expr(r#"{"a": "x\u0001", "b": [1, -2.5, null, true]}"#.into()),
+            r#"json!({"a": "x\u{1}", "b": [1, -2.5, null, true]})"#
+        );
+        assert_eq!(json_expr("not json".into()), r#"json!("not json")"#);
+        let wide = serde_json::Value::Object(
+            (0..50)
+                .map(|i| (format!("k{i}"), serde_json::Value::from(i)))
+                .collect(),
+        )
+        .to_string();
+        assert!(json_expr(wide).starts_with("serde_json::from_str::<serde_json::Value>(r#\""));
+    }
 }

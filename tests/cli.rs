@@ -265,7 +265,7 @@ fn database_flag_selects_postgres() {
         .success();
     let cargo = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
     assert!(cargo.contains("\"postgres\""), "{cargo}");
-    assert!(std::fs::read_to_string(out.join("src/db.rs"))
+    assert!(std::fs::read_to_string(out.join("src/lib.rs"))
         .unwrap()
         .contains("migrations/postgres"));
 }

@@ -67,31 +67,82 @@ fn check_fails_on_a_hand_edited_generated_file_and_generate_restores_it() {
 }
 
 #[test]
-fn a_contract_change_merges_into_user_edits() {
+fn a_field_change_touches_no_user_file() {
     let (_t, dir) = project();
     edit(&dir, "src/services/books.rs", |s| {
         format!("// Business rules for books live here.\n{s}")
     });
+    let mine = read(&dir, "src/services/books.rs");
     edit(&dir, "bookstore.yaml", |s| {
         s.replace(ADD_PAGES.0, ADD_PAGES.1)
     });
     check(&dir)
         .code(1)
         .stdout(predicate::str::contains("src/models.rs: out of date"))
-        .stdout(predicate::str::contains("src/services/books.rs: yours"));
+        .stdout(predicate::str::contains(
+            "src/defaults/books.rs: out of date",
+        ))
+        .stdout(predicate::str::contains("src/services/books.rs").not());
+    generate(&dir)
+        .success()
+        .stdout(predicate::str::contains("src/services/").not());
+    assert_eq!(
+        read(&dir, "src/services/books.rs"),
+        mine,
+        "the user's file is untouched"
+    );
+    assert!(read(&dir, "src/defaults/books.rs").contains("pages: body.pages"));
+    assert!(read(&dir, "src/models.rs").contains("pub pages: Option<i64>"));
+}
+
+/// The publish stub of the starter bookstore, as `apigen new` writes it.
+const PUBLISH_STUB: &str = "    Err(ApiError::NotImplemented(\"publishBook\"))\n";
+
+/// An implementation of the bookstore's `publish` action that compiles against it.
+const PUBLISH: &str = "    let mut book = table::get(&state.db, &path.id, None).await?.ok_or(ApiError::NotFound)?;\n    book.status = Some(crate::models::BookStatus::Published);\n    table::update(&state.db, &path.id, &book, None).await?.ok_or(ApiError::NotFound)\n";
+
+/// Implements `publish` in the user's file (and adds the import it needs).
+fn implement_publish(dir: &Path) {
+    edit(dir, "src/services/books.rs", |s| {
+        s.replace(PUBLISH_STUB, PUBLISH)
+            .replace("    _state: &AppState,\n", "    state: &AppState,\n")
+            .replace("    _path: BookPath,\n", "    path: BookPath,\n")
+            .replace(
+                "pub use crate::defaults::books::*;\n",
+                "pub use crate::defaults::books::*;\nuse crate::repositories::books as table;\n",
+            )
+    });
+}
+
+#[test]
+fn a_new_action_merges_into_the_user_file_and_the_tests_follow_what_the_user_wrote() {
+    let (_t, dir) = project();
+    assert!(read(&dir, "tests/api/books.rs")
+        .contains("async fn publish_book_answers_501_until_implemented"));
+    implement_publish(&dir);
+    // Generating again follows the user's implementation: no test expects 501 from it.
+    generate(&dir).success();
+    assert!(!read(&dir, "tests/api/books.rs").contains("publish_book_answers_501"));
+    check(&dir).success();
+    edit(&dir, "bookstore.yaml", |s| {
+        s.replace("actions: [publish]", "actions: [publish, archive]")
+    });
     generate(&dir).success().stdout(predicate::str::contains(
         "src/services/books.rs: merged into your edits",
     ));
     let service = read(&dir, "src/services/books.rs");
     assert!(
-        service.starts_with("// Business rules for books live here.\n"),
-        "the user's edit is kept"
+        service.contains(PUBLISH),
+        "the user's implementation is kept"
     );
     assert!(
-        service.contains("pages: body.pages"),
-        "the contract's change is merged in"
+        service.contains("pub async fn archive_book("),
+        "the new action's stub is merged in"
     );
-    assert!(read(&dir, "src/models.rs").contains("pub pages: Option<i64>"));
+    let tests = read(&dir, "tests/api/books.rs");
+    assert!(!tests.contains("publish_book_answers_501"));
+    assert!(tests.contains("archive_book_answers_501_until_implemented"));
+    check(&dir).success();
 }
 
 #[test]
@@ -112,15 +163,12 @@ fn a_schema_change_without_a_migration_is_drift() {
 #[test]
 fn conflicting_edits_get_markers_and_a_non_zero_exit() {
     let (_t, dir) = project();
-    // Edit the very lines next to which the contract change inserts `pages`.
+    // The user adds a function at the very end, where the contract's new action goes too.
     edit(&dir, "src/services/books.rs", |s| {
-        s.replace(
-            "published_on: body.published_on,",
-            "published_on: body.published_on.or(Some(now.date_naive())), // mine",
-        )
+        s + "\n/// Books on sale this week. // mine\npub fn featured() -> Vec<String> {\n    Vec::new()\n}\n"
     });
     edit(&dir, "bookstore.yaml", |s| {
-        s.replace(ADD_PAGES.0, ADD_PAGES.1)
+        s.replace("actions: [publish]", "actions: [publish, archive]")
     });
     generate(&dir)
         .code(1)

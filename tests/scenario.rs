@@ -265,9 +265,22 @@ fn scenario(database: &str) {
     assert_eq!(status, 201, "{book}");
     drop(service);
 
-    // 2. The user's own edits: business logic in a service, and a test of their own.
+    // 2. The user's own edits: a note in a service, the bookstore's `publish` action
+    // implemented, and a test of their own.
     edit(&dir, "src/services/authors.rs", |s| {
-        s.replace("//! Business logic for authors.", "//! Business logic for authors.\n//! House rule: authors are never deleted on Fridays (not enforced yet).")
+        s.replace("//! Business logic for authors: yours to edit.", "//! Business logic for authors: yours to edit.\n//! House rule: authors are never deleted on Fridays (not enforced yet).")
+    });
+    edit(&dir, "src/services/books.rs", |s| {
+        s.replace(
+            "    Err(ApiError::NotImplemented(\"publishBook\"))\n",
+            PUBLISH,
+        )
+        .replace("    _state: &AppState,\n", "    state: &AppState,\n")
+        .replace("    _path: BookPath,\n", "    path: BookPath,\n")
+        .replace(
+            "use crate::params::BookPath;\n",
+            "use crate::params::BookPath;\nuse crate::repositories::books as table;\n",
+        )
     });
     std::fs::write(
         dir.join("tests/house_rules.rs"),
@@ -330,6 +343,19 @@ fn scenario(database: &str) {
     let (status, books) = http(port, &token, "GET", "/api/v1/books", None);
     assert_eq!(status, 200);
     assert_eq!(books["data"][0]["title"], "A Wizard of Earthsea");
+    let book_id = books["data"][0]["id"].as_str().unwrap().to_string();
+    let (status, published) = http(
+        port,
+        &token,
+        "POST",
+        &format!("/api/v1/books/{book_id}/publish"),
+        None,
+    );
+    assert_eq!(
+        status, 200,
+        "the user's implementation of the action answers: {published}"
+    );
+    assert_eq!(published["data"]["status"], "published", "{published}");
     let (status, review) = http(
         port,
         &token,
@@ -356,7 +382,18 @@ fn scenario(database: &str) {
         .unwrap()
         .contains("House rule"));
     assert!(dir.join("tests/house_rules.rs").exists());
+    let books = std::fs::read_to_string(dir.join("src/services/books.rs")).unwrap();
+    assert!(books.contains(PUBLISH), "the user's action is kept");
+    let tests = std::fs::read_to_string(dir.join("tests/api/books.rs")).unwrap();
+    assert!(
+        !tests.contains("publish_book_answers_501"),
+        "no generated test expects 501 from an action the user wrote"
+    );
 }
+
+/// The user's implementation of the bookstore's `publish` action: the book's status
+/// becomes `published`.
+const PUBLISH: &str = "    let mut book = table::get(&state.db, &path.id, None).await?.ok_or(ApiError::NotFound)?;\n    book.status = Some(crate::models::BookStatus::Published);\n    table::update(&state.db, &path.id, &book, None).await?.ok_or(ApiError::NotFound)\n";
 
 /// Drops a scenario's PostgreSQL database at the end.
 struct DropDb(String);

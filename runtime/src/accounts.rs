@@ -24,7 +24,7 @@ use crate::validation::{
 };
 use axum::extract::{Path, State};
 use axum::handler::Handler;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
@@ -314,13 +314,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
 
 async fn register(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    body: crate::extract::RawBody,
 ) -> Result<Response, ApiError> {
     if !state.config.registration_enabled {
         return Err(ApiError::Forbidden);
     }
-    let body: CredentialsBody = crate::extract::json(&headers, body, &CREDENTIALS, Mode::Body)?;
+    let body: CredentialsBody = crate::extract::json(body, &CREDENTIALS, Mode::Body)?;
     let user = create_user(
         &state,
         &body.email,
@@ -337,10 +336,9 @@ async fn register(
 
 async fn login(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    body: crate::extract::RawBody,
 ) -> Result<Response, ApiError> {
-    let body: CredentialsBody = crate::extract::json(&headers, body, &CREDENTIALS, Mode::Body)?;
+    let body: CredentialsBody = crate::extract::json(body, &CREDENTIALS, Mode::Body)?;
     let user = verify_login(&state, &body.email, &body.password)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
@@ -354,10 +352,9 @@ async fn login(
 
 async fn refresh(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    body: crate::extract::RawBody,
 ) -> Result<Response, ApiError> {
-    let body: RefreshBody = crate::extract::json(&headers, body, &REFRESH, Mode::Body)?;
+    let body: RefreshBody = crate::extract::json(body, &REFRESH, Mode::Body)?;
     let pair = rotate(&state, &body.refresh_token).await?;
     Ok(no_store(crate::respond::body(
         state.service.envelope,
@@ -368,10 +365,9 @@ async fn refresh(
 
 async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    body: crate::extract::RawBody,
 ) -> Result<Response, ApiError> {
-    let body: RefreshBody = crate::extract::json(&headers, body, &REFRESH, Mode::Body)?;
+    let body: RefreshBody = crate::extract::json(body, &REFRESH, Mode::Body)?;
     let hash = crate::auth::token_hash(&body.refresh_token);
     let family: Option<Uuid> =
         sqlx::query("SELECT family_id FROM auth_refresh_tokens WHERE token_hash = $1")
@@ -407,10 +403,9 @@ async fn me(
 async fn create_api_key(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    body: crate::extract::RawBody,
 ) -> Result<Response, ApiError> {
-    let body: NewKeyBody = crate::extract::json(&headers, body, &NEW_KEY, Mode::Body)?;
+    let body: NewKeyBody = crate::extract::json(body, &NEW_KEY, Mode::Body)?;
     let (key, issued) = issue_api_key(
         &state,
         &body.name,

@@ -310,6 +310,18 @@ pub fn issue_access_token(
     .map_err(|e| ApiError::Internal(format!("sign token: {e}")))
 }
 
+/// `claims` signed with HS256 and `secret`: tokens a test needs that the service would not
+/// issue (expired, foreign, wrongly signed). Errors become an empty string.
+pub fn sign_for_tests(claims: &Claims, secret: &[u8]) -> String {
+    jwt_crypto();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap_or_default()
+}
+
 /// Verifies an access token: HS256 only (so `alg: none` and key confusion fail), our
 /// issuer (the service's name), not expired (5 s leeway). `None` for any failure.
 pub fn verify_access_token(state: &AppState, token: &str) -> Option<Claims> {

@@ -194,7 +194,7 @@ pub enum ErrorValue {
 }
 
 /// apigen's own error object.
-const APIGEN_ERROR: &[Member] = &[
+pub const APIGEN_ERROR: &[Member] = &[
     Member::new("code", ErrorValue::Code),
     Member::new("message", ErrorValue::Message),
     Member::new("details", ErrorValue::Details),

@@ -3,12 +3,13 @@
 //! field errors, 413 for a body over the cap, 415 for a body that is not JSON.
 
 use crate::error::ApiError;
-use crate::validation::{coerce_params, validate, Mode, Schema};
+use crate::validation::{coerce_params, validate, FieldError, Kind, Mode, Schema};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::RawPathParams;
+use axum::extract::{FromRequest, RawPathParams, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use std::convert::Infallible;
 
 /// Path parameters, matched by position to the contract's parameters in `schema`.
 pub fn path<T: DeserializeOwned>(
@@ -16,7 +17,7 @@ pub fn path<T: DeserializeOwned>(
     schema: &'static Schema,
 ) -> Result<T, ApiError> {
     let names: Vec<&str> = match &schema.kind {
-        crate::validation::Kind::Object(o) => o.properties.iter().map(|p| p.name).collect(),
+        Kind::Object(o) => o.properties.iter().map(|p| p.name).collect(),
         _ => vec![],
     };
     let pairs = raw
@@ -48,50 +49,40 @@ fn params<T: DeserializeOwned>(
         .map_err(|e| ApiError::BadRequest(format!("invalid parameters: {e}")))
 }
 
-/// A validated JSON body. `Mode::Patch` allows required properties to be absent.
-pub fn json<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    schema: &'static Schema,
-    mode: Mode,
-) -> Result<T, ApiError> {
-    let value = json_value(headers, body, schema, mode)?;
-    serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))
+/// A request body as it arrived: its bytes (or why they could not be read: over the cap,
+/// a broken connection) and whether its `Content-Type` is JSON (`application/json` or
+/// `application/*+json`, RFC 6839 §3.1). Read by [`json`], [`json_opt`] and [`json_value`].
+pub struct RawBody {
+    bytes: Result<Bytes, BytesRejection>,
+    json: bool,
 }
 
-/// An optional JSON body: `None` when the request has none.
-pub fn json_opt<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    schema: &'static Schema,
-) -> Result<Option<T>, ApiError> {
-    match &body {
-        Ok(b) if b.is_empty() => Ok(None),
-        _ => json(headers, body, schema, Mode::Body).map(Some),
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Infallible> {
+        let json = is_json(req.headers());
+        let bytes = Bytes::from_request(req, state).await;
+        Ok(RawBody { bytes, json })
     }
 }
 
-/// A validated JSON body kept as a JSON object (partial updates).
-pub fn json_value(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    schema: &'static Schema,
-    mode: Mode,
-) -> Result<serde_json::Value, ApiError> {
-    let bytes = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest("the request body could not be read".into())
+impl RawBody {
+    /// A body as a test or a non-HTTP caller has it.
+    pub fn new(bytes: impl Into<Bytes>, json: bool) -> RawBody {
+        RawBody {
+            bytes: Ok(bytes.into()),
+            json,
         }
-    })?;
-    if bytes.is_empty() {
-        return Err(ApiError::Validation(vec![crate::validation::FieldError {
-            field: "body".into(),
-            issue: "a JSON request body is required".into(),
-        }]));
     }
-    let is_json = headers
+
+    fn is_empty(&self) -> bool {
+        matches!(&self.bytes, Ok(b) if b.is_empty())
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
@@ -99,12 +90,116 @@ pub fn json_value(
             let m = m.trim().to_ascii_lowercase();
             m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
         })
-        .unwrap_or(false);
-    if !is_json {
+        .unwrap_or(false)
+}
+
+/// A validated JSON body. `Mode::Patch` allows required properties to be absent (a merge
+/// patch, RFC 7396).
+pub fn json<T: DeserializeOwned>(
+    body: RawBody,
+    schema: &'static Schema,
+    mode: Mode,
+) -> Result<T, ApiError> {
+    let value = json_value(body, schema, mode)?;
+    serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))
+}
+
+/// An optional JSON body: `None` when the request has none.
+pub fn json_opt<T: DeserializeOwned>(
+    body: RawBody,
+    schema: &'static Schema,
+) -> Result<Option<T>, ApiError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    json(body, schema, Mode::Body).map(Some)
+}
+
+/// A validated JSON body kept as a JSON value.
+pub fn json_value(
+    body: RawBody,
+    schema: &'static Schema,
+    mode: Mode,
+) -> Result<serde_json::Value, ApiError> {
+    let bytes = body.bytes.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    })?;
+    if bytes.is_empty() {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "body".into(),
+            issue: "a JSON request body is required".into(),
+        }]));
+    }
+    if !body.json {
         return Err(ApiError::UnsupportedMediaType);
     }
     let mut value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     validate(schema, &mut value, mode).map_err(ApiError::Validation)?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validation::{Additional, Property, StringRule};
+
+    static NAME: Schema = Schema::string(StringRule {
+        min_length: Some(1),
+        ..StringRule::ANY
+    });
+    static PET: Schema =
+        Schema::object(Additional::Deny, &[Property::new("name", &NAME).required()]);
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Pet {
+        name: String,
+    }
+
+    #[test]
+    fn json_media_types_are_recognised_by_their_type_and_suffix() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static(v),
+            );
+            is_json(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/merge-patch+json"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/jsonx"));
+        assert!(!is_json(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn bodies_are_parsed_validated_and_typed() {
+        let pet: Pet = json(RawBody::new(r#"{"name": "rex"}"#, true), &PET, Mode::Body).unwrap();
+        assert_eq!(pet, Pet { name: "rex".into() });
+        assert!(matches!(
+            json::<Pet>(RawBody::new("{}", false), &PET, Mode::Body),
+            Err(ApiError::UnsupportedMediaType)
+        ));
+        assert!(matches!(
+            json::<Pet>(RawBody::new("{", true), &PET, Mode::Body),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            json::<Pet>(RawBody::new("{}", true), &PET, Mode::Body),
+            Err(ApiError::Validation(_))
+        ));
+        assert_eq!(json_opt::<Pet>(RawBody::new("", true), &PET).unwrap(), None);
+        let patch = json_value(RawBody::new("{}", true), &PET, Mode::Patch).unwrap();
+        assert_eq!(
+            patch,
+            serde_json::json!({}),
+            "a merge patch may leave required members out"
+        );
+    }
 }

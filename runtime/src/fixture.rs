@@ -163,11 +163,8 @@ struct Pet {
 }
 
 /// Echoes a validated JSON body.
-async fn echo(
-    headers: axum::http::HeaderMap,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, crate::ApiError> {
-    let pet: Pet = crate::extract::json(&headers, body, &PET, crate::validation::Mode::Body)?;
+async fn echo(body: crate::extract::RawBody) -> Result<Response, crate::ApiError> {
+    let pet: Pet = crate::extract::json(body, &PET, crate::validation::Mode::Body)?;
     Ok(crate::respond::json(axum::http::StatusCode::CREATED, &pet))
 }
 

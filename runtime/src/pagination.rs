@@ -37,6 +37,47 @@ pub fn clamp_limit(limit: i64) -> i64 {
     limit.clamp(1, MAX_PAGE)
 }
 
+/// A paging parameter as a contract types it: an integer of either width, optional or
+/// required. [`limit`], [`offset`] and [`page_offset`] take any of them.
+pub trait PageParam {
+    /// The value asked for, if any.
+    fn requested(self) -> Option<i64>;
+}
+
+impl PageParam for i64 {
+    fn requested(self) -> Option<i64> {
+        Some(self)
+    }
+}
+
+impl PageParam for i32 {
+    fn requested(self) -> Option<i64> {
+        Some(i64::from(self))
+    }
+}
+
+impl<T: PageParam> PageParam for Option<T> {
+    fn requested(self) -> Option<i64> {
+        self.and_then(PageParam::requested)
+    }
+}
+
+/// The page size for a requested `limit`: [`MAX_PAGE`] when none is asked, clamped into
+/// `1..=MAX_PAGE`.
+pub fn limit(requested: impl PageParam) -> i64 {
+    clamp_limit(requested.requested().unwrap_or(MAX_PAGE))
+}
+
+/// The rows to skip for a requested `offset` (0 when none; negative counts as 0).
+pub fn offset(requested: impl PageParam) -> i64 {
+    requested.requested().unwrap_or(0).max(0)
+}
+
+/// The rows to skip for a requested page number (1-based; none or below 1 is page 1).
+pub fn page_offset(page: impl PageParam, limit: i64) -> i64 {
+    (page.requested().unwrap_or(1).max(1) - 1).saturating_mul(limit)
+}
+
 /// One ordering a list accepts: the query value that asks for it (`-createdAt`), the
 /// column it sorts on and its direction. A list's orderings are one table of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +130,18 @@ mod tests {
         );
         assert_eq!(Sort::pick(TABLE, None, default), default);
         assert_eq!(Sort::pick(TABLE, Some("nope"), default), default);
+    }
+
+    #[test]
+    fn paging_parameters_of_any_integer_type_give_limit_and_offset() {
+        assert_eq!(limit(None::<i64>), MAX_PAGE);
+        assert_eq!(limit(Some(5_i32)), 5);
+        assert_eq!(limit(1000_i64), MAX_PAGE);
+        assert_eq!(offset(Some(-3_i64)), 0);
+        assert_eq!(offset(7_i32), 7);
+        assert_eq!(page_offset(None::<i32>, 20), 0);
+        assert_eq!(page_offset(Some(3_i64), 20), 40);
+        assert_eq!(page_offset(0_i64, 20), 0);
     }
 
     #[test]

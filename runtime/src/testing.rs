@@ -182,6 +182,73 @@ pub fn token(state: &AppState, subject: uuid::Uuid, roles: &[String], scopes: &[
     format!("Bearer {t}")
 }
 
+/// Tokens that must never authenticate with `state`'s service, as `Authorization` values:
+/// (what it is, value) for a malformed, a wrongly signed, an `alg: none`, an expired, a
+/// foreign-issuer and an empty token, each claiming the administrator role.
+pub fn bad_tokens(state: &AppState, subject: uuid::Uuid) -> Vec<(&'static str, String)> {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let now = chrono::Utc::now().timestamp();
+    let admin = state.service.roles.admin;
+    let claims = |iss: &str, exp: i64| crate::auth::Claims {
+        sub: subject.to_string(),
+        iss: iss.to_string(),
+        iat: now,
+        exp,
+        jti: "t".into(),
+        roles: vec![admin.to_string()],
+        scope: String::new(),
+    };
+    let sign =
+        |claims: &crate::auth::Claims, secret: &[u8]| crate::auth::sign_for_tests(claims, secret);
+    let name = state.service.name;
+    let none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT"}"#),
+        b64(serde_json::to_string(&claims(name, now + 600))
+            .unwrap_or_default()
+            .as_bytes())
+    );
+    vec![
+        ("malformed", "Bearer not-a-jwt".to_string()),
+        (
+            "wrongly signed",
+            format!(
+                "Bearer {}",
+                sign(
+                    &claims(name, now + 600),
+                    b"not-the-service-secret-0123456789abcdef"
+                )
+            ),
+        ),
+        ("alg none", format!("Bearer {none}")),
+        (
+            "expired",
+            format!(
+                "Bearer {}",
+                sign(&claims(name, now - 3600), TEST_SECRET.as_bytes())
+            ),
+        ),
+        (
+            "from another issuer",
+            format!(
+                "Bearer {}",
+                sign(&claims("someone-else", now + 600), TEST_SECRET.as_bytes())
+            ),
+        ),
+        ("empty", "Bearer ".to_string()),
+    ]
+}
+
+/// An HTTP basic credential (`Basic …`, RFC 7617) for `user:password` text.
+pub fn basic(userpass: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(userpass)
+    )
+}
+
 impl TestApp {
     /// The service of `harness` over a new, migrated database, with settings of its own
     /// (`("RATE_LIMIT_BURST", "3")`).

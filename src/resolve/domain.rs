@@ -5,7 +5,7 @@
 //! result is both the document the service serves and the input of the one resolver, so
 //! domain specs and OpenAPI contracts share every later stage. It must not build model types.
 
-use super::names::{plural, snake_ident};
+use super::names::{plural, snake_ident, with_article};
 use crate::diag::{ptr, Diagnostic, Severity};
 use crate::spec::{DomainSpec, FieldSpec, ResourceSpec};
 use heck::{ToLowerCamelCase, ToPascalCase};
@@ -81,8 +81,8 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
             m.insert(
                 "description".into(),
                 Value::String(format!(
-                    "Fields of a {} to change; those left out keep their value.",
-                    singular.replace('_', " ")
+                    "Fields of {} to change; those left out keep their value.",
+                    with_article(&singular.replace('_', " "))
                 )),
             );
         }
@@ -166,7 +166,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 false,
                 "post",
                 format!("create{type_name}"),
-                format!("Create a {label}"),
+                format!("Create {}", with_article(&label)),
                 true,
                 "201",
                 Some(&one),
@@ -177,7 +177,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 true,
                 "get",
                 format!("get{type_name}"),
-                format!("Get a {label}"),
+                format!("Get {}", with_article(&label)),
                 false,
                 "200",
                 Some(&one),
@@ -188,7 +188,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 true,
                 "put",
                 format!("replace{type_name}"),
-                format!("Replace a {label}"),
+                format!("Replace {}", with_article(&label)),
                 true,
                 "200",
                 Some(&one),
@@ -199,7 +199,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 true,
                 "patch",
                 format!("update{type_name}"),
-                format!("Update a {label} partially"),
+                format!("Update {} partially", with_article(&label)),
                 true,
                 "200",
                 Some(&one),
@@ -210,7 +210,7 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                 true,
                 "delete",
                 format!("delete{type_name}"),
-                format!("Delete a {label}"),
+                format!("Delete {}", with_article(&label)),
                 false,
                 "204",
                 None,
@@ -263,7 +263,11 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
             let a = snake_ident(action, "action");
             let mut o = op(
                 &format!("{}{type_name}", a.to_lower_camel_case()),
-                &format!("{} a {label}", a.replace('_', " ")),
+                &format!(
+                    "{} {}",
+                    capitalised(&a.replace('_', " ")),
+                    with_article(&label)
+                ),
                 vec![id_param.clone()],
                 None,
                 "200",
@@ -298,9 +302,9 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
                             plural_name.to_pascal_case()
                         ),
                         &format!(
-                            "List the {} of a {}",
+                            "List the {} of {}",
                             plural_name.replace('_', " "),
-                            target.replace('_', " ")
+                            with_article(&target.replace('_', " "))
                         ),
                         params,
                         None,
@@ -873,4 +877,13 @@ fn error_schema() -> Value {
             }
         }
     })
+}
+
+/// `text` with its first letter in upper case (`publish a book` → `Publish a book`).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }

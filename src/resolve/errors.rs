@@ -10,36 +10,73 @@
 //! `additionalProperties: false`) and has no `error` member of its own, apigen's own
 //! `error` object rides along, so the request id and field errors still reach the client.
 //!
-//! Output: a `serde_json::json!` expression over the names `status` (`StatusCode`),
-//! `code` (`&str`), `message` (`String`), `details` (`serde_json::Value`) and
-//! `request_id` (`String`), which the generated `error.rs` evaluates.
+//! Output: the body's objects as data ([`ErrorFormat`]), each member naming what it holds
+//! ([`ErrorValue`]); the generated `lib.rs` writes them as the runtime's `ErrorFormat`
+//! static, which the runtime fills in for each failure.
 
-use super::names::rust_str;
+use super::names::shouty_ident;
 use super::types::{unbox, TypeBuilder};
 use crate::diag::ptr;
-use crate::model::ErrorFormat;
+use crate::model::{ErrorFormat, ErrorMember, ErrorObject, ErrorValue};
 use indexmap::IndexMap;
 use openapiv3::{
     AdditionalProperties, OpenAPI, ReferenceOr, Response, Schema, SchemaKind, StatusCode, Type,
 };
 use serde_json::Value;
 
-/// apigen's own error object (STANDARDS.md, "HTTP contract").
-const APIGEN_ERROR: &str =
-    r#"{ "code": code, "message": message, "details": details, "requestId": request_id }"#;
+/// The runtime's name for apigen's own error object (`code`, `message`, `details`,
+/// `requestId`).
+const APIGEN_ERROR: &str = "APIGEN_ERROR";
+
+/// What a member of the body holds while the mapping is built.
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Value(ErrorValue),
+    Object(Vec<(String, Expr)>),
+    /// apigen's own error object.
+    Apigen,
+}
+
+fn value(v: ErrorValue) -> Option<Expr> {
+    Some(Expr::Value(v))
+}
+
+fn json(text: &str) -> Option<Expr> {
+    value(ErrorValue::Json(text.to_string()))
+}
 
 /// apigen's own format: `{"error": {…}}`, inside the envelope for domain specs.
 pub fn apigen_format(envelope: bool) -> ErrorFormat {
     ErrorFormat {
+        kind: if envelope { "envelope" } else { "apigen" }.into(),
         media_type: "application/json".into(),
-        body_expr: if envelope {
-            format!(r#"{{ "data": null, "error": {APIGEN_ERROR} }}"#)
-        } else {
-            format!(r#"{{ "error": {APIGEN_ERROR} }}"#)
-        },
+        objects: vec![],
         extended: true,
         schema: String::new(),
     }
+}
+
+/// The objects of a body, nested ones first, named `ERROR_BODY`, `ERROR_BODY_1`, ….
+fn flatten(fields: Vec<(String, Expr)>, objects: &mut Vec<ErrorObject>) -> String {
+    let mut members = Vec::new();
+    for (name, expr) in fields {
+        let value = match expr {
+            Expr::Value(v) => v,
+            Expr::Apigen => ErrorValue::Object(APIGEN_ERROR.into()),
+            Expr::Object(inner) => ErrorValue::Object(flatten(inner, objects)),
+        };
+        members.push(ErrorMember { name, value });
+    }
+    let ident = if objects.is_empty() {
+        "ERROR_BODY".to_string()
+    } else {
+        shouty_ident(&format!("error body {}", objects.len()), "ERROR_BODY")
+    };
+    objects.push(ErrorObject {
+        ident: ident.clone(),
+        members,
+    });
+    ident
 }
 
 /// The error format of an OpenAPI contract: the most used JSON schema among its error
@@ -82,40 +119,45 @@ pub fn contract_format(api: &OpenAPI, tb: &mut TypeBuilder) -> ErrorFormat {
     let nested_error = top.shift_remove("error");
     let mut extended = open && nested_error.is_none();
     if extended {
-        fields.push(("error".into(), APIGEN_ERROR.into()));
+        fields.push(("error".into(), Expr::Apigen));
     } else if let Some((nested, np)) = nested_error {
         // A nested `{"error": {…}}` (Spotify's, say): apigen's members join it where the
         // nested schema leaves room and does not use their names already.
         let (declared, nested_open) = members(tb, &nested, &np);
         let mut inner = map_object(tb, &nested, &np, problem, 1).unwrap_or_default();
         let ours = [
-            ("code", "code"),
-            ("message", "message"),
-            ("details", "details"),
-            ("requestId", "request_id"),
+            ("code", ErrorValue::Code),
+            ("message", ErrorValue::Message),
+            ("details", ErrorValue::Details),
+            ("requestId", ErrorValue::RequestId),
         ];
         if nested_open {
-            for (name, expr) in ours {
-                if !declared.contains_key(name) {
-                    inner.push((name.into(), expr.into()));
+            for (name, v) in &ours {
+                if !declared.contains_key(*name) {
+                    inner.push(((*name).into(), Expr::Value(v.clone())));
                 }
             }
         }
-        extended = ours
-            .iter()
-            .all(|(name, expr)| inner.iter().any(|(n, e)| n == name && e == expr));
+        extended = ours.iter().all(|(name, v)| {
+            inner
+                .iter()
+                .any(|(n, e)| n == name && *e == Expr::Value(v.clone()))
+        });
         if let Some(slot) = fields.iter_mut().find(|(n, _)| n == "error") {
-            slot.1 = object_expr(&inner);
+            slot.1 = Expr::Object(inner);
         } else {
-            fields.push(("error".into(), object_expr(&inner)));
+            fields.push(("error".into(), Expr::Object(inner)));
         }
     }
     if fields.is_empty() {
         return apigen_format(false);
     }
+    let mut objects = Vec::new();
+    flatten(fields, &mut objects);
     ErrorFormat {
+        kind: "contract".into(),
         media_type: media,
-        body_expr: object_expr(&fields),
+        objects,
         extended,
         schema: key,
     }
@@ -213,7 +255,7 @@ fn map_object(
     pointer: &str,
     problem: bool,
     depth: usize,
-) -> Option<Vec<(String, String)>> {
+) -> Option<Vec<(String, Expr)>> {
     let mut props = IndexMap::new();
     let mut required = Vec::new();
     let mut additional = None;
@@ -236,7 +278,7 @@ fn map_object(
     Some(out)
 }
 
-/// The expression for one property, or `None` to leave an optional one out.
+/// What one property holds, or `None` to leave an optional one out.
 fn map_property(
     tb: &mut TypeBuilder,
     name: &str,
@@ -245,7 +287,7 @@ fn map_property(
     required: bool,
     problem: bool,
     depth: usize,
-) -> Option<String> {
+) -> Option<Expr> {
     let key: String = name
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -269,16 +311,15 @@ fn map_property(
     };
     if !enum_values.is_empty() {
         // A closed set apigen cannot choose from meaningfully: its first value, if needed.
-        return required.then(|| enum_values[0].to_string());
+        return required.then(|| Expr::Value(ErrorValue::Json(enum_values[0].to_string())));
     }
     let ty = json_type(s);
-    let status = "status.as_u16()";
     let expr = match ty {
         "integer" | "number" => match key.as_str() {
             "status" | "statuscode" | "httpstatus" | "httpstatuscode" | "code" | "errorcode" => {
-                Some(status.to_string())
+                value(ErrorValue::Status)
             }
-            _ if required => Some(status.to_string()),
+            _ if required => value(ErrorValue::Status),
             _ => None,
         },
         "string" => {
@@ -286,22 +327,26 @@ fn map_property(
                 if matches!(&t.format, openapiv3::VariantOrUnknownOrEmpty::Unknown(f) if f.starts_with("uri")));
             match key.as_str() {
                 // RFC 9457 §4.2.1: a problem type that says nothing more than the status.
-                "type" if problem || uri => Some("\"about:blank\"".into()),
+                "type" if problem || uri => json("\"about:blank\""),
                 // RFC 9457 §4.2.2: the status code's reason phrase.
-                "title" => Some(r#"status.canonical_reason().unwrap_or("Error")"#.into()),
+                "title" => value(ErrorValue::Reason),
                 "detail" | "message" | "msg" | "description" | "errordescription"
-                | "errormessage" | "reason" | "details" => Some("message".into()),
+                | "errormessage" | "reason" | "details" => value(ErrorValue::Message),
                 "code" | "errorcode" | "error" | "errortype" | "type" | "kind" => {
-                    Some("code".into())
+                    value(ErrorValue::Code)
                 }
-                "requestid" | "traceid" | "correlationid" | "instance" => Some("request_id".into()),
-                "status" | "statuscode" => Some("status.as_str()".into()),
-                _ if uri => required.then(|| "\"about:blank\"".into()),
-                _ if required => Some("message".into()),
+                "requestid" | "traceid" | "correlationid" | "instance" => {
+                    value(ErrorValue::RequestId)
+                }
+                "status" | "statuscode" => value(ErrorValue::StatusText),
+                _ if uri => {
+                    required.then(|| Expr::Value(ErrorValue::Json("\"about:blank\"".into())))
+                }
+                _ if required => value(ErrorValue::Message),
                 _ => None,
             }
         }
-        "boolean" => required.then(|| "false".into()),
+        "boolean" => required.then(|| Expr::Value(ErrorValue::Json("false".into()))),
         "array" => {
             let items_fit = match &s.schema_kind {
                 SchemaKind::Type(Type::Array(a)) => match a.items.as_ref().map(unbox) {
@@ -321,9 +366,9 @@ fn map_property(
             };
             match key.as_str() {
                 "details" | "errors" | "fielderrors" | "issues" | "violations" if items_fit => {
-                    Some("details".into())
+                    value(ErrorValue::Details)
                 }
-                _ if required => Some("[]".into()),
+                _ if required => json("[]"),
                 _ => None,
             }
         }
@@ -336,23 +381,14 @@ fn map_property(
                 depth + 1,
             );
             match fields {
-                Some(f) if !f.is_empty() || required => Some(object_expr(&f)),
+                Some(f) if !f.is_empty() || required => Some(Expr::Object(f)),
                 _ => None,
             }
         }
         _ => None,
     };
     match expr {
-        None if required && s.schema_data.nullable => Some("null".into()),
+        None if required && s.schema_data.nullable => json("null"),
         other => other,
     }
-}
-
-/// `{ "name": expr, … }` for `serde_json::json!`.
-fn object_expr(fields: &[(String, String)]) -> String {
-    let members: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("{}: {v}", rust_str(k)))
-        .collect();
-    format!("{{ {} }}", members.join(", "))
 }

@@ -152,6 +152,20 @@ impl Namespace {
     }
 }
 
+/// `noun` with its indefinite article: `an author`, `a book`, `a user`, `an hour`. The
+/// article follows the sound of the first letters, guessed from the spelling.
+pub fn with_article(noun: &str) -> String {
+    let lower = noun.trim_start().to_ascii_lowercase();
+    let sounds_like_you = [
+        "uni", "use", "usu", "uti", "ure", "eu", "ewe", "one", "once",
+    ];
+    let silent_h = ["hour", "honest", "honor", "honour", "heir"];
+    let vowel = lower.starts_with(['a', 'e', 'i', 'o', 'u'])
+        && !sounds_like_you.iter().any(|p| lower.starts_with(p));
+    let an = vowel || silent_h.iter().any(|p| lower.starts_with(p));
+    format!("{} {noun}", if an { "an" } else { "a" })
+}
+
 /// English plural of a snake_case noun (last word only): `category` → `categories`,
 /// `box` → `boxes`, `person` → `people`. Already-plural words ending in `s` are kept.
 pub fn plural(singular: &str) -> String {
@@ -306,6 +320,21 @@ mod tests {
             ("addresses", "address"),
         ] {
             assert_eq!(singular(p), s, "{p}");
+        }
+    }
+
+    #[test]
+    fn articles_follow_the_sound() {
+        for (noun, want) in [
+            ("author", "an author"),
+            ("book", "a book"),
+            ("user", "a user"),
+            ("hour", "an hour"),
+            ("item", "an item"),
+            ("unicorn", "a unicorn"),
+            ("umbrella", "an umbrella"),
+        ] {
+            assert_eq!(with_article(noun), want);
         }
     }
 

@@ -313,7 +313,7 @@ impl SecurityResolver {
             self.warn(&ptr(pointer, "x-apigen-owner"), "`x-apigen-owner` on an operation that admits anonymous callers: anonymous callers own nothing and see no rows".into(), "require a credential for owner-only operations");
         }
         let bucket = match op.get("x-apigen-rate-limit") {
-            None => "crate::ratelimit::DEFAULT".to_string(),
+            None => "DEFAULT".to_string(),
             Some(v) => {
                 let n = |k: &str, alt: &str| {
                     v.get(k)
@@ -339,7 +339,7 @@ impl SecurityResolver {
                     }
                     None => {
                         self.warn(&ptr(pointer, "x-apigen-rate-limit"), "`x-apigen-rate-limit` needs a positive `per_minute`; the default limit applies".into(), "write `{per_minute: 60, burst: 10}`");
-                        "crate::ratelimit::DEFAULT".to_string()
+                        "DEFAULT".to_string()
                     }
                 }
             }

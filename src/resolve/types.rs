@@ -124,6 +124,46 @@ pub struct TypeBuilder<'a> {
 
 const MAX_DEPTH: usize = 64;
 
+/// Names a contract's type may not take: the prelude's, and those generated files import
+/// by name (a schema called `Response` becomes `Response2`, so `Response` stays axum's).
+const RESERVED_TYPE_NAMES: &[&str] = &[
+    "Option",
+    "Result",
+    "Vec",
+    "Box",
+    "String",
+    "Some",
+    "None",
+    "Ok",
+    "Err",
+    "Self",
+    "Response",
+    "State",
+    "Extension",
+    "StatusCode",
+    "Json",
+    "RawPathParams",
+    "RawQuery",
+    "RawBody",
+    "ApiError",
+    "AppState",
+    "Caller",
+    "Page",
+    "Sort",
+    "Filter",
+    "ListOptions",
+    "Db",
+    "DbRow",
+    "Pool",
+    "Row",
+    "Mode",
+    "Uuid",
+    "Value",
+    "Database",
+    "IsNull",
+    "BoxDynError",
+];
+
 impl<'a> TypeBuilder<'a> {
     pub fn new(file: &str, raw: &'a Value) -> Self {
         TypeBuilder {
@@ -132,7 +172,13 @@ impl<'a> TypeBuilder<'a> {
             types: Vec::new(),
             nodes: Vec::new(),
             diags: Vec::new(),
-            type_names: Namespace::new(),
+            type_names: {
+                let mut names = Namespace::new();
+                for reserved in RESERVED_TYPE_NAMES {
+                    names.reserve(reserved);
+                }
+                names
+            },
             node_names: Namespace::new(),
             memo: HashMap::new(),
             depth: 0,
@@ -158,6 +204,25 @@ impl<'a> TypeBuilder<'a> {
         })
     }
 
+    /// Drops the nodes from index `len` on (the nodes of parameters found to repeat an
+    /// earlier operation's). Their idents stay claimed.
+    pub fn discard_nodes_from(&mut self, len: usize) {
+        for n in self.nodes.drain(len..) {
+            self.node_index.remove(&n.ident);
+        }
+        self.memo
+            .retain(|_, m| !matches!(m, Memo::Done(t) if t.node >= len));
+    }
+
+    /// Gives node `index` a new ident from `hint` (`BOOK_PATH`); returns it.
+    pub fn rename_node(&mut self, index: usize, hint: &str) -> String {
+        let ident = self.node_names.claim(&shouty_ident(hint, "SCHEMA"));
+        self.node_index.remove(&self.nodes[index].ident);
+        self.node_index.insert(ident.clone(), index);
+        self.nodes[index].ident = ident.clone();
+        ident
+    }
+
     /// Appends a node (whose ident must be unique) and indexes it.
     pub fn push_node(&mut self, node: Node) -> usize {
         self.node_index.insert(node.ident.clone(), self.nodes.len());
@@ -173,6 +238,42 @@ impl<'a> TypeBuilder<'a> {
     /// The named type with this name.
     pub fn type_of(&self, name: &str) -> Option<usize> {
         self.type_index.get(name).copied()
+    }
+
+    /// The merge-patch struct of a PATCH body (RFC 7396) with `fields`: the body type
+    /// `body` itself, rewritten, when its name ends in `Patch` (the contract's own patch
+    /// schema), else a new struct named from `hint`. `schema` is the body's validation
+    /// node. Returns the struct's name.
+    pub fn merge_patch_type(
+        &mut self,
+        body: &str,
+        hint: &str,
+        schema: &str,
+        doc: &str,
+        fields: Vec<StructField>,
+    ) -> String {
+        if let Some(i) = self
+            .type_of(body)
+            .filter(|&i| body.ends_with("Patch") && self.types[i].kind == "struct")
+        {
+            self.types[i].fields = fields;
+            if self.types[i].doc.is_empty() {
+                self.types[i].doc = doc_line(doc);
+            }
+            return body.to_string();
+        }
+        let name = self.type_names.claim(&pascal_ident(hint, "Patch"));
+        self.types.push(RustType {
+            name: name.clone(),
+            doc: doc_line(doc),
+            kind: "struct".into(),
+            fields,
+            variants: vec![],
+            schema: schema.to_string(),
+            sql_text: false,
+        });
+        self.type_index.insert(name.clone(), self.types.len() - 1);
+        name
     }
 
     /// The component schema (its JSON pointer) a named type was made from.
@@ -609,7 +710,11 @@ impl<'a> TypeBuilder<'a> {
         }
         let values = &unique;
         for v in values {
-            let name = ns.claim(&pascal_ident(v, "Empty"));
+            // A descending sort key (`-createdAt`) beside its ascending one: `CreatedAtDesc`.
+            let name = match v.strip_prefix('-').filter(|rest| !rest.is_empty()) {
+                Some(rest) => ns.claim(&format!("{}Desc", pascal_ident(rest, "Empty"))),
+                None => ns.claim(&pascal_ident(v, "Empty")),
+            };
             variants.push(Variant {
                 name,
                 value_lit: rust_str(v),
@@ -946,15 +1051,25 @@ impl<'a> TypeBuilder<'a> {
         let mut variants = Vec::new();
         let mut nodes = Vec::new();
         for (i, alt) in alts.iter().enumerate() {
+            // An inline alternative's `title` names its variant and type (`Variant1` only
+            // when the schema gives no name at all).
+            let title = match alt {
+                ReferenceOr::Item(s) => {
+                    s.schema_data.title.clone().filter(|t| !t.trim().is_empty())
+                }
+                ReferenceOr::Reference { .. } => None,
+            };
             let t = self.ty(
                 alt,
                 &ptr(&ptr(pointer, keyword), &i.to_string()),
-                &format!("{} variant {}", ty.rust, i + 1),
+                &title
+                    .clone()
+                    .unwrap_or_else(|| format!("{} variant {}", ty.rust, i + 1)),
             );
             let base = if t.named.is_some() {
                 t.rust.clone()
             } else {
-                format!("Variant{}", i + 1)
+                title.unwrap_or_else(|| format!("Variant{}", i + 1))
             };
             let name = ns.claim(&pascal_ident(&base, "Variant"));
             let inner = if t.boxed {
