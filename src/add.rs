@@ -12,8 +12,13 @@
 //! Examples: `title:string`, `rating:integer?`, `author:ref:author`,
 //! `status:enum:draft|published`, `email:email:unique`.
 
-use crate::resolve::names::{plural, snake_ident};
-use heck::{ToLowerCamelCase, ToPascalCase};
+use crate::diag::Error;
+use crate::load::{Contract, Loaded};
+use crate::resolve::domain::{design_resource, ErrorAnswer, Style};
+use crate::resolve::names::snake_ident;
+use crate::resolve::ResolveOptions;
+use crate::spec::{DomainSpec, FieldSpec, ResourceSpec};
+use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
 
 /// One parsed `--field`.
@@ -90,6 +95,46 @@ pub fn parse_field(spec: &str) -> Result<NewField, String> {
         }
     }
     Ok(f)
+}
+
+/// The contract `loaded` with resource `name` added, its fields given as `--field` values
+/// (see the module documentation), and the resource's snake_case name. The result is
+/// validated by resolving it with `opts` before it is returned. Errors (`Error::Target`
+/// naming the file, or `Error::Invalid`): a name that is not singular snake_case, no field,
+/// a malformed field, a resource, path or schema that exists already, or a contract the
+/// addition makes invalid.
+pub fn add_resource(
+    loaded: &Loaded,
+    name: &str,
+    fields: &[String],
+    owned: bool,
+    opts: &ResolveOptions,
+) -> Result<(String, String), Error> {
+    let resource = snake_ident(name, "resource");
+    if resource != name || name.ends_with('_') {
+        return Err(Error::Target(format!("invalid resource name `{name}`: use a singular snake_case name such as `review` or `order_item`")));
+    }
+    if fields.is_empty() {
+        return Err(Error::Target(
+            "give the resource at least one --field, for example --field title:string".into(),
+        ));
+    }
+    let parsed = fields
+        .iter()
+        .map(|f| parse_field(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::Target)?;
+    let new_text = match &loaded.contract {
+        Contract::Domain(_) => add_to_domain(&loaded.text, &resource, &parsed, owned),
+        Contract::OpenApi { .. } => {
+            add_to_openapi(&loaded.text, loaded.is_yaml, &resource, &parsed, owned)
+        }
+    }
+    .map_err(|e| Error::Target(format!("{}: {e}", loaded.file)))?;
+    // Validate the whole new contract before anything is written.
+    let check = crate::load::load_str(&loaded.file, &new_text)?;
+    crate::resolve::resolve(&check, opts)?;
+    Ok((resource, new_text))
 }
 
 /// The resource as domain-spec YAML lines, indented for a `resources:` block whose keys
@@ -184,79 +229,193 @@ pub fn add_to_domain(
     ))
 }
 
-/// The OpenAPI path items and component schema for a resource (following STANDARDS.md
-/// like the domain spec's design, without the envelope), under `prefix`.
+/// The paths and schemas of resource `name` for an OpenAPI contract, designed by the same
+/// code as a domain spec's resources ([`crate::resolve::domain::design_resource`]): list,
+/// create, read, replace, update through a merge-patch `…Patch` schema, delete, and a
+/// nested list per reference. Bodies are bare (an OpenAPI contract has no envelope), so
+/// lists page by number; errors answer as `errors` says (the contract's own error answers).
+/// Errors: the diagnostics of the design (a reference to a name that is not a resource, a
+/// field that clashes with a server-set one), as text.
 pub fn openapi_parts(
     name: &str,
     fields: &[NewField],
+    owned: bool,
     prefix: &str,
-) -> (Vec<(String, Value)>, String, Value) {
-    let type_name = name.to_pascal_case();
-    let plural_name = plural(name);
-    let entity = json!({"$ref": format!("#/components/schemas/{type_name}")});
-    let mut props = Map::new();
-    props.insert(
-        "id".into(),
-        json!({"type": "string", "format": "uuid", "readOnly": true}),
-    );
-    let mut required = vec![Value::from("id")];
+    errors: ErrorAnswer,
+) -> Result<(Members, Members), String> {
+    let mut resources = IndexMap::new();
     for f in fields {
-        let mut s = match f.kind.as_str() {
-            "ref" => {
-                json!({"type": "string", "format": "uuid", "x-apigen-references": f.reference})
-            }
-            "enum" => json!({"type": "string", "enum": f.values}),
-            t => crate::resolve::domain::type_schema(t).unwrap_or_else(|| json!({})),
-        };
-        if f.unique {
-            s["x-apigen-unique"] = Value::Bool(true);
+        if let Some(target) = &f.reference {
+            // A stand-in for the referenced resource, which lives in the contract already.
+            resources.insert(target.clone(), ResourceSpec::default());
         }
-        if f.optional {
-            s["nullable"] = Value::Bool(true);
-        }
-        let prop = if f.kind == "ref" {
-            format!("{}Id", f.name.to_lower_camel_case())
-        } else {
-            f.name.to_lower_camel_case()
-        };
-        if !f.optional {
-            required.push(Value::String(prop.clone()));
-        }
-        props.insert(prop, s);
     }
-    for ts in ["createdAt", "updatedAt"] {
-        props.insert(
-            ts.into(),
-            json!({"type": "string", "format": "date-time", "readOnly": true}),
-        );
-        required.push(Value::from(ts));
-    }
-    let schema = json!({"type": "object", "additionalProperties": false, "required": required, "properties": props});
-    let ok = |status: &str, body: Option<Value>| {
-        let mut r = json!({"description": "Success."});
-        if let Some(b) = body {
-            r["content"] = json!({"application/json": {"schema": b}});
-        }
-        json!({ status: r })
+    let res = resource_spec(fields, owned);
+    resources.insert(name.to_string(), res.clone());
+    let spec = DomainSpec {
+        name: name.to_string(),
+        resources,
+        ..DomainSpec::default()
     };
-    let id = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}]);
-    let body = json!({"required": true, "content": {"application/json": {"schema": entity}}});
-    let coll = json!({
-        "get": {"operationId": format!("list{}", plural_name.to_pascal_case()), "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}, {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}], "responses": ok("200", Some(json!({"type": "array", "items": entity})))},
-        "post": {"operationId": format!("create{type_name}"), "requestBody": body, "responses": ok("201", Some(entity.clone()))},
-    });
-    let item = json!({
-        "get": {"operationId": format!("get{type_name}"), "parameters": id, "responses": ok("200", Some(entity.clone()))},
-        "put": {"operationId": format!("replace{type_name}"), "parameters": id, "requestBody": body, "responses": ok("200", Some(entity.clone()))},
-        "patch": {"operationId": format!("update{type_name}"), "parameters": id, "requestBody": body, "responses": ok("200", Some(entity.clone()))},
-        "delete": {"operationId": format!("delete{type_name}"), "parameters": id, "responses": ok("204", None)},
-    });
-    let base = format!("{}/{plural_name}", prefix.trim_end_matches('/'));
-    (
-        vec![(base.clone(), coll), (format!("{base}/{{id}}"), item)],
-        type_name,
-        schema,
-    )
+    let style = Style {
+        envelope: false,
+        offset: true,
+        base: prefix.trim_end_matches('/').to_string(),
+        errors,
+    };
+    let (mut paths, mut schemas, mut diags) = (Map::new(), Map::new(), Vec::new());
+    design_resource(
+        &spec,
+        name,
+        &res,
+        &style,
+        "add-resource",
+        &mut diags,
+        &mut schemas,
+        &mut paths,
+    );
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    Ok((paths, schemas))
+}
+
+/// A JSON object's members: the `paths` and the `components.schemas` a resource adds.
+type Members = Map<String, Value>;
+
+/// The domain-spec resource the `--field`s describe.
+fn resource_spec(fields: &[NewField], owned: bool) -> ResourceSpec {
+    let mut res = ResourceSpec {
+        owned,
+        ..ResourceSpec::default()
+    };
+    for f in fields {
+        let mut spec = FieldSpec {
+            optional: f.optional,
+            unique: f.unique,
+            ..FieldSpec::default()
+        };
+        match f.kind.as_str() {
+            "ref" => spec.reference = f.reference.clone(),
+            "enum" => spec.enum_values = Some(f.values.clone()),
+            t => spec.ty = Some(t.to_string()),
+        }
+        res.fields.insert(f.name.clone(), spec);
+    }
+    res
+}
+
+/// The type and format of the key (`id`) of `resource`'s schema in the contract (its
+/// PascalCase name, through `$ref`s and `allOf`), when it has one.
+fn key_schema(doc: &Value, resource: &str) -> Option<Value> {
+    fn find(doc: &Value, s: &Value, depth: usize) -> Option<Value> {
+        if depth > 8 {
+            return None;
+        }
+        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            let target = doc.pointer(r.strip_prefix('#')?)?;
+            return find(doc, target, depth + 1);
+        }
+        if let Some(id) = s.pointer("/properties/id") {
+            let id = match id.get("$ref").and_then(Value::as_str) {
+                Some(r) => doc.pointer(r.strip_prefix('#')?)?,
+                None => id,
+            };
+            let mut key = Map::new();
+            for k in ["type", "format"] {
+                if let Some(v) = id.get(k) {
+                    key.insert(k.into(), v.clone());
+                }
+            }
+            return (!key.is_empty()).then_some(Value::Object(key));
+        }
+        s.get("allOf")
+            .and_then(Value::as_array)?
+            .iter()
+            .find_map(|part| find(doc, part, depth + 1))
+    }
+    let name = heck::ToPascalCase::to_pascal_case(resource);
+    find(doc, doc.pointer(&format!("/components/schemas/{name}"))?, 0)
+}
+
+/// Gives property and parameter `prop` inside `v` the key's type and format.
+fn retype(v: &mut Value, prop: &str, key: &Value) {
+    let apply = |s: &mut Value| {
+        if let (Some(s), Some(k)) = (s.as_object_mut(), key.as_object()) {
+            s.remove("format");
+            for (kk, kv) in k {
+                s.insert(kk.clone(), kv.clone());
+            }
+        }
+    };
+    match v {
+        Value::Object(m) => {
+            if m.get("name").and_then(Value::as_str) == Some(prop) && m.get("in").is_some() {
+                if let Some(s) = m.get_mut("schema") {
+                    apply(s);
+                }
+            }
+            if let Some(s) = m.get_mut("properties").and_then(|p| p.get_mut(prop)) {
+                apply(s);
+            }
+            for child in m.values_mut() {
+                retype(child, prop, key);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| retype(i, prop, key)),
+        _ => {}
+    }
+}
+
+/// What most of the contract's error answers (4xx, 5xx, `default`) carry: the response
+/// object they refer to, else the schema of their JSON body, else their inline content.
+fn contract_errors(doc: &Value) -> ErrorAnswer {
+    let mut counts: IndexMap<String, (usize, ErrorAnswer)> = IndexMap::new();
+    for item in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+            for (status, resp) in op
+                .get("responses")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                if !(status == "default" || status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let answer = if let Some(r) = resp.get("$ref").and_then(Value::as_str) {
+                    ErrorAnswer::Response(r.to_string())
+                } else if let Some(r) = resp
+                    .pointer("/content/application~1json/schema/$ref")
+                    .and_then(Value::as_str)
+                {
+                    ErrorAnswer::Schema(r.to_string())
+                } else if let Some(c) = resp
+                    .get("content")
+                    .filter(|c| c.as_object().is_some_and(|m| !m.is_empty()))
+                {
+                    ErrorAnswer::Content(c.clone())
+                } else {
+                    continue;
+                };
+                let key = format!("{answer:?}");
+                counts.entry(key).or_insert((0, answer)).0 += 1;
+            }
+        }
+    }
+    counts
+        .into_values()
+        .max_by_key(|(n, _)| *n)
+        .map_or(ErrorAnswer::None, |(_, a)| a)
 }
 
 /// The longest `/segment/...` prefix shared by every path of a document (`/api/v1`), or "".
@@ -298,6 +457,7 @@ pub fn add_to_openapi(
     is_yaml: bool,
     name: &str,
     fields: &[NewField],
+    owned: bool,
 ) -> Result<String, String> {
     let doc: Value = if is_yaml {
         serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?
@@ -309,15 +469,34 @@ pub fn add_to_openapi(
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let (paths, type_name, schema) = openapi_parts(name, fields, &common_prefix(&existing));
-    if paths.iter().any(|(p, _)| existing.contains(p)) {
-        return Err(format!("the document already has the path {}", paths[0].0));
+    let (mut paths, mut schemas) = openapi_parts(
+        name,
+        fields,
+        owned,
+        &common_prefix(&existing),
+        contract_errors(&doc),
+    )?;
+    // A reference holds the referenced row's key, typed as the contract types that key.
+    for f in fields {
+        let Some(target) = &f.reference else { continue };
+        if let Some(key) = key_schema(&doc, target) {
+            let prop = format!(
+                "{}Id",
+                heck::ToLowerCamelCase::to_lower_camel_case(f.name.as_str())
+            );
+            for v in paths.values_mut().chain(schemas.values_mut()) {
+                retype(v, &prop, &key);
+            }
+        }
     }
-    if doc
-        .pointer(&format!("/components/schemas/{type_name}"))
-        .is_some()
+    if let Some(p) = paths.keys().find(|p| existing.contains(p)) {
+        return Err(format!("the document already has the path {p}"));
+    }
+    if let Some(n) = schemas
+        .keys()
+        .find(|n| doc.pointer(&format!("/components/schemas/{n}")).is_some())
     {
-        return Err(format!("the document already has a schema `{type_name}`"));
+        return Err(format!("the document already has a schema `{n}`"));
     }
     if !is_yaml {
         let mut doc = doc;
@@ -330,7 +509,9 @@ pub fn add_to_openapi(
         if comps.get("schemas").is_none() {
             comps["schemas"] = json!({});
         }
-        comps["schemas"][type_name.as_str()] = schema;
+        for (n, schema) in schemas {
+            comps["schemas"][n.as_str()] = schema;
+        }
         let mut out = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
         out.push('\n');
         return Ok(out);
@@ -344,6 +525,12 @@ pub fn add_to_openapi(
     for (p, item) in &paths {
         add.push_str(&to_yaml_block(p, item, indent));
     }
+    let schema_blocks = |indent: usize| -> String {
+        schemas
+            .iter()
+            .map(|(n, v)| to_yaml_block(n, v, indent))
+            .collect()
+    };
     out = insert_lines(&out, end, &add);
     let lines: Vec<&str> = out.lines().collect();
     match block(&lines, "components") {
@@ -368,23 +555,20 @@ pub fn add_to_openapi(
                         .find(|l| !l.trim().is_empty())
                         .map(|l| l.len() - l.trim_start().len())
                         .unwrap_or(cindent * 2);
-                    out = insert_lines(&out, send, &to_yaml_block(&type_name, &schema, child));
+                    out = insert_lines(&out, send, &schema_blocks(child));
                 }
                 None => {
                     let block_text = format!(
                         "{}schemas:\n{}",
                         " ".repeat(cindent),
-                        to_yaml_block(&type_name, &schema, cindent * 2)
+                        schema_blocks(cindent * 2)
                     );
                     out = insert_lines(&out, cend, &block_text);
                 }
             }
         }
         None => {
-            out.push_str(&format!(
-                "components:\n  schemas:\n{}",
-                to_yaml_block(&type_name, &schema, 4)
-            ));
+            out.push_str(&format!("components:\n  schemas:\n{}", schema_blocks(4)));
         }
     }
     Ok(out)

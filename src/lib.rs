@@ -81,6 +81,39 @@ pub fn generate(input: &Input<'_>) -> Result<Generated, Error> {
     )
 }
 
+/// Re-renders the project in `dir` from its own contract, with the database and crate name
+/// it was created with, following what the user wrote in `src/services/`. Returns the old
+/// manifest and the new rendering. Errors: `dir` is no apigen project, its contract cannot
+/// be read, or it has errors.
+pub fn regenerate(
+    dir: &Path,
+    templates: Option<&Path>,
+) -> Result<(project::Manifest, Generated), Error> {
+    let manifest = project::read_manifest(dir)?;
+    let contract = dir.join(&manifest.contract);
+    let mut loaded = load::load_file(&contract)?;
+    loaded.file = contract.display().to_string();
+    let opts = resolve::ResolveOptions {
+        database: Some(manifest.database),
+        package: Some(manifest.package.clone()),
+    };
+    let (user_code, unreadable) = user_code::read_services(dir);
+    let mut generated = generate(&Input {
+        loaded: &loaded,
+        opts: &opts,
+        templates,
+        contract_name: Some(&manifest.contract),
+        user_code: &user_code,
+    })?;
+    for path in unreadable {
+        generated.model.diagnostics.push(
+            Diagnostic::new(Severity::Warning, &path, "", "this file does not parse as Rust, so apigen cannot tell which operations you wrote in it; the generated tests expect apigen's defaults")
+                .hint("resolve any conflict markers, then run `apigen generate` again"),
+        );
+    }
+    Ok((manifest, generated))
+}
+
 fn render_project(
     mut model: model::Model,
     planned: &[plan::PlannedFile],

@@ -562,6 +562,57 @@ fn file_name_of(change: &str) -> String {
     }
 }
 
+/// The file stem of migration `version`: `0002_add_pages`, from `requested` (`--name`,
+/// lowercased, anything but letters and digits becoming `_`) or the migration's own name.
+/// Errors: a requested name with no letter or digit.
+pub fn file_stem(version: u32, requested: Option<&str>, own: &str) -> Result<String, String> {
+    let name = match requested {
+        Some(n) => {
+            let n: String = n
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            if n.trim_matches('_').is_empty() {
+                return Err(format!(
+                    "invalid --name `{}`: use letters, digits and `_`",
+                    requested.unwrap_or_default()
+                ));
+            }
+            n
+        }
+        None => own.to_string(),
+    };
+    Ok(format!("{version:04}_{name}"))
+}
+
+/// The four files of migration `stem` with their SQL: up and down, SQLite and PostgreSQL.
+pub fn files(stem: &str, m: &Migration) -> Vec<(String, String)> {
+    vec![
+        (
+            format!("migrations/sqlite/{stem}.up.sql"),
+            m.sqlite_up.clone(),
+        ),
+        (
+            format!("migrations/sqlite/{stem}.down.sql"),
+            m.sqlite_down.clone(),
+        ),
+        (
+            format!("migrations/postgres/{stem}.up.sql"),
+            m.postgres_up.clone(),
+        ),
+        (
+            format!("migrations/postgres/{stem}.down.sql"),
+            m.postgres_down.clone(),
+        ),
+    ]
+}
+
 /// The next migration version: one more than the highest `NNNN_` prefix among `names`.
 pub fn next_version<'a>(names: impl Iterator<Item = &'a str>) -> u32 {
     names

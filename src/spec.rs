@@ -17,7 +17,7 @@ use serde::Deserialize;
 ///     fields:
 ///       title: { type: string, max_length: 300 }
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DomainSpec {
     /// Service name: becomes the crate name (snake_case) and the API title.

@@ -57,27 +57,31 @@ fn path_ends_with(expr: &syn::Expr, name: &str) -> bool {
     matches!(expr, syn::Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
 }
 
-/// Reads `src/services/<module>.rs` under `dir` for each module: module → the functions
-/// the user wrote. Files that are missing or do not parse are left out, with their paths
-/// in the second list.
-pub fn read_services(
-    dir: &std::path::Path,
-    modules: &[String],
-) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+/// Reads every `src/services/<module>.rs` under `dir`: module → the functions the user
+/// wrote. Files that do not parse are left out, with their paths in the second list; a
+/// project without the folder has none.
+pub fn read_services(dir: &std::path::Path) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     let mut written = BTreeMap::new();
     let mut unreadable = Vec::new();
-    for m in modules {
-        let path = format!("src/services/{m}.rs");
-        let Ok(text) = std::fs::read_to_string(dir.join(&path)) else {
+    let Ok(entries) = std::fs::read_dir(dir.join("src/services")) else {
+        return (written, unreadable);
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(module) = name.strip_suffix(".rs").filter(|m| *m != "mod") else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
             continue;
         };
         match written_functions(&text) {
             Some(funcs) => {
-                written.insert(m.clone(), funcs);
+                written.insert(module.to_string(), funcs);
             }
-            None => unreadable.push(path),
+            None => unreadable.push(format!("src/services/{name}")),
         }
     }
+    unreadable.sort();
     (written, unreadable)
 }
 

@@ -414,3 +414,53 @@ fn add_resource_edits_the_contract_and_keeps_its_comments() {
             .stderr(predicate::str::contains(error));
     }
 }
+
+#[test]
+fn add_resource_to_an_openapi_contract_designs_it_as_a_domain_spec_resource() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tasks");
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/tasks.openapi.yaml");
+    apigen()
+        .arg("new")
+        .arg(&dir)
+        .arg("--spec")
+        .arg(&spec)
+        .assert()
+        .success();
+    apigen()
+        .arg("add-resource")
+        .arg("note")
+        .args(["--field", "body:text", "--field", "task:ref:task", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0002_add_notes"));
+    let contract = read(&dir, "tasks.openapi.yaml");
+    // The same design as a domain spec's resource: a merge-patch schema for PATCH, a nested
+    // list per reference; bare bodies page by number; errors answer with the contract's own
+    // error schema; the reference takes the referenced key's type (Task ids are integers).
+    for want in [
+        "NotePatch:",
+        "/tasks/{taskId}/notes:",
+        "name: perPage",
+        "operationId: updateNote",
+    ] {
+        assert!(contract.contains(want), "{want} missing from the contract");
+    }
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&contract).unwrap();
+    assert_eq!(
+        doc.pointer("/components/schemas/Note/properties/taskId/type")
+            .unwrap(),
+        "integer"
+    );
+    assert_eq!(
+        doc.pointer("/paths/~1notes~1{id}/patch/requestBody/content/application~1json/schema/$ref")
+            .unwrap(),
+        "#/components/schemas/NotePatch"
+    );
+    let error = doc
+        .pointer("/paths/~1notes/post/responses/400/$ref")
+        .unwrap();
+    assert_eq!(error, "#/components/responses/Problem");
+    check(&dir).success();
+}

@@ -55,273 +55,23 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
     let mut paths = Map::new();
     schemas.insert("Error".into(), error_schema());
     schemas.insert("PageMeta".into(), page_meta(offset));
+    let style = Style {
+        envelope: true,
+        offset,
+        base: base.clone(),
+        errors: ErrorAnswer::Schema("#/components/schemas/Error".into()),
+    };
     for (rname, res) in &spec.resources {
-        let rptr = ptr("/resources", rname);
-        let singular = snake_ident(rname, "resource");
-        if singular != *rname {
-            diags.push(
-                Diagnostic::new(
-                    Severity::Error,
-                    file,
-                    &rptr,
-                    format!("resource name `{rname}` is not snake_case"),
-                )
-                .hint(format!("rename it `{singular}`")),
-            );
-        }
-        let plural_name = res.plural.clone().unwrap_or_else(|| plural(&singular));
-        let type_name = singular.to_pascal_case();
-        let (schema, filters, sorts) =
-            entity_schema(spec, rname, res, &rptr, file, &mut diags, &mut schemas);
-        // PATCH takes any subset of the fields (RFC 7396 merge patch): the same properties,
-        // none required.
-        let mut patch = schema.clone();
-        if let Some(m) = patch.as_object_mut() {
-            m.remove("required");
-            m.insert(
-                "description".into(),
-                Value::String(format!(
-                    "Fields of {} to change; those left out keep their value.",
-                    with_article(&singular.replace('_', " "))
-                )),
-            );
-        }
-        schemas.insert(format!("{type_name}Patch"), patch);
-        schemas.insert(type_name.clone(), schema);
-        schemas.insert(
-            format!("{type_name}Envelope"),
-            envelope(
-                json!({"$ref": format!("#/components/schemas/{type_name}")}),
-                json!({"type": "object"}),
-            ),
+        design_resource(
+            spec,
+            rname,
+            res,
+            &style,
+            file,
+            &mut diags,
+            &mut schemas,
+            &mut paths,
         );
-        schemas.insert(format!("{type_name}ListEnvelope"), envelope(json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{type_name}")}}), json!({"$ref": "#/components/schemas/PageMeta"})));
-        for e in &res.except {
-            if !OPS.contains(&e.as_str()) {
-                diags.push(
-                    Diagnostic::new(
-                        Severity::Error,
-                        file,
-                        ptr(&rptr, "except"),
-                        format!("unknown operation `{e}`"),
-                    )
-                    .hint(format!("use one of {}", OPS.join(", "))),
-                );
-            }
-        }
-        for k in res.access.keys() {
-            if !OPS.contains(&k.as_str()) && !res.actions.contains(k) {
-                diags.push(
-                    Diagnostic::new(
-                        Severity::Error,
-                        file,
-                        ptr(&ptr(&rptr, "access"), k),
-                        format!("`{k}` is neither an operation nor an action of `{rname}`"),
-                    )
-                    .hint(format!(
-                        "use one of {} or a declared action",
-                        OPS.join(", ")
-                    )),
-                );
-            }
-        }
-        let has = |op: &str| !res.except.iter().any(|e| e == op);
-        let coll = format!("{base}/{plural_name}");
-        let item = format!("{coll}/{{id}}");
-        let one = json!({"$ref": format!("#/components/schemas/{type_name}Envelope")});
-        let many = json!({"$ref": format!("#/components/schemas/{type_name}ListEnvelope")});
-        let entity_ref = json!({"$ref": format!("#/components/schemas/{type_name}")});
-        let patch_ref = json!({"$ref": format!("#/components/schemas/{type_name}Patch")});
-        let label = singular.replace('_', " ");
-        let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
-        let plural_pascal = plural_name.to_pascal_case();
-        let plural_words = plural_name.replace('_', " ");
-        let write_errors: &[&str] = &["400", "404", "409", "413", "415"];
-        // (operation, on the item path?, method, operationId, summary, body?, status, response?, errors)
-        type OpRow<'a> = (
-            &'a str,
-            bool,
-            &'a str,
-            String,
-            String,
-            bool,
-            &'a str,
-            Option<&'a Value>,
-            &'a [&'a str],
-        );
-        let rows: [OpRow; 6] = [
-            (
-                "list",
-                false,
-                "get",
-                format!("list{plural_pascal}"),
-                format!("List {plural_words}"),
-                false,
-                "200",
-                Some(&many),
-                &["400"],
-            ),
-            (
-                "create",
-                false,
-                "post",
-                format!("create{type_name}"),
-                format!("Create {}", with_article(&label)),
-                true,
-                "201",
-                Some(&one),
-                &["400", "409", "413", "415"],
-            ),
-            (
-                "read",
-                true,
-                "get",
-                format!("get{type_name}"),
-                format!("Get {}", with_article(&label)),
-                false,
-                "200",
-                Some(&one),
-                &["400", "404"],
-            ),
-            (
-                "replace",
-                true,
-                "put",
-                format!("replace{type_name}"),
-                format!("Replace {}", with_article(&label)),
-                true,
-                "200",
-                Some(&one),
-                write_errors,
-            ),
-            (
-                "update",
-                true,
-                "patch",
-                format!("update{type_name}"),
-                format!("Update {} partially", with_article(&label)),
-                true,
-                "200",
-                Some(&one),
-                write_errors,
-            ),
-            (
-                "delete",
-                true,
-                "delete",
-                format!("delete{type_name}"),
-                format!("Delete {}", with_article(&label)),
-                false,
-                "204",
-                None,
-                &["400", "404", "409"],
-            ),
-        ];
-        let mut coll_item = Map::new();
-        let mut item_item = Map::new();
-        for (name, on_item, method, id, summary, body, status, response, errors) in rows {
-            if !has(name) {
-                continue;
-            }
-            let params = match (name, on_item) {
-                ("list", _) => list_params(&filters, &sorts, offset),
-                (_, true) => vec![id_param.clone()],
-                _ => vec![],
-            };
-            let mut o = op(
-                &id,
-                &summary,
-                params,
-                body.then(|| {
-                    if name == "update" {
-                        patch_ref.clone()
-                    } else {
-                        entity_ref.clone()
-                    }
-                }),
-                status,
-                response.cloned(),
-                errors,
-                name == "list",
-            );
-            apply_access(&mut o, spec, res, name, &rptr, file, &mut diags);
-            document_service_errors(&mut o);
-            if on_item {
-                &mut item_item
-            } else {
-                &mut coll_item
-            }
-            .insert(method.into(), o);
-        }
-        if !coll_item.is_empty() {
-            paths.insert(coll.clone(), Value::Object(coll_item));
-        }
-        if !item_item.is_empty() {
-            paths.insert(item.clone(), Value::Object(item_item));
-        }
-        for action in &res.actions {
-            let a = snake_ident(action, "action");
-            let mut o = op(
-                &format!("{}{type_name}", a.to_lower_camel_case()),
-                &format!(
-                    "{} {}",
-                    capitalised(&a.replace('_', " ")),
-                    with_article(&label)
-                ),
-                vec![id_param.clone()],
-                None,
-                "200",
-                Some(one.clone()),
-                &["400", "404"],
-                false,
-            );
-            o["x-apigen-action"] = Value::Bool(true);
-            apply_access(&mut o, spec, res, action, &rptr, file, &mut diags);
-            document_service_errors(&mut o);
-            paths.insert(format!("{item}/{a}"), json!({"post": o}));
-        }
-        // Nested lists: /{parents}/{parentId}/{plural} for every `ref` field.
-        if has("list") {
-            for (fname, f) in &res.fields {
-                if let Some(target) = &f.reference {
-                    let Some(tres) = spec.resources.get(target) else {
-                        continue;
-                    };
-                    let tplural = tres
-                        .plural
-                        .clone()
-                        .unwrap_or_else(|| plural(&snake_ident(target, "resource")));
-                    let prop = format!("{}Id", fname.to_lower_camel_case());
-                    let p = json!({"name": prop, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
-                    let mut params = vec![p];
-                    params.extend(list_params(&[], &sorts, offset));
-                    let mut o = op(
-                        &format!(
-                            "list{}{}",
-                            target.to_pascal_case(),
-                            plural_name.to_pascal_case()
-                        ),
-                        &format!(
-                            "List the {} of {}",
-                            plural_name.replace('_', " "),
-                            with_article(&target.replace('_', " "))
-                        ),
-                        params,
-                        None,
-                        "200",
-                        Some(many.clone()),
-                        &["400", "404"],
-                        true,
-                    );
-                    apply_access(&mut o, spec, res, "list", &rptr, file, &mut diags);
-                    document_service_errors(&mut o);
-                    paths.insert(
-                        format!("{base}/{tplural}/{{{prop}}}/{plural_name}"),
-                        json!({"get": o}),
-                    );
-                }
-            }
-        }
     }
     let title = spec.title.clone().unwrap_or_else(|| spec.name.clone());
     let mut info =
@@ -365,6 +115,331 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         }
     }
     (doc, diags)
+}
+
+/// How designed operations answer.
+pub struct Style {
+    /// Bodies in the `{"data", "meta", "error"}` envelope (domain specs); else bare bodies,
+    /// as a resource added to an OpenAPI contract answers.
+    pub envelope: bool,
+    /// Lists page by number (`page`, `perPage`) rather than by cursor. Without the envelope
+    /// a list is a bare array, with no place for a next cursor, so it pages by number.
+    pub offset: bool,
+    /// Path prefix of every path (`/api/v1`).
+    pub base: String,
+    /// What error answers carry.
+    pub errors: ErrorAnswer,
+}
+
+/// The body of a designed operation's error answers.
+#[derive(Debug, Clone)]
+pub enum ErrorAnswer {
+    /// `application/json` with this schema (a `$ref`).
+    Schema(String),
+    /// The contract's own response object (a `$ref` to `#/components/responses/…`).
+    Response(String),
+    /// The contract's own `content` map, copied.
+    Content(Value),
+    /// A description alone: the contract documents no error body.
+    None,
+}
+
+/// Designs the operations, paths and schemas of one resource of `spec` into `paths` and
+/// `schemas`: list, create, read, replace, update (a merge-patch `…Patch` schema), delete,
+/// its actions and a nested list per reference, each with its access rules and every
+/// answer it can give.
+#[allow(clippy::too_many_arguments)]
+pub fn design_resource(
+    spec: &DomainSpec,
+    rname: &str,
+    res: &ResourceSpec,
+    style: &Style,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+    schemas: &mut Map<String, Value>,
+    paths: &mut Map<String, Value>,
+) {
+    let (base, offset) = (style.base.as_str(), style.offset);
+    let error_schema = &style.errors;
+    let rptr = ptr("/resources", rname);
+    let singular = snake_ident(rname, "resource");
+    if singular != *rname {
+        diags.push(
+            Diagnostic::new(
+                Severity::Error,
+                file,
+                &rptr,
+                format!("resource name `{rname}` is not snake_case"),
+            )
+            .hint(format!("rename it `{singular}`")),
+        );
+    }
+    let plural_name = res.plural.clone().unwrap_or_else(|| plural(&singular));
+    let type_name = singular.to_pascal_case();
+    let (schema, filters, sorts) = entity_schema(spec, rname, res, &rptr, file, diags, schemas);
+    // PATCH takes any subset of the fields (RFC 7396 merge patch): the same properties,
+    // none required.
+    let mut patch = schema.clone();
+    if let Some(m) = patch.as_object_mut() {
+        m.remove("required");
+        m.insert(
+            "description".into(),
+            Value::String(format!(
+                "Fields of {} to change; those left out keep their value.",
+                with_article(&singular.replace('_', " "))
+            )),
+        );
+    }
+    schemas.insert(format!("{type_name}Patch"), patch);
+    schemas.insert(type_name.clone(), schema);
+    if style.envelope {
+        schemas.insert(
+            format!("{type_name}Envelope"),
+            envelope(
+                json!({"$ref": format!("#/components/schemas/{type_name}")}),
+                json!({"type": "object"}),
+            ),
+        );
+        schemas.insert(format!("{type_name}ListEnvelope"), envelope(json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{type_name}")}}), json!({"$ref": "#/components/schemas/PageMeta"})));
+    }
+    for e in &res.except {
+        if !OPS.contains(&e.as_str()) {
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    ptr(&rptr, "except"),
+                    format!("unknown operation `{e}`"),
+                )
+                .hint(format!("use one of {}", OPS.join(", "))),
+            );
+        }
+    }
+    for k in res.access.keys() {
+        if !OPS.contains(&k.as_str()) && !res.actions.contains(k) {
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    ptr(&ptr(&rptr, "access"), k),
+                    format!("`{k}` is neither an operation nor an action of `{rname}`"),
+                )
+                .hint(format!(
+                    "use one of {} or a declared action",
+                    OPS.join(", ")
+                )),
+            );
+        }
+    }
+    let has = |op: &str| !res.except.iter().any(|e| e == op);
+    let coll = format!("{base}/{plural_name}");
+    let item = format!("{coll}/{{id}}");
+    let (one, many) = if style.envelope {
+        (
+            json!({"$ref": format!("#/components/schemas/{type_name}Envelope")}),
+            json!({"$ref": format!("#/components/schemas/{type_name}ListEnvelope")}),
+        )
+    } else {
+        (
+            json!({"$ref": format!("#/components/schemas/{type_name}")}),
+            json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{type_name}")}}),
+        )
+    };
+    let entity_ref = json!({"$ref": format!("#/components/schemas/{type_name}")});
+    let patch_ref = json!({"$ref": format!("#/components/schemas/{type_name}Patch")});
+    let label = singular.replace('_', " ");
+    let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
+    let plural_pascal = plural_name.to_pascal_case();
+    let plural_words = plural_name.replace('_', " ");
+    let write_errors: &[&str] = &["400", "404", "409", "413", "415"];
+    // (operation, on the item path?, method, operationId, summary, body?, status, response?, errors)
+    type OpRow<'a> = (
+        &'a str,
+        bool,
+        &'a str,
+        String,
+        String,
+        bool,
+        &'a str,
+        Option<&'a Value>,
+        &'a [&'a str],
+    );
+    let rows: [OpRow; 6] = [
+        (
+            "list",
+            false,
+            "get",
+            format!("list{plural_pascal}"),
+            format!("List {plural_words}"),
+            false,
+            "200",
+            Some(&many),
+            &["400"],
+        ),
+        (
+            "create",
+            false,
+            "post",
+            format!("create{type_name}"),
+            format!("Create {}", with_article(&label)),
+            true,
+            "201",
+            Some(&one),
+            &["400", "409", "413", "415"],
+        ),
+        (
+            "read",
+            true,
+            "get",
+            format!("get{type_name}"),
+            format!("Get {}", with_article(&label)),
+            false,
+            "200",
+            Some(&one),
+            &["400", "404"],
+        ),
+        (
+            "replace",
+            true,
+            "put",
+            format!("replace{type_name}"),
+            format!("Replace {}", with_article(&label)),
+            true,
+            "200",
+            Some(&one),
+            write_errors,
+        ),
+        (
+            "update",
+            true,
+            "patch",
+            format!("update{type_name}"),
+            format!("Update {} partially", with_article(&label)),
+            true,
+            "200",
+            Some(&one),
+            write_errors,
+        ),
+        (
+            "delete",
+            true,
+            "delete",
+            format!("delete{type_name}"),
+            format!("Delete {}", with_article(&label)),
+            false,
+            "204",
+            None,
+            &["400", "404", "409"],
+        ),
+    ];
+    let mut coll_item = Map::new();
+    let mut item_item = Map::new();
+    for (name, on_item, method, id, summary, body, status, response, errors) in rows {
+        if !has(name) {
+            continue;
+        }
+        let params = match (name, on_item) {
+            ("list", _) => list_params(&filters, &sorts, offset),
+            (_, true) => vec![id_param.clone()],
+            _ => vec![],
+        };
+        let mut o = op(
+            &id,
+            &summary,
+            params,
+            body.then(|| {
+                if name == "update" {
+                    patch_ref.clone()
+                } else {
+                    entity_ref.clone()
+                }
+            }),
+            status,
+            response.cloned(),
+            errors,
+            name == "list",
+            error_schema,
+        );
+        apply_access(&mut o, spec, res, name, &rptr, file, diags);
+        document_service_errors(&mut o, error_schema);
+        if on_item {
+            &mut item_item
+        } else {
+            &mut coll_item
+        }
+        .insert(method.into(), o);
+    }
+    if !coll_item.is_empty() {
+        paths.insert(coll.clone(), Value::Object(coll_item));
+    }
+    if !item_item.is_empty() {
+        paths.insert(item.clone(), Value::Object(item_item));
+    }
+    for action in &res.actions {
+        let a = snake_ident(action, "action");
+        let mut o = op(
+            &format!("{}{type_name}", a.to_lower_camel_case()),
+            &format!(
+                "{} {}",
+                capitalised(&a.replace('_', " ")),
+                with_article(&label)
+            ),
+            vec![id_param.clone()],
+            None,
+            "200",
+            Some(one.clone()),
+            &["400", "404"],
+            false,
+            error_schema,
+        );
+        o["x-apigen-action"] = Value::Bool(true);
+        apply_access(&mut o, spec, res, action, &rptr, file, diags);
+        document_service_errors(&mut o, error_schema);
+        paths.insert(format!("{item}/{a}"), json!({"post": o}));
+    }
+    // Nested lists: /{parents}/{parentId}/{plural} for every `ref` field.
+    if has("list") {
+        for (fname, f) in &res.fields {
+            if let Some(target) = &f.reference {
+                let Some(tres) = spec.resources.get(target) else {
+                    continue;
+                };
+                let tplural = tres
+                    .plural
+                    .clone()
+                    .unwrap_or_else(|| plural(&snake_ident(target, "resource")));
+                let prop = format!("{}Id", fname.to_lower_camel_case());
+                let p = json!({"name": prop, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
+                let mut params = vec![p];
+                params.extend(list_params(&[], &sorts, offset));
+                let mut o = op(
+                    &format!(
+                        "list{}{}",
+                        target.to_pascal_case(),
+                        plural_name.to_pascal_case()
+                    ),
+                    &format!(
+                        "List the {} of {}",
+                        plural_name.replace('_', " "),
+                        with_article(&target.replace('_', " "))
+                    ),
+                    params,
+                    None,
+                    "200",
+                    Some(many.clone()),
+                    &["400", "404"],
+                    true,
+                    error_schema,
+                );
+                apply_access(&mut o, spec, res, "list", &rptr, file, diags);
+                document_service_errors(&mut o, error_schema);
+                paths.insert(
+                    format!("{base}/{tplural}/{{{prop}}}/{plural_name}"),
+                    json!({"get": o}),
+                );
+            }
+        }
+    }
 }
 
 /// The entity schema of a resource, the filters (name, parameter schema) and sort keys a
@@ -786,6 +861,7 @@ fn op(
     ok: Option<Value>,
     errors: &[&str],
     paged: bool,
+    error_schema: &ErrorAnswer,
 ) -> Value {
     let mut responses = Map::new();
     let mut okr = json!({"description": "Success."});
@@ -802,7 +878,7 @@ fn op(
             "415" => "The body is not JSON.",
             _ => "Error.",
         };
-        responses.insert((*e).into(), json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+        responses.insert((*e).into(), error_response(description, error_schema));
     }
     let mut o = json!({"operationId": id, "summary": summary, "responses": responses});
     if !params.is_empty() {
@@ -821,7 +897,7 @@ fn op(
 /// Adds the answers every generated operation can give besides its own: 401 and 403 when
 /// it needs credentials, 429 (rate limit) and 503 (database unavailable) always — so a
 /// client, or a conformance checker, finds every status code it can receive documented.
-fn document_service_errors(o: &mut Value) {
+fn document_service_errors(o: &mut Value, error_schema: &ErrorAnswer) {
     let protected = o
         .get("security")
         .and_then(Value::as_array)
@@ -838,8 +914,22 @@ fn document_service_errors(o: &mut Value) {
     add.push(("503", "The database is unavailable; retry later."));
     if let Some(responses) = o.get_mut("responses").and_then(Value::as_object_mut) {
         for (status, description) in add {
-            responses.entry(status).or_insert_with(|| json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+            responses
+                .entry(status)
+                .or_insert_with(|| error_response(description, error_schema));
         }
+    }
+}
+
+/// An error answer: its description and what it carries.
+fn error_response(description: &str, answer: &ErrorAnswer) -> Value {
+    match answer {
+        ErrorAnswer::Schema(r) => {
+            json!({"description": description, "content": {"application/json": {"schema": {"$ref": r}}}})
+        }
+        ErrorAnswer::Response(r) => json!({"$ref": r}),
+        ErrorAnswer::Content(c) => json!({"description": description, "content": c}),
+        ErrorAnswer::None => json!({"description": description}),
     }
 }
 
