@@ -1,5 +1,5 @@
 //! Formatting of rendered Rust sources with `rustfmt`, so generated projects pass
-//! `cargo fmt --check` (STYLE.md: "Formatted output").
+//! `cargo fmt --check`.
 //!
 //! This is the one place the core runs a program. A large contract renders over a
 //! thousand files, so rustfmt is not started once per file: files that declare no

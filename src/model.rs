@@ -390,8 +390,8 @@ impl KeyStrategy {
     }
 }
 
-/// What an operation does, by its method and path (DESIGN.md, "Resolving an OpenAPI
-/// document into resources").
+/// What an operation does, by its method and whether its path is an item
+/// (`/pets/{id}`) or a collection (`/pets`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OperationKind {

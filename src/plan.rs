@@ -1,12 +1,12 @@
 //! Stage 3, `plan`: which files a model produces, from which template, owned by whom.
 //!
-//! Owns the layout of a generated project and the ownership of each file (DESIGN.md,
-//! "File ownership"). Pure: no I/O, no rendering.
+//! Owns the layout of a generated project and the ownership of each file (the `runtime`,
+//! `generated` and `user` owners of ARCHITECTURE.md). Pure: no I/O, no rendering.
 
 use crate::model::Model;
 use serde::Serialize;
 
-/// Who owns a generated file (DESIGN.md, "File ownership").
+/// Who owns a generated file (ARCHITECTURE.md, `src/plan.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Owner {

@@ -1,6 +1,6 @@
 //! The on-disk state of a generated project, and keeping it in step with its contract.
 //!
-//! Owns `.apigen/` (DESIGN.md, "File ownership"): `manifest.json` lists every file with its
+//! Owns `.apigen/` (ARCHITECTURE.md, `src/project.rs`): `manifest.json` lists every file with its
 //! owner and the SHA-256 of what apigen last wrote; `pristine/` holds apigen's last
 //! rendering of each user-owned file (the base of three-way merges); `schema.json` is the
 //! database schema at the last migration. All are text, diff-friendly and meant to be

@@ -1,6 +1,6 @@
 //! Stage 5, `write`: puts rendered files on disk without ever losing a user's file.
 //!
-//! Owns the write policy (DESIGN.md invariant 4): paths stay inside the target folder, a
+//! Owns the write policy (ARCHITECTURE.md: apigen never writes outside the target folder …): paths stay inside the target folder, a
 //! new project appears all at once (written to a temporary sibling folder, then renamed),
 //! single files are replaced atomically (temp file + rename), and user-owned files that
 //! already exist are left alone. `dry_run` reports without touching the disk.

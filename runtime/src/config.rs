@@ -1,4 +1,5 @@
-//! `.env.example`. This file is yours: apigen wrote it once and merges later changes into it.
+//! Configuration from environment variables; a generated project's `.env.example` lists
+//! every variable and its default.
 
 use crate::Service;
 use std::time::Duration;

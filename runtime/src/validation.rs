@@ -1,6 +1,6 @@
 //! Table-driven validation of request values against the contract's schemas.
 //!
-//! `schemas.rs` holds one `Schema` static per schema of the contract; `validate` walks a
+//! A generated project's `schemas.rs` holds one `Schema` static per schema of the contract; `validate` walks a
 //! JSON value against one, collecting every field error (all field errors are
 //! returned together), applying defaults, trimming and lowercasing where the contract says.
 

@@ -1,4 +1,6 @@
-//! Designs an OpenAPI document from a domain spec, following STANDARDS.md.
+//! Designs an OpenAPI document from a domain spec, by the backend standards apigen
+//! follows (plural nouns under a version prefix, the envelope, cursors, merge-patch PATCH,
+//! every status code documented).
 //!
 //! Owns the translation of `spec::DomainSpec` into an OpenAPI 3.0.3 document carrying
 //! `x-apigen-*` extensions (table, envelope, pagination, uniqueness, references). The

@@ -1,7 +1,7 @@
 //! The shape of error bodies: apigen's own, or the contract's error schema.
 //!
-//! STANDARDS.md: "where an OpenAPI contract declares something different (its own error
-//! schema …), the contract wins". This module finds the schema a contract uses for its
+//! Where an OpenAPI contract declares its own error schema, the contract wins over apigen's
+//! own format. This module finds the schema a contract uses for its
 //! error responses (4xx, 5xx, `4XX`, `5XX` and `default`, OpenAPI 3.0.3 §4.7.16) and maps
 //! each of its properties onto what the service knows of a failure: the HTTP status, a
 //! machine code, a message, the field errors and the request id. RFC 9457 problem

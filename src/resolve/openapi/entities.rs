@@ -105,7 +105,7 @@ pub(super) fn base_has(v: &Value, key: &str) -> bool {
 
 impl Resolver<'_> {
     /// Chooses the entity schema of a group: the item GET response, else the collection
-    /// GET's array items, else the create body (DESIGN.md). It must be an object with a key.
+    /// GET's array items, else the create body. It must be an object with a key.
     pub(super) fn choose_entity(&mut self, coll: &str, ops: Vec<&RawOp>) -> Option<EntityChoice> {
         let mut candidates: Vec<(ReferenceOr<Schema>, String, bool)> = Vec::new();
         let mut item_param = None;

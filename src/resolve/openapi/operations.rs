@@ -418,161 +418,20 @@ impl Resolver<'_> {
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
         let kind = if is_action || foreign { "custom" } else { kind };
-        let before = (self.tb.nodes.len(), self.tb.types.len());
-        let (path_params, mut path_node, mut path_tys, signature) =
-            self.params(o, "path", &format!("{pascal} path"));
-        let mut path_struct = String::new();
-        // One struct (and validation node) for every operation of the resource that takes
-        // the same path parameters: `BookPath` rather than `GetBookPath`, `ReplaceBookPath`, ….
-        if !path_params.is_empty() {
-            match self.path_structs.get(&signature) {
-                Some((node, name, tys)) => {
-                    if self.tb.types.len() == before.1 {
-                        self.tb.discard_nodes_from(before.0);
-                    }
-                    path_node = *node;
-                    path_struct = name.clone();
-                    path_tys = tys.clone();
-                }
-                None => {
-                    // Claimed beside the model's types: routes import both by name.
-                    path_struct = self.tb.type_names.claim(&format!("{pascal}Path"));
-                    self.path_structs.insert(
-                        signature,
-                        (path_node, path_struct.clone(), path_tys.clone()),
-                    );
-                }
-            }
-        }
+        let (path_params, path_node, path_tys, path_struct) = self.path_params(o, &pascal);
         let (query_params, query_node, query_tys, _) =
             self.params(o, "query", &format!("{pascal} query"));
-        // Request body.
-        let mut body = None;
         let mut reasons: Vec<String> = Vec::new();
-        if let Some(rb) = &o.op.request_body {
-            let rbptr = ptr(&o.pointer, "requestBody");
-            if let Some((rb, at)) = self.deref::<RequestBody>(rb, &rbptr) {
-                match Self::json_media(&rb.content).map(|(k, m)| (k.clone(), m.schema.clone())) {
-                    Some((k, Some(s))) => {
-                        let others: Vec<String> =
-                            rb.content.keys().filter(|x| **x != k).cloned().collect();
-                        if !others.is_empty() {
-                            self.diag(Severity::Info, &ptr(&at, "content"), format!("`{} {}` reads {k} bodies only; {} answer 415 and are left out of the served document", o.method.to_uppercase(), o.path, others.join(", ")), "implement the other media types by hand if clients send them");
-                            for m in others {
-                                self.unserved_media.push((ptr(&at, "content"), m));
-                            }
-                        }
-                        let sp = ptr(&ptr(&ptr(&at, "content"), &k), "schema");
-                        let ty = self.tb.ty(&s, &sp, &format!("{pascal} body"));
-                        body = Some(Body {
-                            ty: ty.rust.clone(),
-                            schema: self.tb.nodes[ty.node].ident.clone(),
-                            required: rb.required,
-                            mode: BodyMode::Json,
-                        });
-                    }
-                    Some((_, None)) => {
-                        let ty = self.tb.any(&format!("{pascal} body"));
-                        body = Some(Body {
-                            ty: ty.rust.clone(),
-                            schema: self.tb.nodes[ty.node].ident.clone(),
-                            required: rb.required,
-                            mode: BodyMode::Json,
-                        });
-                    }
-                    None => {
-                        let types: Vec<String> = rb.content.keys().cloned().collect();
-                        self.diag(Severity::Warning, &ptr(&at, "content"), format!("request bodies of type {} are not served yet; `{} {}` answers 501", types.join(", "), o.method.to_uppercase(), o.path), "add an `application/json` body to the operation, or implement this handler by hand");
-                        reasons.push(format!(
-                            "its request body ({}) is not served yet",
-                            types.join(", ")
-                        ));
-                        body = Some(Body {
-                            ty: String::new(),
-                            schema: String::new(),
-                            required: rb.required,
-                            mode: BodyMode::Unsupported,
-                        });
-                    }
-                }
-            }
-        }
-        // Success response.
-        // A list wrapped in an object, or an entity decorated with optional members, is
-        // answered with the entity itself (see `list_wrapper`, `decorated_ref`); only where
-        // a table can back the operation, so a stub keeps the contract's full type.
+        let body = self.request_body(o, &pascal, &mut reasons);
         let mut list_wrapper = String::new();
-        let (status, success_ty, success_node) = match self.success(o) {
-            Some((code, Some(s), sp, _)) => {
-                let (s, sp) = self.payload(s, &sp);
-                let crud = entity.is_some() && kind != "custom";
-                let hint = format!("{pascal} response");
-                let rust = match kind {
-                    "list" if crud => {
-                        let (arr, ap) = match self.list_wrapper(&s, &sp) {
-                            Some((name, a, ap)) => {
-                                list_wrapper = name;
-                                (a, ap)
-                            }
-                            None => (s.clone(), sp.clone()),
-                        };
-                        match self.array_items(&arr, &ap) {
-                            Some((items, ip)) => {
-                                format!(
-                                    "Vec<{}>",
-                                    self.tb.ty(&items, &ip, &format!("{pascal} item")).rust
-                                )
-                            }
-                            None => self.tb.ty(&s, &sp, &hint).rust,
-                        }
-                    }
-                    _ if crud => match Self::decorated_ref(&s, &sp) {
-                        Some((r, rp)) => self.tb.ty(&r, &rp, &hint).rust,
-                        None => self.tb.ty(&s, &sp, &hint).rust,
-                    },
-                    _ => self.tb.ty(&s, &sp, &hint).rust,
-                };
-                (code, rust.clone(), Some(rust))
-            }
-            Some((code, None, rp, others)) => {
-                if !others.is_empty() {
-                    self.diag(
-                        Severity::Warning,
-                        &ptr(&rp, "content"),
-                        format!(
-                            "responses of type {} are not served yet; `{} {}` answers 501",
-                            others.join(", "),
-                            o.method.to_uppercase(),
-                            o.path
-                        ),
-                        "declare an `application/json` response, or implement this handler by hand",
-                    );
-                    reasons.push(format!(
-                        "its response ({}) is not served yet",
-                        others.join(", ")
-                    ));
-                }
-                (code, String::new(), None)
-            }
-            None => {
-                let code = match kind {
-                    "create" => 201,
-                    "delete" => 204,
-                    _ => 200,
-                };
-                self.diag(
-                    Severity::Info,
-                    &ptr(&o.pointer, "responses"),
-                    format!(
-                        "`{} {}` declares no 2xx response; it answers {code} on success",
-                        o.method.to_uppercase(),
-                        o.path
-                    ),
-                    "declare the success response in the contract",
-                );
-                (code, String::new(), None)
-            }
-        };
+        let (status, success_ty, success_node) = self.success_response(
+            o,
+            kind,
+            entity.is_some(),
+            &pascal,
+            &mut reasons,
+            &mut list_wrapper,
+        );
         let mut op = Operation {
             func: func.clone(),
             operation_id: op_id.clone(),
@@ -639,12 +498,215 @@ impl Resolver<'_> {
             };
             return op;
         };
+        self.implement(
+            &mut op,
+            e,
+            kind,
+            &path_tys,
+            &query_tys,
+            success_node.as_deref(),
+        );
+        op
+    }
+
+    /// The path parameters of `o`, shared with an earlier operation of the resource that
+    /// takes the same ones (one struct and validation node for both: `BookPath` rather
+    /// than `GetBookPath`, `ReplaceBookPath`, …): the parameters, the node, their types and
+    /// the struct's name (empty when there are none).
+    fn path_params(
+        &mut self,
+        o: &RawOp,
+        pascal: &str,
+    ) -> (Vec<Param>, usize, Vec<(String, Ty)>, String) {
+        let before = (self.tb.nodes.len(), self.tb.types.len());
+        let (path_params, mut path_node, mut path_tys, signature) =
+            self.params(o, "path", &format!("{pascal} path"));
+        let mut path_struct = String::new();
+        // One struct (and validation node) for every operation of the resource that takes
+        // the same path parameters: `BookPath` rather than `GetBookPath`, `ReplaceBookPath`, ….
+        if !path_params.is_empty() {
+            match self.path_structs.get(&signature) {
+                Some((node, name, tys)) => {
+                    if self.tb.types.len() == before.1 {
+                        self.tb.discard_nodes_from(before.0);
+                    }
+                    path_node = *node;
+                    path_struct = name.clone();
+                    path_tys = tys.clone();
+                }
+                None => {
+                    // Claimed beside the model's types: routes import both by name.
+                    path_struct = self.tb.type_names.claim(&format!("{pascal}Path"));
+                    self.path_structs.insert(
+                        signature,
+                        (path_node, path_struct.clone(), path_tys.clone()),
+                    );
+                }
+            }
+        }
+        (path_params, path_node, path_tys, path_struct)
+    }
+
+    /// The request body of `o`: JSON (typed from its schema), or a media type the service
+    /// does not read (the operation then answers 501, and `reasons` says why).
+    fn request_body(&mut self, o: &RawOp, pascal: &str, reasons: &mut Vec<String>) -> Option<Body> {
+        let mut body = None;
+        if let Some(rb) = &o.op.request_body {
+            let rbptr = ptr(&o.pointer, "requestBody");
+            if let Some((rb, at)) = self.deref::<RequestBody>(rb, &rbptr) {
+                match Self::json_media(&rb.content).map(|(k, m)| (k.clone(), m.schema.clone())) {
+                    Some((k, Some(s))) => {
+                        let others: Vec<String> =
+                            rb.content.keys().filter(|x| **x != k).cloned().collect();
+                        if !others.is_empty() {
+                            self.diag(Severity::Info, &ptr(&at, "content"), format!("`{} {}` reads {k} bodies only; {} answer 415 and are left out of the served document", o.method.to_uppercase(), o.path, others.join(", ")), "implement the other media types by hand if clients send them");
+                            for m in others {
+                                self.unserved_media.push((ptr(&at, "content"), m));
+                            }
+                        }
+                        let sp = ptr(&ptr(&ptr(&at, "content"), &k), "schema");
+                        let ty = self.tb.ty(&s, &sp, &format!("{pascal} body"));
+                        body = Some(Body {
+                            ty: ty.rust.clone(),
+                            schema: self.tb.nodes[ty.node].ident.clone(),
+                            required: rb.required,
+                            mode: BodyMode::Json,
+                        });
+                    }
+                    Some((_, None)) => {
+                        let ty = self.tb.any(&format!("{pascal} body"));
+                        body = Some(Body {
+                            ty: ty.rust.clone(),
+                            schema: self.tb.nodes[ty.node].ident.clone(),
+                            required: rb.required,
+                            mode: BodyMode::Json,
+                        });
+                    }
+                    None => {
+                        let types: Vec<String> = rb.content.keys().cloned().collect();
+                        self.diag(Severity::Warning, &ptr(&at, "content"), format!("request bodies of type {} are not served yet; `{} {}` answers 501", types.join(", "), o.method.to_uppercase(), o.path), "add an `application/json` body to the operation, or implement this handler by hand");
+                        reasons.push(format!(
+                            "its request body ({}) is not served yet",
+                            types.join(", ")
+                        ));
+                        body = Some(Body {
+                            ty: String::new(),
+                            schema: String::new(),
+                            required: rb.required,
+                            mode: BodyMode::Unsupported,
+                        });
+                    }
+                }
+            }
+        }
+        body
+    }
+
+    /// The success status of `o`, the Rust type of its body (empty for none) and that type
+    /// again when it is JSON. Where a table can back the operation, a list wrapped in an
+    /// object (`list_wrapper` gets its member) or an entity decorated with optional members
+    /// is answered with the entity itself (see `list_wrapper`, `decorated_ref`), so a stub
+    /// keeps the contract's full type.
+    fn success_response(
+        &mut self,
+        o: &RawOp,
+        kind: &str,
+        has_entity: bool,
+        pascal: &str,
+        reasons: &mut Vec<String>,
+        list_wrapper: &mut String,
+    ) -> (u16, String, Option<String>) {
+        match self.success(o) {
+            Some((code, Some(s), sp, _)) => {
+                let (s, sp) = self.payload(s, &sp);
+                let crud = has_entity && kind != "custom";
+                let hint = format!("{pascal} response");
+                let rust = match kind {
+                    "list" if crud => {
+                        let (arr, ap) = match self.list_wrapper(&s, &sp) {
+                            Some((name, a, ap)) => {
+                                *list_wrapper = name;
+                                (a, ap)
+                            }
+                            None => (s.clone(), sp.clone()),
+                        };
+                        match self.array_items(&arr, &ap) {
+                            Some((items, ip)) => {
+                                format!(
+                                    "Vec<{}>",
+                                    self.tb.ty(&items, &ip, &format!("{pascal} item")).rust
+                                )
+                            }
+                            None => self.tb.ty(&s, &sp, &hint).rust,
+                        }
+                    }
+                    _ if crud => match Self::decorated_ref(&s, &sp) {
+                        Some((r, rp)) => self.tb.ty(&r, &rp, &hint).rust,
+                        None => self.tb.ty(&s, &sp, &hint).rust,
+                    },
+                    _ => self.tb.ty(&s, &sp, &hint).rust,
+                };
+                (code, rust.clone(), Some(rust))
+            }
+            Some((code, None, rp, others)) => {
+                if !others.is_empty() {
+                    self.diag(
+                        Severity::Warning,
+                        &ptr(&rp, "content"),
+                        format!(
+                            "responses of type {} are not served yet; `{} {}` answers 501",
+                            others.join(", "),
+                            o.method.to_uppercase(),
+                            o.path
+                        ),
+                        "declare an `application/json` response, or implement this handler by hand",
+                    );
+                    reasons.push(format!(
+                        "its response ({}) is not served yet",
+                        others.join(", ")
+                    ));
+                }
+                (code, String::new(), None)
+            }
+            None => {
+                let code = match kind {
+                    "create" => 201,
+                    "delete" => 204,
+                    _ => 200,
+                };
+                self.diag(
+                    Severity::Info,
+                    &ptr(&o.pointer, "responses"),
+                    format!(
+                        "`{} {}` declares no 2xx response; it answers {code} on success",
+                        o.method.to_uppercase(),
+                        o.path
+                    ),
+                    "declare the success response in the contract",
+                );
+                (code, String::new(), None)
+            }
+        }
+    }
+
+    /// Decides whether entity `e` can serve `op` (of `kind`) and fills in how: its key,
+    /// scope, paging, filters and the body's mapping onto the row. Otherwise the operation
+    /// answers 501 and `not_implemented_reason` says why.
+    fn implement(
+        &mut self,
+        op: &mut Operation,
+        e: &EntityChoice,
+        kind: &str,
+        path_tys: &[(String, Ty)],
+        query_tys: &[(String, Ty)],
+        success_node: Option<&str>,
+    ) {
         let ent_ty = e.ty.rust.clone();
         let props = self.tb.nodes[e.ty.node].properties.clone();
         let fields = self.tb.types[e.ty.named.unwrap_or_default()].fields.clone();
-        let success_fits = |want_vec: bool| match &success_node {
-            Some(t) if want_vec => *t == format!("Vec<{ent_ty}>"),
-            Some(t) => *t == ent_ty,
+        let success_fits = |want_vec: bool| match success_node {
+            Some(t) if want_vec => t == format!("Vec<{ent_ty}>"),
+            Some(t) => t == ent_ty,
             None => false,
         };
         let mut why = String::new();
@@ -671,7 +733,7 @@ impl Resolver<'_> {
         }
         // Scope: every other path parameter must match an entity property of the same type.
         let scope_params: Vec<(String, Ty)> = match kind {
-            "list" => path_tys.clone(),
+            "list" => path_tys.to_vec(),
             "create" if !path_tys.is_empty() => {
                 why = "creating under a parent path is not generated yet".into();
                 vec![]
@@ -832,7 +894,6 @@ impl Resolver<'_> {
         } else {
             op.not_implemented_reason = why;
         }
-        op
     }
 
     /// How to build the entity from `body` (create / replace): one assignment per field.
