@@ -618,6 +618,9 @@ pub struct Security {
     pub default_role: String,
     /// The scopes each role's access tokens carry.
     pub role_scopes: Vec<RoleScopes>,
+    /// Anyone may create an account (`x-apigen-auth.registration: open`); else only an
+    /// administrator can (`create-user`).
+    pub registration_open: bool,
     pub buckets: Vec<RateBucket>,
     /// Path prefix of the account routes (`/auth`, `/api/v1/auth`).
     pub auth_prefix: String,

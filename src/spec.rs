@@ -55,6 +55,14 @@ pub struct AuthSpec {
     pub roles: Vec<String>,
     #[serde(default)]
     pub default_role: Option<String>,
+    /// `open`: anyone may create an account (`POST …/auth/register`); `closed` (the
+    /// default): accounts come from an administrator (`create-user`).
+    #[serde(default)]
+    pub registration: Option<String>,
+    /// The OAuth2-style scopes each role's access tokens carry (`role: [scope, …]`); a role
+    /// not listed holds none. The administrator passes every scope check.
+    #[serde(default)]
+    pub scopes: IndexMap<String, Vec<String>>,
 }
 
 /// A token bucket: `per_minute` requests a minute, at most `burst` at once.

@@ -3,7 +3,7 @@
 //!
 //! | route | who | what |
 //! |---|---|---|
-//! | `POST /register` | anyone (unless `REGISTRATION_ENABLED=false`) | creates an account with the default role ([`Roles::default`](crate::auth::Roles::default)) |
+//! | `POST /register` | anyone where the contract opens registration (`REGISTRATION_ENABLED` overrides); else 403 | creates an account with the default role ([`Roles::default`](crate::auth::Roles::default)) |
 //! | `POST /login` | anyone | email + password → access token (JWT) + refresh token |
 //! | `POST /refresh` | holder of a refresh token | rotates it: a new pair; the old token is spent |
 //! | `POST /logout` | holder of a refresh token | revokes its whole family |
@@ -285,7 +285,7 @@ static ADMIN: Requirement = Requirement {
 /// The account routes under the service's `auth_prefix`, each behind its guard.
 pub fn router(state: &AppState) -> Router<AppState> {
     use crate::auth::Guard;
-    use axum::routing::{delete, get, post};
+    use axum::routing::{delete, get, patch, post};
     let at = |path: &str| format!("{}{path}", state.service.auth_prefix);
     Router::new()
         .route(
@@ -307,6 +307,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             &at("/api-keys/{id}"),
             delete(revoke_api_key.layer(Guard::new(state, &ADMIN))),
+        )
+        .route(
+            &at("/users/{id}"),
+            patch(change_user.layer(Guard::new(state, &ADMIN)))
+                .delete(remove_user.layer(Guard::new(state, &ADMIN))),
         )
 }
 
@@ -378,7 +383,7 @@ async fn logout(
             .transpose()?;
     // Logging out with an unknown token is not an error: the session is gone either way.
     if let Some(family) = family {
-        revoke_family(&state.db, family).await?;
+        revoke_family(&state, family).await?;
     }
     Ok(no_store(crate::respond::empty(StatusCode::NO_CONTENT)))
 }
@@ -462,7 +467,7 @@ pub async fn create_user(
     password: &str,
     roles: &[String],
 ) -> Result<User, ApiError> {
-    let hash = crate::auth::hash_password(password.to_string()).await?;
+    let hash = crate::auth::hash_password(state, password.to_string()).await?;
     let now = chrono::Utc::now();
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO auth_users (id, email, password_hash, roles, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
@@ -502,7 +507,7 @@ pub async fn verify_login(
         .as_ref()
         .map(|r| r.try_get("password_hash"))
         .transpose()?;
-    if !crate::auth::verify_password(password.to_string(), stored).await {
+    if !crate::auth::verify_password(state, password.to_string(), stored).await? {
         return Ok(None);
     }
     let Some(r) = row else { return Ok(None) };
@@ -526,20 +531,32 @@ pub struct TokenPair {
 }
 
 async fn start_session(state: &AppState, user: &User) -> Result<TokenPair, ApiError> {
-    let refresh = store_refresh_token(
-        user.id,
-        Uuid::now_v7(),
-        state.config.refresh_token_ttl,
-        &state.db,
-    )
-    .await?;
-    pair(state, user.id, &user.roles, refresh)
+    let family = Uuid::now_v7();
+    let now = chrono::Utc::now();
+    let refresh = store_refresh_token(user.id, family, expiry(state, now, now), &state.db).await?;
+    pair(state, user.id, &user.roles, family, refresh)
+}
+
+/// When a refresh token of a session begun at `started` and issued at `now` expires: a
+/// refresh-token lifetime after it, but never past the session's absolute lifetime.
+fn expiry(
+    state: &AppState,
+    started: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let days30 = chrono::Duration::days(30);
+    let sliding =
+        now + chrono::Duration::from_std(state.config.refresh_token_ttl).unwrap_or(days30);
+    let absolute =
+        started + chrono::Duration::from_std(state.config.session_max_age).unwrap_or(days30);
+    sliding.min(absolute)
 }
 
 fn pair(
     state: &AppState,
     subject: Uuid,
     roles: &[String],
+    session: Uuid,
     refresh_token: String,
 ) -> Result<TokenPair, ApiError> {
     let scopes = state.service.roles.scopes_for(roles);
@@ -548,6 +565,7 @@ fn pair(
         subject,
         roles,
         &scopes,
+        Some(session),
         state.config.access_token_ttl,
     )?;
     Ok(TokenPair {
@@ -561,12 +579,11 @@ fn pair(
 async fn store_refresh_token<'e, E: sqlx::Executor<'e, Database = crate::db::Db>>(
     user: Uuid,
     family: Uuid,
-    ttl: std::time::Duration,
+    expires: chrono::DateTime<chrono::Utc>,
     db: E,
 ) -> Result<String, ApiError> {
     let token = crate::auth::random_token()?;
     let now = chrono::Utc::now();
-    let expires = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(30));
     sqlx::query("INSERT INTO auth_refresh_tokens (id, user_id, family_id, token_hash, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(Uuid::now_v7())
         .bind(user)
@@ -579,13 +596,16 @@ async fn store_refresh_token<'e, E: sqlx::Executor<'e, Database = crate::db::Db>
     Ok(token)
 }
 
-async fn revoke_family(db: &Pool, family: Uuid) -> Result<(), ApiError> {
-    sqlx::query("UPDATE auth_refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL").bind(chrono::Utc::now()).bind(family).execute(db).await?;
+/// Ends a session: its refresh tokens, and the access tokens issued in it.
+async fn revoke_family(state: &AppState, family: Uuid) -> Result<(), ApiError> {
+    sqlx::query("UPDATE auth_refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL").bind(chrono::Utc::now()).bind(family).execute(&state.db).await?;
+    state.revocations.revoke_session(family).await;
     Ok(())
 }
 
 /// Spends `token` and issues the next pair of its family. A spent or revoked token
-/// revokes the family (reuse detection); an unknown or expired one is 401.
+/// revokes the family (reuse detection); an unknown or expired one, or one whose session
+/// is older than `SESSION_MAX_AGE_SECS`, is 401.
 async fn rotate(state: &AppState, token: &str) -> Result<TokenPair, ApiError> {
     let hash = crate::auth::token_hash(token);
     let row = sqlx::query("SELECT t.id, t.user_id, t.family_id, t.expires_at, t.revoked_at, u.roles FROM auth_refresh_tokens t JOIN auth_users u ON u.id = t.user_id WHERE t.token_hash = $1").bind(&hash).fetch_optional(&state.db).await?;
@@ -600,10 +620,19 @@ async fn rotate(state: &AppState, token: &str) -> Result<TokenPair, ApiError> {
     let roles = words(&row.try_get::<String, _>("roles")?);
     if revoked.is_some() {
         tracing::warn!(family = %family, "refresh token reused: revoking its family");
-        revoke_family(&state.db, family).await?;
+        revoke_family(state, family).await?;
         return Err(ApiError::InvalidCredentials);
     }
-    if expires < chrono::Utc::now() {
+    let now = chrono::Utc::now();
+    if expires < now {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let started: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT MIN(created_at) FROM auth_refresh_tokens WHERE family_id = $1")
+            .bind(family)
+            .fetch_one(&state.db)
+            .await?;
+    if expiry(state, started, now) <= now {
         return Err(ApiError::InvalidCredentials);
     }
     let mut tx = state.db.begin().await?;
@@ -618,12 +647,181 @@ async fn rotate(state: &AppState, token: &str) -> Result<TokenPair, ApiError> {
     .rows_affected();
     if spent != 1 {
         tx.rollback().await?;
-        revoke_family(&state.db, family).await?;
+        revoke_family(state, family).await?;
         return Err(ApiError::InvalidCredentials);
     }
-    let next = store_refresh_token(user, family, state.config.refresh_token_ttl, &mut *tx).await?;
+    let next = store_refresh_token(user, family, expiry(state, started, now), &mut *tx).await?;
     tx.commit().await?;
-    pair(state, user, &roles, next)
+    pair(state, user, &roles, family, next)
+}
+
+// ---- account administration -------------------------------------------------------------
+
+/// Refuses roles the contract does not declare and scopes it does not declare (the
+/// administrator's are all of them): 400 naming each.
+fn check_grants(state: &AppState, roles: &[String], scopes: &[String]) -> Result<(), ApiError> {
+    let defined = state.service.roles;
+    let declared: &[&str] = defined
+        .scopes
+        .iter()
+        .find(|(r, _)| *r == defined.admin)
+        .map_or(&[], |(_, s)| s);
+    let mut errors = Vec::new();
+    for r in roles.iter().filter(|r| !defined.all.contains(&r.as_str())) {
+        errors.push(crate::validation::FieldError {
+            field: "roles".into(),
+            issue: format!("`{r}` is not a role of this service"),
+        });
+    }
+    for s in scopes.iter().filter(|s| !declared.contains(&s.as_str())) {
+        errors.push(crate::validation::FieldError {
+            field: "scopes".into(),
+            issue: format!("`{s}` is not a scope of this service"),
+        });
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Gives account `id` these roles; the access tokens it holds end at once (they carry the
+/// old roles). False when there is no such account. Errors: a role the contract does not
+/// declare (400).
+pub async fn set_roles(state: &AppState, id: Uuid, roles: &[String]) -> Result<bool, ApiError> {
+    check_grants(state, roles, &[])?;
+    let changed = sqlx::query("UPDATE auth_users SET roles = $1, updated_at = $2 WHERE id = $3")
+        .bind(roles.join(" "))
+        .bind(chrono::Utc::now())
+        .bind(id)
+        .execute(&state.db)
+        .await?
+        .rows_affected()
+        == 1;
+    if changed {
+        state.revocations.revoke_subject(id).await;
+    }
+    Ok(changed)
+}
+
+/// The password hash of a disabled account: no password verifies against it.
+const DISABLED: &str = "!disabled";
+
+/// Disables account `id`: it can no longer sign in, and its sessions and access tokens end
+/// at once. False when there is no such account.
+pub async fn disable_user(state: &AppState, id: Uuid) -> Result<bool, ApiError> {
+    let changed =
+        sqlx::query("UPDATE auth_users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(DISABLED)
+            .bind(chrono::Utc::now())
+            .bind(id)
+            .execute(&state.db)
+            .await?
+            .rows_affected()
+            == 1;
+    if changed {
+        sqlx::query("UPDATE auth_refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL").bind(chrono::Utc::now()).bind(id).execute(&state.db).await?;
+        state.revocations.revoke_subject(id).await;
+    }
+    Ok(changed)
+}
+
+/// Deletes account `id` and its refresh tokens; its access tokens end at once. False when
+/// there is no such account.
+pub async fn delete_user(state: &AppState, id: Uuid) -> Result<bool, ApiError> {
+    let mut tx = state.db.begin().await?;
+    sqlx::query("DELETE FROM auth_refresh_tokens WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let gone = sqlx::query("DELETE FROM auth_users WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1;
+    tx.commit().await?;
+    if gone {
+        state.revocations.revoke_subject(id).await;
+    }
+    Ok(gone)
+}
+
+static CHANGE_USER: Schema = Schema {
+    nullable: false,
+    kind: Kind::Object(ObjectRule {
+        properties: &[
+            Property {
+                name: "roles",
+                schema: &WORDS,
+                required: false,
+                read_only: false,
+                write_only: false,
+                default: None,
+            },
+            Property {
+                name: "disabled",
+                schema: &Schema::BOOLEAN,
+                required: false,
+                read_only: false,
+                write_only: false,
+                default: None,
+            },
+        ],
+        additional: Additional::Deny,
+    }),
+};
+
+#[derive(Deserialize)]
+struct ChangeUserBody {
+    #[serde(default)]
+    roles: Option<Vec<String>>,
+    #[serde(default)]
+    disabled: Option<bool>,
+}
+
+fn user_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::Validation(vec![crate::validation::FieldError {
+            field: "id".into(),
+            issue: "must be a UUID".into(),
+        }])
+    })
+}
+
+/// `PATCH …/users/{id}`: `{"roles": [...]}` and/or `{"disabled": true}` (administrators).
+async fn change_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: crate::extract::RawBody,
+) -> Result<Response, ApiError> {
+    let id = user_id(&id)?;
+    let body: ChangeUserBody = crate::extract::json(body, &CHANGE_USER, Mode::Body)?;
+    let mut found = true;
+    if let Some(roles) = &body.roles {
+        found &= set_roles(&state, id, roles).await?;
+    }
+    if body.disabled == Some(true) {
+        found &= disable_user(&state, id).await?;
+    }
+    if found {
+        Ok(crate::respond::empty(StatusCode::NO_CONTENT))
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// `DELETE …/users/{id}` (administrators).
+async fn remove_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if delete_user(&state, user_id(&id)?).await? {
+        Ok(crate::respond::empty(StatusCode::NO_CONTENT))
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 // ---- API keys -------------------------------------------------------------------------
@@ -648,6 +846,7 @@ pub async fn issue_api_key(
     scopes: &[String],
     owner: Option<Uuid>,
 ) -> Result<(String, ApiKey), ApiError> {
+    check_grants(state, roles, scopes)?;
     let key = format!(
         "{}_{}",
         state
@@ -702,12 +901,19 @@ pub async fn revoke_api_key_by_id(db: &Pool, id: Uuid) -> Result<bool, ApiError>
     )
 }
 
-/// The caller a live API key stands for, or `None`.
+/// The caller a live API key stands for, or `None`: a principal of its own (its subject
+/// is the key's id, so the rows it creates are the key's, not its issuer's), with the
+/// roles and scopes it was issued.
 pub async fn api_key_caller(state: &AppState, key: &str) -> Result<Option<Caller>, ApiError> {
-    let row = sqlx::query("SELECT id, roles, scopes, owner_id FROM auth_api_keys WHERE key_hash = $1 AND revoked_at IS NULL").bind(crate::auth::token_hash(key)).fetch_optional(&state.db).await?;
+    let row = sqlx::query(
+        "SELECT id, roles, scopes FROM auth_api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(crate::auth::token_hash(key))
+    .fetch_optional(&state.db)
+    .await?;
     let Some(r) = row else { return Ok(None) };
     Ok(Some(Caller::new(
-        r.try_get("owner_id")?,
+        Some(r.try_get("id")?),
         words(&r.try_get::<String, _>("roles")?),
         words(&r.try_get::<String, _>("scopes")?),
         Via::ApiKey(r.try_get("id")?),
@@ -909,6 +1115,65 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn logout_ends_the_session_s_access_tokens_at_once() {
+        let app = app().await;
+        let (access, refresh) = sign_up(&app, "jo@example.test").await;
+        let (other, _) = {
+            let creds = serde_json::json!({ "email": "jo@example.test", "password": "a long enough password" }).to_string();
+            let r = post(&app, "/login", &creds).await;
+            (
+                data(&r.body)["accessToken"].as_str().unwrap().to_string(),
+                (),
+            )
+        };
+        let me = |t: String| {
+            let app = &app;
+            async move {
+                app.send_raw(
+                    "GET",
+                    &format!("{PREFIX}/me"),
+                    None,
+                    &[("authorization", &format!("Bearer {t}"))],
+                )
+                .await
+                .status
+            }
+        };
+        assert_eq!(me(access.clone()).await, StatusCode::OK);
+        assert_eq!(
+            post(&app, "/logout", &refresh_body(&refresh)).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            me(access).await,
+            StatusCode::UNAUTHORIZED,
+            "the access token of the ended session"
+        );
+        assert_eq!(
+            me(other).await,
+            StatusCode::OK,
+            "another session of the same account lives on"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_at_its_absolute_lifetime_however_often_it_is_refreshed() {
+        let app = app().await;
+        let (_, refresh) = sign_up(&app, "max@example.test").await;
+        let r = post(&app, "/refresh", &refresh_body(&refresh)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let next = data(&r.body)["refreshToken"].as_str().unwrap().to_string();
+        // The login was 31 days ago: past SESSION_MAX_AGE_SECS (30 days).
+        sqlx::query("UPDATE auth_refresh_tokens SET created_at = $1")
+            .bind(chrono::Utc::now() - chrono::Duration::days(31))
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let r = post(&app, "/refresh", &refresh_body(&next)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+
+    #[tokio::test]
     async fn logout_revokes_the_refresh_token() {
         let app = app().await;
         let (_, refresh) = sign_up(&app, "kim@example.test").await;
@@ -1012,5 +1277,128 @@ mod tests {
         .unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
         assert!(!stored.contains("a long enough password"));
+    }
+
+    #[tokio::test]
+    async fn role_changes_disabling_and_deletion_end_access_tokens_at_once() {
+        let app = app().await;
+        let admin = app.admin.token.clone();
+        let mut users = Vec::new();
+        for email in ["a@example.test", "b@example.test", "c@example.test"] {
+            let (access, _) = sign_up(&app, email).await;
+            let r = app
+                .send_raw(
+                    "GET",
+                    &format!("{PREFIX}/me"),
+                    None,
+                    &[("authorization", &format!("Bearer {access}"))],
+                )
+                .await;
+            users.push((
+                data(&r.body)["subject"].as_str().unwrap().to_string(),
+                access,
+            ));
+        }
+        async fn me(app: &TestApp, t: &str) -> Reply {
+            app.send_raw(
+                "GET",
+                "/auth/me",
+                None,
+                &[("authorization", &format!("Bearer {t}"))],
+            )
+            .await
+        }
+        async fn change(app: &TestApp, admin: &str, id: &str, body: &str) -> Reply {
+            app.send_raw(
+                "PATCH",
+                &format!("{PREFIX}/users/{id}"),
+                Some(body),
+                &[JSON, ("authorization", admin)],
+            )
+            .await
+        }
+        let r = change(&app, &admin, &users[0].0, r#"{"roles": ["editor"]}"#).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        assert_eq!(
+            me(&app, &users[0].1).await.status,
+            StatusCode::UNAUTHORIZED,
+            "a token with the old roles"
+        );
+        assert_eq!(
+            change(&app, &admin, &users[1].0, r#"{"disabled": true}"#)
+                .await
+                .status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(me(&app, &users[1].1).await.status, StatusCode::UNAUTHORIZED);
+        let login = post(
+            &app,
+            "/login",
+            r#"{"email": "b@example.test", "password": "a long enough password"}"#,
+        )
+        .await;
+        assert_eq!(
+            login.status,
+            StatusCode::UNAUTHORIZED,
+            "a disabled account cannot sign in"
+        );
+        let r = app
+            .send_raw(
+                "DELETE",
+                &format!("{PREFIX}/users/{}", users[2].0),
+                None,
+                &[("authorization", &admin)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        assert_eq!(me(&app, &users[2].1).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            change(&app, &admin, &users[0].0, r#"{"roles": ["emperor"]}"#)
+                .await
+                .status,
+            StatusCode::BAD_REQUEST,
+            "only the contract's roles"
+        );
+        let r = app
+            .send_raw(
+                "DELETE",
+                &format!("{PREFIX}/users/{}", users[2].0),
+                None,
+                &[("authorization", &admin)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn an_api_key_is_a_principal_of_its_own_with_the_contract_s_grants_only() {
+        let app = app().await;
+        let (key, record) = super::issue_api_key(
+            &app.state,
+            "robot",
+            &["reader".into()],
+            &[],
+            Some(app.admin.subject),
+        )
+        .await
+        .unwrap();
+        let r = app
+            .send_raw("GET", &format!("{PREFIX}/me"), None, &[("x-api-key", &key)])
+            .await;
+        assert_eq!(
+            data(&r.body)["subject"],
+            record.id.to_string(),
+            "not the administrator who issued it"
+        );
+        assert_eq!(data(&r.body)["roles"], serde_json::json!(["reader"]));
+        let bad = super::issue_api_key(
+            &app.state,
+            "x",
+            &["emperor".into()],
+            &["launch:missiles".into()],
+            None,
+        )
+        .await;
+        assert!(matches!(bad, Err(crate::ApiError::Validation(e)) if e.len() == 2));
     }
 }

@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use uuid::Uuid;
 
 /// Where an `apiKey` scheme's credential travels (OpenAPI `in`).
@@ -168,10 +168,20 @@ impl Caller {
 pub struct Claims {
     pub sub: String,
     pub iss: String,
+    /// The service the token is for (its name): a token of another service is refused.
+    #[serde(default)]
+    pub aud: String,
     /// Seconds since the Unix epoch.
     pub iat: i64,
+    /// Not before (seconds since the Unix epoch): the moment of issue.
+    #[serde(default)]
+    pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// The session (refresh-token family) the token was issued in, if any: logging out of
+    /// it revokes the token ([`crate::revocation`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     #[serde(default)]
     pub roles: Vec<String>,
     /// Space-separated scopes.
@@ -284,11 +294,15 @@ impl jsonwebtoken::crypto::JwtVerifier for Hs256 {
 }
 
 /// Signs an access token for `subject` that expires after `ttl`.
+///
+/// The token names the service as issuer and audience, is valid from now (`nbf`) for
+/// `ttl`, and carries `session` (the refresh-token family it belongs to) when given.
 pub fn issue_access_token(
     state: &AppState,
     subject: Uuid,
     roles: &[String],
     scopes: &[String],
+    session: Option<Uuid>,
     ttl: std::time::Duration,
 ) -> Result<String, ApiError> {
     jwt_crypto();
@@ -296,9 +310,12 @@ pub fn issue_access_token(
     let claims = Claims {
         sub: subject.to_string(),
         iss: state.service.name.into(),
+        aud: state.service.name.into(),
         iat: now,
+        nbf: now,
         exp: now + ttl.as_secs() as i64,
         jti: Uuid::new_v4().to_string(),
+        sid: session.map(|s| s.to_string()),
         roles: roles.to_vec(),
         scope: scopes.join(" "),
     };
@@ -323,23 +340,48 @@ pub fn sign_for_tests(claims: &Claims, secret: &[u8]) -> String {
     .unwrap_or_default()
 }
 
-/// Verifies an access token: HS256 only (so `alg: none` and key confusion fail), our
-/// issuer (the service's name), not expired (5 s leeway). `None` for any failure.
+/// A bearer token's subject and claims: verified ([`verify_access_token`]) and not
+/// revoked.
+async fn verified(state: &AppState, token: &str) -> Option<(Uuid, Claims)> {
+    let claims = verify_access_token(state, token)?;
+    let subject = Uuid::parse_str(&claims.sub).ok()?;
+    (!state.revocations.is_revoked(subject, &claims).await).then_some((subject, claims))
+}
+
+/// Seconds of clock skew allowed between the issuer and this instance.
+const LEEWAY: i64 = 5;
+
+/// Verifies an access token: HS256 only (so `alg: none` and key confusion fail), this
+/// service as issuer and audience, not expired and already valid (`exp`, `nbf`, 5 s of
+/// leeway), not issued in the future. `None` for any failure. Revocation is checked apart
+/// ([`crate::revocation`]).
 pub fn verify_access_token(state: &AppState, token: &str) -> Option<Claims> {
     jwt_crypto();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_issuer(&[state.service.name]);
-    validation.set_required_spec_claims(&["exp", "sub", "iss"]);
-    validation.leeway = 5;
+    validation.set_audience(&[state.service.name]);
+    validation.set_required_spec_claims(&["exp", "nbf", "sub", "iss", "aud"]);
+    validation.validate_nbf = true;
+    validation.leeway = LEEWAY as u64;
     let key = jsonwebtoken::DecodingKey::from_secret(state.config.jwt_secret.expose().as_bytes());
-    jsonwebtoken::decode::<Claims>(token, &key, &validation)
-        .ok()
-        .map(|d| d.claims)
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .ok()?
+        .claims;
+    (claims.iat <= chrono::Utc::now().timestamp() + LEEWAY).then_some(claims)
 }
 
 /// Hashes a password with argon2id (19 MiB, 2 passes: the OWASP Password Storage
 /// Cheat Sheet's minimum) off the async runtime. Returns the PHC string.
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
+///
+/// At most `PASSWORD_HASH_CONCURRENCY` hashes and verifications run at once in the
+/// process (argon2id holds 19 MiB each); past that the call fails at once with
+/// [`ApiError::Busy`] (503 with `Retry-After`) rather than queue memory.
+pub async fn hash_password(state: &AppState, password: String) -> Result<String, ApiError> {
+    let _permit = state
+        .hashing
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Busy)?;
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::PasswordHasher;
         argon2::Argon2::default()
@@ -352,8 +394,18 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
 }
 
 /// Checks `password` against a PHC string; `stored` of `None` still spends the time of
-/// one verification, so unknown accounts cannot be told apart by timing.
-pub async fn verify_password(password: String, stored: Option<String>) -> bool {
+/// one verification, so unknown accounts cannot be told apart by timing. Bounded like
+/// [`hash_password`]. Errors: [`ApiError::Busy`] when too many hashes run already.
+pub async fn verify_password(
+    state: &AppState,
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, ApiError> {
+    let _permit = state
+        .hashing
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Busy)?;
     static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         use argon2::password_hash::PasswordHasher;
         argon2::Argon2::default()
@@ -374,7 +426,7 @@ pub async fn verify_password(password: String, stored: Option<String>) -> bool {
             && known
     })
     .await
-    .unwrap_or(false)
+    .map_err(|e| ApiError::Internal(format!("hash task: {e}")))
 }
 
 /// A new random secret: 32 bytes from the operating system, base64url without padding.
@@ -458,9 +510,7 @@ impl Presented {
                 if self.bearer.is_none() {
                     let found = match authorization(headers, "Bearer") {
                         None => Found::Absent,
-                        Some(token) => match verify_access_token(state, token)
-                            .and_then(|c| Uuid::parse_str(&c.sub).ok().map(|s| (s, c)))
-                        {
+                        Some(token) => match verified(state, token).await {
                             Some((subject, c)) => Found::Valid(Caller::new(
                                 Some(subject),
                                 c.roles,
@@ -619,26 +669,66 @@ async fn evaluate(
     }
 }
 
-/// The client's address as a rate-limit key: the first `X-Forwarded-For` hop when
-/// `TRUST_FORWARDED_FOR` is set (behind a proxy you run), else the TCP peer.
+/// The client's address as a rate-limit key: the TCP peer, or behind proxies you run the
+/// address they forwarded (see [`forwarded_client`]).
 pub fn client_address(state: &AppState, req: &Request) -> RateKey {
-    if state.config.trust_forwarded_for {
-        if let Some(first) = req
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let config = &state.config;
+    if config.trusted_proxies > 0 || !config.trusted_networks.is_empty() {
+        let hops = req
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        if let Some(ip) =
+            forwarded_client(hops, peer, config.trusted_proxies, &config.trusted_networks)
         {
-            let first = first.trim();
-            return match first.parse() {
-                Ok(ip) => RateKey::Address(ip),
-                Err(_) => RateKey::Forwarded(first.to_string()),
-            };
+            return RateKey::Address(ip);
         }
     }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(RateKey::UnknownAddress, |c| RateKey::Address(c.0.ip()))
+    peer.map_or(RateKey::UnknownAddress, RateKey::Address)
+}
+
+/// The client's address by `X-Forwarded-For` (the `values` of every such header, each a
+/// comma-separated list that every proxy appends the address it received from to).
+///
+/// Only the entries trusted proxies wrote count: the left-most ones are the client's to
+/// forge. With `proxies` trusted hops in front of the service, the client is the
+/// `proxies`-th entry from the right. With trusted `networks` instead, the peer must be
+/// in one of them, and the client is the right-most entry outside all of them. Only IP
+/// addresses are taken; `None` (use the peer) when the header has too few entries, or the
+/// entry in question is not an IP address, or the peer is not a trusted proxy.
+pub fn forwarded_client<'a>(
+    values: impl Iterator<Item = &'a str>,
+    peer: Option<IpAddr>,
+    proxies: usize,
+    networks: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let hops: Vec<&str> = values
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    if !networks.is_empty() {
+        let trusted = |ip: &IpAddr| networks.iter().any(|n| n.contains(ip));
+        if !peer.is_some_and(|p| trusted(&p)) {
+            return None;
+        }
+        for hop in hops.iter().rev() {
+            let ip: IpAddr = hop.parse().ok()?;
+            if !trusted(&ip) {
+                return Some(ip);
+            }
+        }
+        return hops.first().and_then(|h| h.parse().ok());
+    }
+    if proxies == 0 || hops.len() < proxies {
+        return None;
+    }
+    hops[hops.len() - proxies].parse().ok()
 }
 
 /// A route's guard: the application state and the operation's requirement. As a tower
@@ -863,6 +953,52 @@ mod tests {
     }
 
     #[test]
+    fn the_forwarded_client_is_the_entry_the_trusted_proxies_wrote() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let peer = Some(ip("10.0.0.5"));
+        let one = |v: &'static str| forwarded_client(std::iter::once(v), peer, 1, &[]);
+        // The client wrote "6.6.6.6"; the one trusted proxy appended the address it saw.
+        assert_eq!(one("6.6.6.6, 203.0.113.7"), Some(ip("203.0.113.7")));
+        assert_eq!(one("203.0.113.7"), Some(ip("203.0.113.7")));
+        assert_eq!(one("203.0.113.7, not-an-ip"), None, "only IP addresses");
+        assert_eq!(one(""), None);
+        let two = forwarded_client(
+            ["1.1.1.1, 203.0.113.7", "10.0.0.9"].into_iter(),
+            peer,
+            2,
+            &[],
+        );
+        assert_eq!(
+            two,
+            Some(ip("203.0.113.7")),
+            "entries of every header, in order"
+        );
+        assert_eq!(
+            forwarded_client(std::iter::once("203.0.113.7"), peer, 0, &[]),
+            None,
+            "no trusted proxy: the peer"
+        );
+        let nets: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let by_net = |v: &'static str, peer: &str| {
+            forwarded_client(std::iter::once(v), Some(ip(peer)), 0, &nets)
+        };
+        assert_eq!(
+            by_net("6.6.6.6, 203.0.113.7, 10.1.2.3", "10.0.0.5"),
+            Some(ip("203.0.113.7"))
+        );
+        assert_eq!(
+            by_net("203.0.113.7", "198.51.100.1"),
+            None,
+            "a peer outside the trusted networks forwards nothing"
+        );
+        assert_eq!(
+            by_net("10.1.1.1", "10.0.0.5"),
+            Some(ip("10.1.1.1")),
+            "all trusted: the left-most"
+        );
+    }
+
+    #[test]
     fn roles_carry_only_the_scopes_the_table_grants_each_once() {
         let scopes = fixture::ROLES.scopes_for(&["editor".into(), "admin".into(), "reader".into()]);
         assert_eq!(scopes, ["items:write", "items:delete"]);
@@ -897,9 +1033,12 @@ mod tests {
         let claims = Claims {
             sub: Uuid::now_v7().to_string(),
             iss: "fixture".into(),
+            aud: "fixture".into(),
             iat: now,
+            nbf: now,
             exp: now + 600,
             jti: "j".into(),
+            sid: None,
             roles: strings(&["admin"]),
             scope: String::new(),
         };
@@ -1077,6 +1216,39 @@ mod tests {
             r.body["admin"], true,
             "a caller who presents a credential is treated as who they are"
         );
+    }
+
+    #[tokio::test]
+    async fn password_hashing_past_its_limit_answers_503_at_once() {
+        let app = app_with(&[("PASSWORD_HASH_CONCURRENCY", "1")]).await;
+        let held = app.state.hashing.clone().try_acquire_owned().unwrap();
+        assert!(matches!(
+            hash_password(&app.state, "a password".into()).await,
+            Err(ApiError::Busy)
+        ));
+        let creds =
+            r#"{"email": "admin@example.test", "password": "correct horse battery staple"}"#;
+        let r = app
+            .send_raw(
+                "POST",
+                "/auth/login",
+                Some(creds),
+                &[("content-type", "application/json")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+        assert_eq!(r.headers[header::RETRY_AFTER], "1");
+        assert_eq!(r.body["error"]["code"], "BUSY");
+        drop(held);
+        let r = app
+            .send_raw(
+                "POST",
+                "/auth/login",
+                Some(creds),
+                &[("content-type", "application/json")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
 
     #[tokio::test]

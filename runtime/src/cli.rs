@@ -6,7 +6,13 @@
 //! <name> create-user --email E [--role R]… password from NEW_USER_PASSWORD or stdin
 //! <name> issue-api-key --name N [--role R]… [--scope S]…   prints the key once
 //! <name> revoke-api-key ID
+//! <name> set-roles ID --role R…          the account's access tokens end at once
+//! <name> disable-user ID                 it can no longer sign in; its sessions end
+//! <name> delete-user ID
 //! ```
+//!
+//! Revocations reach running instances through Redis (`REDIS_URL`); without it, use the
+//! account routes of the running service (`PATCH`/`DELETE …/auth/users/{id}`) instead.
 use crate::server::Routes;
 use crate::state::AppState;
 use crate::{accounts, db, Config, Service};
@@ -14,7 +20,7 @@ use std::process::ExitCode;
 
 /// The usage line of `program`.
 fn usage(program: &str) -> String {
-    format!("usage: {program} [serve | create-user --email E [--role R]... | issue-api-key --name N [--role R]... [--scope S]... | revoke-api-key ID]")
+    format!("usage: {program} [serve | create-user --email E [--role R]... | issue-api-key --name N [--role R]... [--scope S]... | revoke-api-key ID | set-roles ID --role R... | disable-user ID | delete-user ID]")
 }
 
 /// The values of every `--flag value` pair named `flag`.
@@ -130,6 +136,20 @@ async fn admin(
                 return Err(format!("no live API key {id}").into());
             }
             println!("revoked {id}");
+        }
+        "set-roles" | "disable-user" | "delete-user" => {
+            let id = uuid::Uuid::parse_str(args.get(1).ok_or_else(usage)?)?;
+            let done = match command {
+                "set-roles" if roles.is_empty() => return Err(usage().into()),
+                "set-roles" => accounts::set_roles(&state, id, &roles).await,
+                "disable-user" => accounts::disable_user(&state, id).await,
+                _ => accounts::delete_user(&state, id).await,
+            }
+            .map_err(|e| e.to_string())?;
+            if !done {
+                return Err(format!("no account {id}").into());
+            }
+            println!("{command}: done for {id}");
         }
         _ => return Err(usage().into()),
     }

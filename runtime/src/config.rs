@@ -56,8 +56,15 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// `REFRESH_TOKEN_TTL_SECS`: refresh-token lifetime (default 2592000: 30 days).
     pub refresh_token_ttl: Duration,
-    /// `REGISTRATION_ENABLED`: `POST …/auth/register` is open (default true).
+    /// `SESSION_MAX_AGE_SECS`: a session (a login and its refresh-token rotations) ends this
+    /// long after the login, however often it is refreshed (default 2592000: 30 days).
+    pub session_max_age: Duration,
+    /// `REGISTRATION_ENABLED`: `POST …/auth/register` is open (default: the contract's
+    /// choice, [`Service::registration_open`]; closed unless the contract opens it).
     pub registration_enabled: bool,
+    /// `PASSWORD_HASH_CONCURRENCY`: password hashes and checks running at once (argon2id,
+    /// 19 MiB each); past it sign-ins answer 503 at once (default: the number of cores).
+    pub password_hash_concurrency: usize,
     /// `RATE_LIMIT_PER_MINUTE` / `RATE_LIMIT_BURST`: each caller's token bucket (default 600 / 100).
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
@@ -70,9 +77,14 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// `RATE_LIMIT_PREFIX`: prefix of the Redis keys (default: the crate name).
     pub rate_limit_prefix: String,
-    /// `TRUST_FORWARDED_FOR`: key anonymous callers by `X-Forwarded-For` (only behind a
-    /// proxy you run; default false).
-    pub trust_forwarded_for: bool,
+    /// `TRUSTED_PROXIES`: how many proxies you run in front of the service, each appending
+    /// to `X-Forwarded-For`; anonymous callers are keyed by the entry the last of them
+    /// wrote (default 0: by the TCP peer). `TRUST_FORWARDED_FOR=true` means 1.
+    pub trusted_proxies: usize,
+    /// `TRUSTED_PROXY_NETWORKS`: comma-separated networks of your proxies (`10.0.0.0/8`);
+    /// instead of a count, the client is the right-most `X-Forwarded-For` entry outside
+    /// them, when the peer is inside them (default: none).
+    pub trusted_networks: Vec<ipnet::IpNet>,
     /// `HSTS_MAX_AGE_SECS`: send `Strict-Transport-Security` with this max-age (set it when
     /// clients reach the service over TLS; default: not sent).
     pub hsts_max_age: Option<u64>,
@@ -89,6 +101,24 @@ impl std::fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Whether `secret` is obviously not random: fewer than 10 different characters (one
+/// character repeated, `abab…`), or a placeholder left in a configuration file.
+fn weak(secret: &str) -> bool {
+    let distinct: std::collections::HashSet<char> = secret.chars().collect();
+    let lower = secret.to_ascii_lowercase();
+    distinct.len() < 10
+        || [
+            "changeme",
+            "change-me",
+            "change_me",
+            "example",
+            "your-secret",
+            "your_secret",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
+}
 
 /// A variable's trimmed value; unset and blank are the same.
 fn text(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
@@ -129,6 +159,7 @@ impl Config {
             v.eq_ignore_ascii_case("development") || v.eq_ignore_ascii_case("dev")
         });
         let jwt_secret = match var("JWT_SECRET") {
+            Some(s) if s.len() >= 32 && !development && weak(&s) => return Err(ConfigError("JWT_SECRET is too regular to be a secret (fewer than 10 different characters, or a placeholder); use at least 32 random bytes (for example `openssl rand -base64 48`)".into())),
             Some(s) if s.len() >= 32 => Secret::new(s),
             Some(_) => return Err(ConfigError("JWT_SECRET is shorter than 32 bytes; use at least 32 random bytes (for example `openssl rand -base64 48`)".into())),
             None if development => {
@@ -170,14 +201,31 @@ impl Config {
                 "REFRESH_TOKEN_TTL_SECS",
                 30 * 24 * 3600,
             )?),
-            registration_enabled: setting(lookup, "REGISTRATION_ENABLED", true)?,
+            session_max_age: Duration::from_secs(setting(lookup, "SESSION_MAX_AGE_SECS", 30 * 24 * 3600)?),
+            registration_enabled: setting(lookup, "REGISTRATION_ENABLED", service.registration_open)?,
+            password_hash_concurrency: setting(
+                lookup,
+                "PASSWORD_HASH_CONCURRENCY",
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )?
+            .max(1),
             rate_limit_per_minute: setting(lookup, "RATE_LIMIT_PER_MINUTE", 600)?,
             rate_limit_burst: setting(lookup, "RATE_LIMIT_BURST", 100)?,
             auth_rate_limit_per_minute: setting(lookup, "AUTH_RATE_LIMIT_PER_MINUTE", 10)?,
             auth_rate_limit_burst: setting(lookup, "AUTH_RATE_LIMIT_BURST", 5)?,
             redis_url,
             rate_limit_prefix: var("RATE_LIMIT_PREFIX").unwrap_or_else(|| service.name.to_string()),
-            trust_forwarded_for: setting(lookup, "TRUST_FORWARDED_FOR", false)?,
+            trusted_proxies: setting(lookup, "TRUSTED_PROXIES", usize::from(setting(lookup, "TRUST_FORWARDED_FOR", false)?))?,
+            trusted_networks: var("TRUSTED_PROXY_NETWORKS")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(|n| n.parse().map_err(|_| ConfigError(format!("TRUSTED_PROXY_NETWORKS: `{n}` is not a network (write 10.0.0.0/8 or fd00::/8)"))))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
             hsts_max_age: Some(setting(lookup, "HSTS_MAX_AGE_SECS", 0u64)?).filter(|age| *age > 0),
         })
     }
@@ -208,6 +256,35 @@ mod tests {
     }
 
     #[test]
+    fn an_obviously_weak_jwt_secret_is_refused_outside_development() {
+        for weak in [
+            "a".repeat(40),
+            "ab".repeat(20),
+            "please-changeme-please-changeme-please".to_string(),
+        ] {
+            let w = weak.clone();
+            let err =
+                Config::from_lookup(&SERVICE, &move |k| (k == "JWT_SECRET").then(|| w.clone()))
+                    .unwrap_err()
+                    .to_string();
+            assert!(err.contains("too regular"), "{weak}: {err}");
+        }
+        let strong = "k3J9xQ2mZp7Lw4Rt8Vb1Nc6Hy0Ds5Fg_Ue-Aq";
+        assert!(Config::from_lookup(&SERVICE, &|k| (k == "JWT_SECRET")
+            .then(|| strong.to_string()))
+        .is_ok());
+        let dev = |k: &str| match k {
+            "APP_ENV" => Some("development".to_string()),
+            "JWT_SECRET" => Some("a".repeat(40)),
+            _ => None,
+        };
+        assert!(
+            Config::from_lookup(&SERVICE, &dev).is_ok(),
+            "development takes any 32 bytes"
+        );
+    }
+
+    #[test]
     fn defaults_name_the_service_and_bad_values_name_the_variable() {
         let dev = |extra: &'static [(&'static str, &'static str)]| {
             move |k: &str| {
@@ -229,6 +306,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("PORT"), "{err}");
+    }
+
+    #[test]
+    fn registration_follows_the_contract_unless_the_environment_says_otherwise() {
+        let closed = Service {
+            registration_open: false,
+            ..crate::fixture::service()
+        };
+        let dev = |k: &str| (k == "APP_ENV").then(|| "development".to_string());
+        assert!(
+            !Config::from_lookup(&closed, &dev)
+                .unwrap()
+                .registration_enabled,
+            "closed unless the contract opens it"
+        );
+        assert!(
+            Config::from_lookup(&SERVICE, &dev)
+                .unwrap()
+                .registration_enabled
+        );
+        let opened = |k: &str| match k {
+            "APP_ENV" => Some("development".to_string()),
+            "REGISTRATION_ENABLED" => Some("true".to_string()),
+            _ => None,
+        };
+        assert!(
+            Config::from_lookup(&closed, &opened)
+                .unwrap()
+                .registration_enabled
+        );
     }
 
     /// Without the `redis` feature, a `REDIS_URL` would be silently ignored: the service

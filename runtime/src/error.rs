@@ -46,6 +46,9 @@ pub enum ApiError {
     NotImplemented(&'static str),
     /// 503: the database cannot be reached right now (with `Retry-After`).
     Unavailable,
+    /// 503: the service is at a limit of its own right now (password hashing), and answers
+    /// at once rather than queue (with `Retry-After: 1`).
+    Busy,
     /// 500: anything else; the detail is logged with the request id, never returned.
     Internal(String),
 }
@@ -113,6 +116,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "UNAVAILABLE",
                 "the service is temporarily unavailable".into(),
+            ),
+            ApiError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "BUSY",
+                "the service is busy; retry in a moment".into(),
             ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -293,8 +301,13 @@ impl IntoResponse for ApiError {
             }
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
+            let after = if matches!(self, ApiError::Busy) {
+                "1"
+            } else {
+                "5"
+            };
             res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(after));
         }
         res
     }

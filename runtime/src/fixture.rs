@@ -37,17 +37,26 @@ pub static TIGHT: Bucket = Bucket {
     burst: 2,
 };
 
-pub static SERVICE: Service = Service {
-    name: "fixture",
-    envelope: false,
-    errors: &ErrorFormat::APIGEN,
-    roles: &ROLES,
-    buckets: &[&TIGHT],
-    auth_prefix: "/auth",
-    openapi_json: "{\"openapi\":\"3.0.3\"}",
-    docs_html: "<!doctype html><title>fixture</title>",
-    migrator: &MIGRATOR,
-};
+/// The contract's own buckets.
+const BUCKETS: &[&Bucket] = &[&TIGHT];
+
+pub static SERVICE: Service = service();
+
+/// The fixture's service, as a value to vary in a test (`Service { …, ..service() }`).
+pub const fn service() -> Service {
+    Service {
+        name: "fixture",
+        envelope: false,
+        errors: &ErrorFormat::APIGEN,
+        roles: &ROLES,
+        buckets: BUCKETS,
+        auth_prefix: "/auth",
+        registration_open: true,
+        openapi_json: "{\"openapi\":\"3.0.3\"}",
+        docs_html: "<!doctype html><title>fixture</title>",
+        migrator: &MIGRATOR,
+    }
+}
 
 pub static BEARER: Scheme = Scheme {
     name: "bearer",

@@ -40,6 +40,7 @@ pub mod pagination;
 pub mod patch;
 pub mod ratelimit;
 pub mod respond;
+pub mod revocation;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -55,8 +55,6 @@ pub enum Key {
     ApiKey(uuid::Uuid),
     User(uuid::Uuid),
     Address(IpAddr),
-    /// The first `X-Forwarded-For` hop as sent, when it does not parse as an IP address.
-    Forwarded(String),
     /// No address known (requests driven in memory, as in tests).
     UnknownAddress,
 }
@@ -68,7 +66,6 @@ impl std::fmt::Display for Key {
             Key::ApiKey(id) => write!(f, "key:{id}"),
             Key::User(id) => write!(f, "user:{id}"),
             Key::Address(ip) => write!(f, "ip:{ip}"),
-            Key::Forwarded(hop) => write!(f, "ip:{hop}"),
             Key::UnknownAddress => f.write_str("ip:unknown"),
         }
     }
@@ -318,10 +315,6 @@ mod tests {
         assert_eq!(
             Key::Address("10.0.0.1".parse().unwrap()).to_string(),
             "ip:10.0.0.1"
-        );
-        assert_eq!(
-            Key::Forwarded("unknown-hop".into()).to_string(),
-            "ip:unknown-hop"
         );
         assert_eq!(Key::UnknownAddress.to_string(), "ip:unknown");
     }

@@ -26,6 +26,10 @@ pub struct Service {
     pub buckets: &'static [&'static Bucket],
     /// Path prefix of the account routes (`/api/v1/auth`).
     pub auth_prefix: &'static str,
+    /// Anyone may create an account through `POST {auth_prefix}/register` (the contract's
+    /// `registration: open`); otherwise accounts come from an administrator
+    /// (`create-user`). `REGISTRATION_ENABLED` overrides it.
+    pub registration_open: bool,
     /// The OpenAPI document served at `/openapi.json`, byte for byte.
     pub openapi_json: &'static str,
     /// The reference page served at `/docs`.

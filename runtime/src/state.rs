@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::db::Pool;
 use crate::ratelimit::{Limiter, LimiterError, SharedLimiter};
+use crate::revocation::Revocations;
 use crate::Service;
 use std::sync::Arc;
 
@@ -19,6 +20,10 @@ pub struct Shared {
     pub limiter: SharedLimiter,
     /// The contract's facts about the service.
     pub service: &'static Service,
+    /// Permits for password hashing: `PASSWORD_HASH_CONCURRENCY` at once.
+    pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Access tokens revoked before they expire.
+    pub revocations: Revocations,
 }
 
 impl std::ops::Deref for AppState {
@@ -35,11 +40,21 @@ impl AppState {
     pub fn new(service: &'static Service, db: Pool, config: Config) -> Result<Self, LimiterError> {
         service.install();
         let limiter = Arc::new(Limiter::new(&config, service.buckets)?);
+        let hashing = Arc::new(tokio::sync::Semaphore::new(
+            config.password_hash_concurrency,
+        ));
+        let revocations = Revocations::new(
+            config.access_token_ttl,
+            config.redis_url.as_deref(),
+            &config.rate_limit_prefix,
+        )?;
         Ok(AppState(Arc::new(Shared {
             db,
             config,
             limiter,
             service,
+            hashing,
+            revocations,
         })))
     }
 }

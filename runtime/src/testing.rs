@@ -176,32 +176,43 @@ impl Drop for TestApp {
 
 /// A valid access token (`Bearer …` header value) for `subject` with these roles and scopes.
 pub fn token(state: &AppState, subject: uuid::Uuid, roles: &[String], scopes: &[String]) -> String {
-    let t =
-        crate::auth::issue_access_token(state, subject, roles, scopes, Duration::from_secs(600))
-            .expect("sign a token");
+    let t = crate::auth::issue_access_token(
+        state,
+        subject,
+        roles,
+        scopes,
+        None,
+        Duration::from_secs(600),
+    )
+    .expect("sign a token");
     format!("Bearer {t}")
 }
 
 /// Tokens that must never authenticate with `state`'s service, as `Authorization` values:
 /// (what it is, value) for a malformed, a wrongly signed, an `alg: none`, an expired, a
-/// foreign-issuer and an empty token, each claiming the administrator role.
+/// foreign-issuer, a foreign-audience, a not-yet-valid, a future-issued and an empty
+/// token, each claiming the administrator role.
 pub fn bad_tokens(state: &AppState, subject: uuid::Uuid) -> Vec<(&'static str, String)> {
     use base64::Engine;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let now = chrono::Utc::now().timestamp();
     let admin = state.service.roles.admin;
-    let claims = |iss: &str, exp: i64| crate::auth::Claims {
+    let name = state.service.name;
+    let with = |iss: &str, aud: &str, iat: i64, nbf: i64, exp: i64| crate::auth::Claims {
         sub: subject.to_string(),
         iss: iss.to_string(),
-        iat: now,
+        aud: aud.to_string(),
+        iat,
+        nbf,
         exp,
         jti: "t".into(),
+        sid: None,
         roles: vec![admin.to_string()],
         scope: String::new(),
     };
+    let claims = |iss: &str, exp: i64| with(iss, name, now, now, exp);
     let sign =
         |claims: &crate::auth::Claims, secret: &[u8]| crate::auth::sign_for_tests(claims, secret);
-    let name = state.service.name;
     let none = format!(
         "{}.{}.",
         b64(br#"{"alg":"none","typ":"JWT"}"#),
@@ -234,6 +245,36 @@ pub fn bad_tokens(state: &AppState, subject: uuid::Uuid) -> Vec<(&'static str, S
             format!(
                 "Bearer {}",
                 sign(&claims("someone-else", now + 600), TEST_SECRET.as_bytes())
+            ),
+        ),
+        (
+            "for another audience",
+            format!(
+                "Bearer {}",
+                sign(
+                    &with(name, "another-service", now, now, now + 600),
+                    TEST_SECRET.as_bytes()
+                )
+            ),
+        ),
+        (
+            "not valid yet",
+            format!(
+                "Bearer {}",
+                sign(
+                    &with(name, name, now, now + 600, now + 1200),
+                    TEST_SECRET.as_bytes()
+                )
+            ),
+        ),
+        (
+            "issued in the future",
+            format!(
+                "Bearer {}",
+                sign(
+                    &with(name, name, now + 600, now, now + 1200),
+                    TEST_SECRET.as_bytes()
+                )
             ),
         ),
         ("empty", "Bearer ".to_string()),

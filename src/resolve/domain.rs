@@ -103,6 +103,18 @@ pub fn to_openapi(spec: &DomainSpec, file: &str) -> (Value, Vec<Diagnostic>) {
         if let Some(d) = &auth.default_role {
             a["default_role"] = Value::String(d.clone());
         }
+        if let Some(r) = &auth.registration {
+            if r != "open" && r != "closed" {
+                diags.push(
+                    Diagnostic::new(Severity::Error, file, "/auth/registration", format!("unknown registration `{r}`"))
+                        .hint("use `open` (anyone may sign up) or `closed` (the default: an administrator creates accounts)"),
+                );
+            }
+            a["registration"] = Value::String(r.clone());
+        }
+        if !auth.scopes.is_empty() {
+            a["scopes"] = json!(auth.scopes);
+        }
         doc["x-apigen-auth"] = a;
         if auth.roles.is_empty() {
             diags.push(

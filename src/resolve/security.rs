@@ -5,8 +5,11 @@
 //! in one requirement object are AND, `[]` is public, an operation's list replaces the
 //! top-level one) and apigen's extensions:
 //!
-//! - `x-apigen-auth` (top level): `{roles: [admin, …], default_role: …, scopes: {role: [scope, …]}}`;
-//!   the first role is the administrator. Without it the roles are `admin` and `user`.
+//! - `x-apigen-auth` (top level): `{roles: [admin, …], default_role: …, scopes: {role:
+//!   [scope, …]}, registration: open | closed}`; the first role is the administrator, the
+//!   only one holding every scope; another role holds the scopes `scopes` grants it, none
+//!   otherwise. Registration is closed unless `open`. Without it the roles are `admin` and
+//!   `user`.
 //! - `x-apigen-roles` (operation): the caller needs one of these roles.
 //! - `x-apigen-owner` (operation): non-admin callers reach only rows they own.
 //! - `x-apigen-rate-limit` (operation): `{per_minute: n, burst: m}`, a bucket of its own.
@@ -47,6 +50,8 @@ pub struct SecurityResolver {
     default_role: String,
     declared_scopes: Vec<String>,
     role_scopes: Option<IndexMap<String, Vec<String>>>,
+    /// `x-apigen-auth.registration: open`: anyone may create an account.
+    registration_open: bool,
     buckets: Vec<RateBucket>,
     requirements: Vec<Requirement>,
     route_creds: Vec<RouteCreds>,
@@ -90,6 +95,7 @@ impl SecurityResolver {
             default_role: String::new(),
             declared_scopes: vec![],
             role_scopes: None,
+            registration_open: false,
             buckets: vec![],
             requirements: vec![],
             route_creds: vec![],
@@ -198,6 +204,15 @@ impl SecurityResolver {
                 "name one of the declared roles",
             );
         }
+        r.registration_open = match auth.and_then(|a| a.get("registration")) {
+            None => false,
+            Some(Value::String(v)) if v == "open" => true,
+            Some(Value::String(v)) if v == "closed" => false,
+            Some(_) => {
+                r.error("/x-apigen-auth/registration", "`registration` is `open` or `closed`".into(), "`open`: anyone may sign up; `closed` (the default): an administrator creates accounts with `create-user`");
+                false
+            }
+        };
         r.role_scopes = auth
             .and_then(|a| a.get("scopes"))
             .and_then(Value::as_object)
@@ -459,13 +474,53 @@ impl SecurityResolver {
         })
     }
 
+    /// Warns, naming them, about operations only the administrator can call because they
+    /// need scopes no other role holds (`x-apigen-auth.scopes` grants scopes to roles).
+    fn warn_admin_only(&mut self, role_scopes: &[RoleScopes]) {
+        let holds = |scopes: &[String]| {
+            role_scopes.iter().any(|rs| {
+                rs.role != self.admin_role && scopes.iter().all(|s| rs.scopes.contains(s))
+            })
+        };
+        let admin_only: Vec<String> = self
+            .requirements
+            .iter()
+            .filter(|r| {
+                let scoped = r
+                    .alternatives
+                    .iter()
+                    .any(|a| a.iter().any(|n| !n.scopes.is_empty()));
+                scoped
+                    && !r.alternatives.iter().any(|a| {
+                        holds(&a.iter().flat_map(|n| n.scopes.clone()).collect::<Vec<_>>())
+                    })
+            })
+            .map(|r| r.operation.clone())
+            .collect();
+        if admin_only.is_empty() {
+            return;
+        }
+        let shown: Vec<&str> = admin_only.iter().take(8).map(String::as_str).collect();
+        let more = if admin_only.len() > shown.len() {
+            format!(" and {} more", admin_only.len() - shown.len())
+        } else {
+            String::new()
+        };
+        self.warn(
+            "/x-apigen-auth/scopes",
+            format!("{} operation(s) need OAuth2 scopes no role but the administrator holds, so only the administrator can call them: {}{more}", admin_only.len(), shown.join(", ")),
+            "grant scopes to roles with `x-apigen-auth: {scopes: {role: [scope, …]}}` (domain specs: `auth.scopes`)",
+        );
+    }
+
     pub fn admin_role(&self) -> &str {
         &self.admin_role
     }
 
-    /// The model's `Security`; `paths` are the contract's paths (the account routes must
-    /// not collide with them), `base` the domain spec's base path (or empty).
-    pub fn finish(mut self, paths: &[String], base: &str) -> Security {
+    /// The model's `Security` and every diagnostic about security; `paths` are the
+    /// contract's paths (the account routes must not collide with them), `base` the domain
+    /// spec's base path (or empty).
+    pub fn finish(mut self, paths: &[String], base: &str) -> (Security, Vec<Diagnostic>) {
         let mut prefix = format!("{}/auth", base.trim_end_matches('/'));
         if paths
             .iter()
@@ -473,17 +528,36 @@ impl SecurityResolver {
         {
             prefix = format!("{}/_auth", base.trim_end_matches('/'));
         }
-        let role_scopes = self
+        if self
+            .requirements
+            .iter()
+            .all(|r| r.alternatives.iter().any(|a| a.is_empty()))
+            && !self.requirements.is_empty()
+        {
+            self.diags.push(
+                Diagnostic::new(Severity::Warning, &self.file, "/security", "the contract declares no security: every operation is public")
+                    .hint("declare `components.securitySchemes` and a top-level `security` (domain specs: `access` rules) to require credentials"),
+            );
+        }
+        let role_scopes: Vec<RoleScopes> = self
             .roles
             .iter()
             .map(|role| RoleScopes {
                 role: role.clone(),
-                scopes: match &self.role_scopes {
-                    Some(m) if *role != self.admin_role => m.get(role).cloned().unwrap_or_default(),
-                    _ => self.declared_scopes.clone(),
+                // A role holds exactly the scopes the contract grants it; only the
+                // administrator (who passes every scope check anyway) holds them all.
+                scopes: if *role == self.admin_role {
+                    self.declared_scopes.clone()
+                } else {
+                    self.role_scopes
+                        .as_ref()
+                        .and_then(|m| m.get(role))
+                        .cloned()
+                        .unwrap_or_default()
                 },
             })
             .collect();
+        self.warn_admin_only(&role_scopes);
         let schemes: Vec<SecurityScheme> = self
             .schemes
             .iter()
@@ -526,13 +600,14 @@ impl SecurityResolver {
         let has_basic = used("Basic");
         let has_api_key = used("ApiKey");
         self.diags.dedup();
-        Security {
+        let security = Security {
             schemes,
             requirements: std::mem::take(&mut self.requirements),
             roles: self.roles.clone(),
             admin_role: self.admin_role.clone(),
             default_role: self.default_role.clone(),
             role_scopes,
+            registration_open: self.registration_open,
             buckets: std::mem::take(&mut self.buckets),
             auth_prefix: prefix,
             route_creds: std::mem::take(&mut self.route_creds),
@@ -540,7 +615,8 @@ impl SecurityResolver {
             probed,
             has_basic,
             has_api_key,
-        }
+        };
+        (security, std::mem::take(&mut self.diags))
     }
 }
 

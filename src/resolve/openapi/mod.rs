@@ -572,8 +572,8 @@ impl<'a> Resolver<'a> {
             .unwrap_or("")
             .to_string();
         let sec = self.sec.take().expect("security resolver present");
-        self.diags.extend(sec.diags.iter().cloned());
-        let security = sec.finish(&paths, &base);
+        let (security, sec_diags) = sec.finish(&paths, &base);
+        self.diags.extend(sec_diags);
         let list_wrappers = resources
             .iter()
             .flat_map(|r| r.operations.iter())
