@@ -26,7 +26,7 @@ pub enum Contract {
         version: String,
     },
     /// apigen's own domain spec (see `spec::DomainSpec` and `specs/domain-spec.schema.json`).
-    Domain(DomainSpec),
+    Domain(Box<DomainSpec>),
 }
 
 /// A loaded contract with its source text (kept to locate lines for diagnostics).
@@ -142,7 +142,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Loaded, Error> {
                 "see specs/domain-spec.schema.json for the fields a domain spec may have",
             )
         })?;
-        Contract::Domain(spec)
+        Contract::Domain(Box::new(spec))
     } else {
         return Err(fail(
             "",

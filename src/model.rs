@@ -633,6 +633,8 @@ pub struct Security {
     /// Some scheme is basic / an API key / a bearer token (tests set up those credentials).
     pub has_basic: bool,
     pub has_api_key: bool,
+    /// The request headers the contract's API keys travel in, lowercase (CORS allows them).
+    pub api_key_headers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -70,6 +70,7 @@ const STRING: Kind = Kind::String(StringRule {
     enum_values: &[],
     trim: false,
     lowercase: false,
+    allow_control: false,
 });
 static EMAIL: Schema = Schema {
     nullable: false,
@@ -81,6 +82,7 @@ static EMAIL: Schema = Schema {
         enum_values: &[],
         trim: true,
         lowercase: true,
+        allow_control: false,
     }),
 };
 /// 8 to 128 characters (NIST SP 800-63B §3.1.1.2 minimum; the cap bounds hashing cost).
@@ -94,6 +96,7 @@ static PASSWORD: Schema = Schema {
         enum_values: &[],
         trim: false,
         lowercase: false,
+        allow_control: false,
     }),
 };
 static TOKEN: Schema = Schema {
@@ -106,6 +109,7 @@ static TOKEN: Schema = Schema {
         enum_values: &[],
         trim: false,
         lowercase: false,
+        allow_control: false,
     }),
 };
 static NAME: Schema = Schema {
@@ -122,6 +126,7 @@ static WORD: Schema = Schema {
         enum_values: &[],
         trim: false,
         lowercase: false,
+        allow_control: false,
     }),
 };
 static WORDS: Schema = Schema {

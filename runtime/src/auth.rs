@@ -609,7 +609,8 @@ async fn basic_login(state: &AppState, encoded: &str) -> Option<Caller> {
 
 /// What `evaluate` decided.
 enum Decision {
-    Admit(Caller),
+    /// Admitted; the flag says a cookie carried the credential that admitted the caller.
+    Admit(Caller, bool),
     /// 401; the flag says a presented bearer token was invalid (RFC 6750 §3.1 `invalid_token`).
     Unauthenticated(bool),
     Forbidden,
@@ -623,7 +624,7 @@ async fn evaluate(
 ) -> Decision {
     let mut presented = Presented::new();
     let mut forbidden = false;
-    let mut admitted: Option<Caller> = None;
+    let mut admitted: Option<(Caller, bool)> = None;
     // Alternatives with credentials first: a caller who presents one is treated as who
     // they are, even where anonymous callers are also welcome.
     let ordered = requirement
@@ -649,7 +650,16 @@ async fn evaluate(
                 && (requirement.roles.is_empty()
                     || requirement.roles.iter().any(|r| caller.has_role(r))));
         if scoped && role_ok {
-            admitted = Some(caller);
+            let by_cookie = alternative.iter().any(|n| {
+                matches!(
+                    n.scheme.kind,
+                    SchemeKind::ApiKey {
+                        location: Location::Cookie,
+                        ..
+                    }
+                )
+            });
+            admitted = Some((caller, by_cookie));
             break;
         }
         if caller.via == Via::Anonymous {
@@ -663,9 +673,32 @@ async fn evaluate(
         return Decision::Unauthenticated(matches!(presented.bearer, Some(Found::Invalid)));
     }
     match admitted {
-        Some(c) => Decision::Admit(c),
+        Some((c, by_cookie)) => Decision::Admit(c, by_cookie),
         None if forbidden => Decision::Forbidden,
         None => Decision::Unauthenticated(false),
+    }
+}
+
+/// Whether a request whose credential is a cookie may go on (CSRF defence, as the OWASP
+/// Cross-Site Request Forgery Prevention Cheat Sheet describes): safe methods always; a
+/// state-changing one only when the browser says it comes from this site
+/// (`Sec-Fetch-Site: same-origin` or `none`) or names an `Origin` among `allowed`
+/// (`CORS_ALLOWED_ORIGINS`). A client that sends neither header is no browser, and cannot
+/// be made to send the cookie by another site.
+pub fn cookie_request_allowed(
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+    allowed: &[String],
+) -> bool {
+    if method.is_safe() {
+        return true;
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let allowed_origin = origin.is_some_and(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o)));
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some("same-origin" | "none") => true,
+        Some(_) => allowed_origin,
+        None => origin.is_none() || allowed_origin,
     }
 }
 
@@ -738,13 +771,42 @@ pub fn forwarded_client<'a>(
 pub struct Guard {
     pub state: AppState,
     pub requirement: &'static Requirement,
+    /// `Vary` of the operation's answers: the headers its credentials travel in (RFC 9110
+    /// §12.5.5), so no cache serves one caller's answer to another; `None` when it takes
+    /// no credential.
+    vary: Option<HeaderValue>,
 }
 
 impl Guard {
     pub fn new(state: &AppState, requirement: &'static Requirement) -> Guard {
+        let mut names: Vec<&str> = Vec::new();
+        for need in requirement.alternatives.iter().flat_map(|a| a.iter()) {
+            let name = match need.scheme.kind {
+                SchemeKind::Bearer | SchemeKind::Basic => "authorization",
+                SchemeKind::ApiKey {
+                    location: Location::Header,
+                    param,
+                } => param,
+                SchemeKind::ApiKey {
+                    location: Location::Cookie,
+                    ..
+                } => "cookie",
+                SchemeKind::ApiKey {
+                    location: Location::Query,
+                    ..
+                } => continue,
+            };
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                names.push(name);
+            }
+        }
+        let vary = (!names.is_empty())
+            .then(|| HeaderValue::from_str(&names.join(", ")).ok())
+            .flatten();
         Guard {
             state: state.clone(),
             requirement,
+            vary,
         }
     }
 }
@@ -805,11 +867,17 @@ where
     S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
 {
     match admit(&guard, req).await {
-        Ok((req, verdict)) => {
-            let res = match handler.call(req).await {
+        Ok((req, verdict, authenticated)) => {
+            let mut res = match handler.call(req).await {
                 Ok(res) => res,
                 Err(never) => match never {},
             };
+            // An answer for one authenticated caller must not be stored for another
+            // (RFC 9111 §5.2.2.5), unless the handler chose its own caching.
+            if authenticated && !res.headers().contains_key(header::CACHE_CONTROL) {
+                res.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
             answered(&guard, &verdict, res)
         }
         Err(refusal) => refusal,
@@ -821,7 +889,7 @@ where
 async fn admit(
     guard: &Guard,
     mut req: Request,
-) -> Result<(Request, crate::ratelimit::Verdict), Response> {
+) -> Result<(Request, crate::ratelimit::Verdict, bool), Response> {
     let state = &guard.state;
     let requirement = guard.requirement;
     // A password costs an argon2 verification: guessing is charged to the client's address
@@ -842,7 +910,7 @@ async fn admit(
     }
     let decision = evaluate(state, requirement, req.headers(), req.uri().query()).await;
     let key = match &decision {
-        Decision::Admit(c) => match (&c.via, c.subject) {
+        Decision::Admit(c, _) => match (&c.via, c.subject) {
             (Via::ApiKey(id), _) => RateKey::ApiKey(*id),
             (Via::AccessToken | Via::Password, Some(s)) => RateKey::User(s),
             _ => client_address(state, &req),
@@ -854,15 +922,29 @@ async fn admit(
         return Err(too_many_requests(&verdict));
     }
     let refusal = match decision {
-        Decision::Admit(caller) => {
+        Decision::Admit(_, true)
+            if !cookie_request_allowed(
+                req.method(),
+                req.headers(),
+                &state.config.cors_allowed_origins,
+            ) =>
+        {
+            tracing::warn!(
+                operation = requirement.operation,
+                "cross-site request with a cookie credential refused"
+            );
+            ApiError::Forbidden.into_response()
+        }
+        Decision::Admit(caller, _) => {
             tracing::debug!(operation = requirement.operation, subject = ?caller.subject, "authorised");
+            let authenticated = caller.via != Via::Anonymous;
             if !requirement.strip_query.is_empty() {
                 if let Some(q) = req.uri().query().map(String::from) {
                     strip_key_params(&mut req, &q, requirement.strip_query);
                 }
             }
             req.extensions_mut().insert(caller);
-            return Ok((req, verdict));
+            return Ok((req, verdict, authenticated));
         }
         Decision::Unauthenticated(invalid_token) => {
             let mut res = ApiError::Unauthorized.into_response();
@@ -881,6 +963,9 @@ async fn admit(
 /// line written by the outermost middleware, the operation's name.
 fn answered(guard: &Guard, verdict: &crate::ratelimit::Verdict, mut res: Response) -> Response {
     verdict.write_headers(res.headers_mut());
+    if let Some(vary) = &guard.vary {
+        res.headers_mut().append(header::VARY, vary.clone());
+    }
     res.extensions_mut()
         .insert(crate::observability::Operation(guard.requirement.operation));
     res
@@ -1306,6 +1391,123 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn answers_to_authenticated_callers_are_not_stored_and_vary_on_the_credential() {
+        let app = app().await;
+        let r = app
+            .send_raw(
+                "GET",
+                "/editors",
+                None,
+                &[("authorization", &app.admin.token)],
+            )
+            .await;
+        assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(r.headers[header::VARY], "authorization");
+        let r = app
+            .send_raw("GET", "/keyed", None, &[("x-api-key", &app.admin.api_key)])
+            .await;
+        assert_eq!(r.headers[header::VARY], "x-api-key");
+        let r = app.send_raw("GET", "/public", None, &[]).await;
+        assert!(
+            r.headers.get(header::CACHE_CONTROL).is_none(),
+            "an anonymous answer may be cached"
+        );
+        let r = app.send_raw("GET", "/optional", None, &[]).await;
+        assert_eq!(
+            r.headers[header::VARY],
+            "authorization",
+            "it would differ for a caller with a token"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_changing_request_authenticated_by_a_cookie_must_come_from_this_site() {
+        let app = app_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example")]).await;
+        let (key, _) =
+            crate::accounts::issue_api_key(&app.state, "browser", &strings(&["reader"]), &[], None)
+                .await
+                .unwrap();
+        let cookie = format!("session_key={key}");
+        let post = |extra: &'static [(&'static str, &'static str)]| {
+            let mut h = vec![("cookie", cookie.as_str())];
+            h.extend_from_slice(extra);
+            h
+        };
+        for (headers, want) in [
+            (
+                post(&[("sec-fetch-site", "cross-site")]),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                post(&[("origin", "https://evil.example")]),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                post(&[
+                    ("sec-fetch-site", "same-site"),
+                    ("origin", "https://other.example"),
+                ]),
+                StatusCode::FORBIDDEN,
+            ),
+            (post(&[("sec-fetch-site", "same-origin")]), StatusCode::OK),
+            (
+                post(&[
+                    ("sec-fetch-site", "cross-site"),
+                    ("origin", "https://app.example"),
+                ]),
+                StatusCode::OK,
+            ),
+            (post(&[]), StatusCode::OK),
+        ] {
+            let r = app.send_raw("POST", "/cookie", None, &headers).await;
+            assert_eq!(r.status, want, "{headers:?}: {}", r.body);
+        }
+        let r = app
+            .send_raw(
+                "GET",
+                "/cookie",
+                None,
+                &post(&[("sec-fetch-site", "cross-site")]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "a safe method needs no check");
+    }
+
+    #[tokio::test]
+    async fn cors_allows_only_the_headers_the_service_reads() {
+        let app = app_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example")]).await;
+        let preflight = |h: &'static str| {
+            [
+                ("origin", "https://app.example"),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", h),
+            ]
+        };
+        let r = app
+            .send_raw(
+                "OPTIONS",
+                "/echo",
+                None,
+                &preflight("content-type,x-api-key"),
+            )
+            .await;
+        let allowed = r.headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .to_string();
+        for h in [
+            "authorization",
+            "content-type",
+            "x-api-key",
+            "idempotency-key",
+        ] {
+            assert!(allowed.contains(h), "{h} in {allowed}");
+        }
+        assert!(!allowed.contains('*'), "{allowed}");
+        assert!(!allowed.contains("x-evil"));
+    }
+
+    #[tokio::test]
     async fn every_answer_carries_the_security_headers_and_a_request_id() {
         let app = app().await;
         let r = app
@@ -1314,6 +1516,15 @@ mod tests {
         assert_eq!(r.headers["x-content-type-options"], "nosniff");
         assert_eq!(r.headers["x-frame-options"], "DENY");
         assert_eq!(r.headers["x-request-id"], "abc-123");
+        assert_eq!(
+            r.headers[header::CONTENT_SECURITY_POLICY],
+            "default-src 'none'; frame-ancestors 'none'"
+        );
+        let docs = app.send_raw("GET", "/docs", None, &[]).await;
+        assert!(docs.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("style-src 'unsafe-inline'"));
         let r = app.send_raw("GET", "/no/such/route", None, &[]).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
         assert!(Uuid::parse_str(r.headers["x-request-id"].to_str().unwrap()).is_ok());

@@ -44,6 +44,22 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed by CORS (default: none).
     pub cors_allowed_origins: Vec<String>,
+    /// `CORS_ALLOWED_HEADERS`: comma-separated request headers a cross-origin caller may
+    /// send (default: the headers the service reads: `authorization`, `content-type`,
+    /// `x-request-id`, `if-match`, `if-none-match`, `idempotency-key`, and the header of
+    /// every API-key scheme of the contract, which is always added).
+    pub cors_allowed_headers: Vec<String>,
+    /// `HEADER_READ_TIMEOUT_SECS`: a client must send a request's whole header within this
+    /// long of connecting or of the previous answer; slower connections, and keep-alive
+    /// connections idle this long, are closed (default 10).
+    pub header_read_timeout: Duration,
+    /// `MAX_CONNECTIONS`: connections held at once; more wait in the listen backlog
+    /// (default 1024).
+    pub max_connections: usize,
+    /// `METRICS_TOKEN`: when set, `/metrics` answers only requests bearing
+    /// `Authorization: Bearer <METRICS_TOKEN>` (default: unset, `/metrics` is public; keep
+    /// it off the public network then).
+    pub metrics_token: Option<Secret>,
     /// `SHUTDOWN_GRACE_SECS`: how long shutdown waits for in-flight requests (default 30).
     pub shutdown_grace: Duration,
     /// `APP_ENV`: `production` (default) or `development`. Development alone may run
@@ -120,6 +136,15 @@ fn weak(secret: &str) -> bool {
         .any(|p| lower.contains(p))
 }
 
+/// A comma-separated list, its items trimmed and lowercased, blanks left out.
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
 /// A variable's trimmed value; unset and blank are the same.
 fn text(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     lookup(name)
@@ -192,6 +217,10 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .map(String::from)
                 .collect(),
+            cors_allowed_headers: list(var("CORS_ALLOWED_HEADERS").as_deref().unwrap_or("authorization,content-type,x-request-id,if-match,if-none-match,idempotency-key")),
+            header_read_timeout: Duration::from_secs(setting(lookup, "HEADER_READ_TIMEOUT_SECS", 10u64)?.max(1)),
+            max_connections: setting(lookup, "MAX_CONNECTIONS", 1024usize)?.max(1),
+            metrics_token: var("METRICS_TOKEN").map(Secret::new),
             shutdown_grace: Duration::from_secs(setting(lookup, "SHUTDOWN_GRACE_SECS", 30)?),
             development,
             jwt_secret,

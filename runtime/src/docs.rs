@@ -22,6 +22,10 @@ async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-async fn docs(State(state): State<AppState>) -> Html<&'static str> {
-    Html(state.service.docs_html)
+/// The reference page: its own styles inline and nothing else loaded, framed by no one.
+async fn docs(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")],
+        Html(state.service.docs_html),
+    )
 }

@@ -119,6 +119,13 @@ impl Around for Edge {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         );
+        // JSON answers load nothing: the strictest policy (a page of the service sets its own).
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+            );
+        }
         if let Some(hsts) = self.hsts {
             headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts);
         }

@@ -28,14 +28,25 @@ pub fn path<T: DeserializeOwned>(
     params(pairs, schema)
 }
 
-/// Query parameters from the raw query string (`a=1&b=x`).
+/// The most query parameters one request may carry; more are refused (400) before any is
+/// read into a value.
+pub const MAX_QUERY_PARAMS: usize = 100;
+
+/// Query parameters from the raw query string (`a=1&b=x`). Errors: more than
+/// [`MAX_QUERY_PARAMS`] of them (400), or values that break the schema.
 pub fn query<T: DeserializeOwned>(
     raw: Option<&str>,
     schema: &'static Schema,
 ) -> Result<T, ApiError> {
-    let pairs = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .take(MAX_QUERY_PARAMS + 1)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
+    if pairs.len() > MAX_QUERY_PARAMS {
+        return Err(ApiError::BadRequest(format!(
+            "too many query parameters: at most {MAX_QUERY_PARAMS}"
+        )));
+    }
     params(pairs, schema)
 }
 
@@ -201,5 +212,18 @@ mod tests {
             serde_json::json!({}),
             "a merge patch may leave required members out"
         );
+    }
+
+    #[test]
+    fn query_strings_are_capped_before_they_are_read() {
+        static OPEN: Schema = Schema::object(Additional::Allow, &[]);
+        let many: Vec<String> = (0..3_000).map(|i| format!("p{i}=x")).collect();
+        let raw = many.join("&");
+        match query::<serde_json::Value>(Some(&raw), &OPEN) {
+            Err(ApiError::BadRequest(m)) => assert!(m.contains("too many query parameters"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let fits = many[..MAX_QUERY_PARAMS].join("&");
+        assert!(query::<serde_json::Value>(Some(&fits), &OPEN).is_ok());
     }
 }

@@ -50,6 +50,7 @@ pub const fn service() -> Service {
         errors: &ErrorFormat::APIGEN,
         roles: &ROLES,
         buckets: BUCKETS,
+        api_key_headers: &["x-api-key"],
         auth_prefix: "/auth",
         registration_open: true,
         openapi_json: "{\"openapi\":\"3.0.3\"}",
@@ -74,6 +75,13 @@ pub static QUERY_KEY: Scheme = Scheme {
     kind: SchemeKind::ApiKey {
         location: Location::Query,
         param: "api_key",
+    },
+};
+pub static COOKIE_KEY: Scheme = Scheme {
+    name: "cookieKey",
+    kind: SchemeKind::ApiKey {
+        location: Location::Cookie,
+        param: "session_key",
     },
 };
 pub static BASIC: Scheme = Scheme {
@@ -144,6 +152,15 @@ pub static PASSWORD: Requirement = requirement(
     &[],
     &DEFAULT,
 );
+pub static BY_COOKIE: Requirement = requirement(
+    "byCookie",
+    &[&[Need {
+        scheme: &COOKIE_KEY,
+        scopes: &[],
+    }]],
+    &[],
+    &DEFAULT,
+);
 pub static NOBODY: Requirement = requirement("nobody", &[], &[], &DEFAULT);
 pub static LIMITED: Requirement = requirement("limited", &[&[]], &[], &TIGHT);
 pub static OPTIONAL: Requirement = requirement(
@@ -196,6 +213,11 @@ fn routes(state: &AppState) -> Router<AppState> {
         .route("/nobody", get(whoami.layer(Guard::new(state, &NOBODY))))
         .route("/limited", get(whoami.layer(Guard::new(state, &LIMITED))))
         .route("/optional", get(whoami.layer(Guard::new(state, &OPTIONAL))))
+        .route(
+            "/cookie",
+            get(whoami.layer(Guard::new(state, &BY_COOKIE)))
+                .post(whoami.layer(Guard::new(state, &BY_COOKIE))),
+        )
         .route("/echo", post(echo.layer(Guard::new(state, &PUBLIC))))
 }
 

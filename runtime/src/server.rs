@@ -5,10 +5,19 @@ use crate::edge::Edge;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{accounts, db, docs, health, observability, Service};
-use axum::extract::DefaultBodyLimit;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::http::HeaderValue;
 use axum::Router;
-use tower::ServiceBuilder;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tower::{service_fn, ServiceBuilder, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// The whole HTTP surface: the contract's `routes` (each behind its security guard), the
@@ -33,11 +42,36 @@ pub fn app(state: &AppState, routes: Router<AppState>) -> Router {
     let router = if origins.is_empty() {
         router
     } else {
+        use axum::http::{HeaderName, Method};
+        let configured = state.config.cors_allowed_headers.iter().map(String::as_str);
+        let headers: Vec<HeaderName> = configured
+            .chain(state.service.api_key_headers.iter().copied())
+            .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+            .collect();
+        let exposed = [
+            "etag",
+            "location",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "retry-after",
+            "x-request-id",
+        ]
+        .map(HeaderName::from_static);
         router.layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
-                .allow_methods(tower_http::cors::Any)
-                .allow_headers(tower_http::cors::Any),
+                .allow_methods([
+                    Method::GET,
+                    Method::HEAD,
+                    Method::POST,
+                    Method::PUT,
+                    Method::PATCH,
+                    Method::DELETE,
+                    Method::OPTIONS,
+                ])
+                .allow_headers(headers)
+                .expose_headers(exposed),
         )
     };
     // One layer call, so each request passes one wrapper rather than one per concern.
@@ -86,22 +120,97 @@ pub async fn run(
             limiter.prune();
         }
     });
-    let app =
-        app(&state, routes(&state)).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: draining in-flight requests");
-        let _ = tx.send(());
-    });
-    let server = tokio::spawn(async move { server.await });
-    let _ = rx.await;
-    match tokio::time::timeout(grace, server).await {
-        Ok(joined) => joined??,
-        Err(_) => tracing::warn!("shutdown grace period elapsed; exiting with requests in flight"),
-    }
+    let app = app(&state, routes(&state));
+    let limits = Limits::from(&state.config);
+    serve(listener, app, limits, grace, shutdown_signal()).await;
     pool.close().await;
     Ok(())
+}
+
+/// How connections are held: the defences against clients that open many connections or
+/// send their requests slowly (slowloris).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A client must send a request's whole header within this long of the connection
+    /// opening or of the previous answer on it; else the connection is closed. This also
+    /// ends idle keep-alive connections.
+    pub header_read_timeout: Duration,
+    /// Connections held at once; past it new ones wait in the listen backlog until one ends.
+    pub max_connections: usize,
+}
+
+impl From<&Config> for Limits {
+    fn from(config: &Config) -> Limits {
+        Limits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+        }
+    }
+}
+
+/// Serves `app` on `listener` over HTTP/1.1 until `shutdown` completes, then stops
+/// accepting, lets every connection finish the request it is serving (idle ones close at
+/// once), and returns when they have, or after `grace`. Each request carries
+/// [`ConnectInfo`] with the peer's address. Errors accepting a connection (out of file
+/// descriptors) are logged and retried after a pause; they never stop the server.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    grace: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // A slot first, so a full server leaves new connections in the backlog rather
+        // than accepting and dropping them.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |mut req: axum::http::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(req.map(Body::new))
+        });
+        let conn = graceful
+            .watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: draining in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!("shutdown grace period elapsed; exiting with requests in flight");
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -154,7 +263,186 @@ mod tests {
         app.state.db.close().await;
         assert_eq!(
             app.send("GET", "/readyz", None).await.status,
+            StatusCode::OK,
+            "a probe is reused for a second"
+        );
+        tokio::time::sleep(crate::health::READINESS_TTL + std::time::Duration::from_millis(100))
+            .await;
+        assert_eq!(
+            app.send("GET", "/readyz", None).await.status,
             StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[tokio::test]
+    async fn metrics_need_the_token_when_one_is_set() {
+        let app = app_with(&[("METRICS_TOKEN", "m3tr1cs-t0ken-for-the-scraper")]).await;
+        assert_eq!(
+            app.send("GET", "/metrics", None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let wrong = app
+            .send_with(
+                "GET",
+                "/metrics",
+                None,
+                &[("authorization", "Bearer m3tr1cs-t0ken-for-the-scrapeX")],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let right = app
+            .send_with(
+                "GET",
+                "/metrics",
+                None,
+                &[("authorization", "Bearer m3tr1cs-t0ken-for-the-scraper")],
+            )
+            .await;
+        assert_eq!(right.status, StatusCode::OK);
+    }
+
+    /// A server on a free loopback port with `limits`; returns its address and the sender
+    /// that shuts it down.
+    async fn listen(
+        limits: super::Limits,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let app = app().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(super::serve(
+            listener,
+            app.router.clone(),
+            limits,
+            std::time::Duration::from_secs(5),
+            async {
+                let _ = rx.await;
+            },
+        ));
+        (addr, tx, server)
+    }
+
+    /// Reads until the peer closes the connection or `within` passes; true when it closed.
+    async fn closed_within(
+        stream: &mut tokio::net::TcpStream,
+        within: std::time::Duration,
+    ) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 4096];
+        tokio::time::timeout(within, async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    #[tokio::test]
+    async fn slow_headers_and_idle_connections_are_cut_off() {
+        use std::time::Duration;
+        use tokio::io::AsyncWriteExt;
+        let limits = super::Limits {
+            header_read_timeout: Duration::from_millis(500),
+            max_connections: 16,
+        };
+        let (addr, _stop, _server) = listen(limits).await;
+        // A client dripping one header line at a time never finishes its header.
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = slow.write_all(b"X-Drip: 1\r\n").await;
+        assert!(
+            closed_within(&mut slow, Duration::from_secs(3)).await,
+            "a dripping header was not cut off"
+        );
+        // A keep-alive connection left idle after its answer is closed too.
+        let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        assert!(
+            closed_within(&mut idle, Duration::from_secs(3)).await,
+            "an idle connection stayed open"
+        );
+        // A prompt client is served.
+        let mut prompt = tokio::net::TcpStream::connect(addr).await.unwrap();
+        prompt
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut prompt, &mut answer)
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn connections_past_the_cap_wait_for_a_free_slot() {
+        use std::time::Duration;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limits = super::Limits {
+            header_read_timeout: Duration::from_secs(30),
+            max_connections: 1,
+        };
+        let (addr, _stop, _server) = listen(limits).await;
+        let holder = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut waiting = tokio::net::TcpStream::connect(addr).await.unwrap();
+        waiting
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 64];
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), waiting.read(&mut buf))
+                .await
+                .is_err(),
+            "a connection past the cap was served"
+        );
+        drop(holder);
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(3), waiting.read_to_string(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn shutdown_closes_idle_connections_and_stops_accepting() {
+        use std::time::Duration;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limits = super::Limits {
+            header_read_timeout: Duration::from_secs(30),
+            max_connections: 16,
+        };
+        let (addr, stop, server) = listen(limits).await;
+        let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        assert!(idle.read(&mut buf).await.unwrap() > 0);
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(3), server)
+            .await
+            .expect("shutdown waited on an idle connection")
+            .unwrap();
+        assert!(closed_within(&mut idle, Duration::from_secs(1)).await);
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "still accepting after shutdown"
         );
     }
 

@@ -22,6 +22,8 @@ pub struct Service {
     pub errors: &'static ErrorFormat,
     /// The contract's roles and the scopes each role's tokens carry.
     pub roles: &'static Roles,
+    /// The request headers the contract's API keys travel in (CORS allows them).
+    pub api_key_headers: &'static [&'static str],
     /// The rate-limit buckets the contract declares (`x-apigen-rate-limit`).
     pub buckets: &'static [&'static Bucket],
     /// Path prefix of the account routes (`/api/v1/auth`).

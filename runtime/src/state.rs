@@ -24,6 +24,8 @@ pub struct Shared {
     pub hashing: Arc<tokio::sync::Semaphore>,
     /// Access tokens revoked before they expire.
     pub revocations: Revocations,
+    /// The last `/readyz` probe, reused for a second.
+    pub readiness: crate::health::Readiness,
 }
 
 impl std::ops::Deref for AppState {
@@ -55,6 +57,7 @@ impl AppState {
             service,
             hashing,
             revocations,
+            readiness: crate::health::Readiness::default(),
         })))
     }
 }

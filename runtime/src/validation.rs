@@ -40,6 +40,10 @@ pub struct StringRule {
     pub enum_values: &'static [&'static str],
     pub trim: bool,
     pub lowercase: bool,
+    /// Control characters other than tab, line feed and carriage return are accepted
+    /// (`x-apigen-control-characters: true`); refused by default, as PostgreSQL cannot even
+    /// store NUL.
+    pub allow_control: bool,
 }
 
 pub struct NumberRule {
@@ -158,6 +162,7 @@ impl StringRule {
         enum_values: &[],
         trim: false,
         lowercase: false,
+        allow_control: false,
     };
 }
 
@@ -294,15 +299,28 @@ fn join(path: &str, name: &str) -> String {
     }
 }
 
+/// The most field errors one answer lists; past it a last entry says more were found, and
+/// the rest are not reported (an 85,000-member body would otherwise get a 4 MB answer).
+pub const MAX_FIELD_ERRORS: usize = 100;
+
 fn err(errors: &mut Vec<FieldError>, path: &str, issue: impl Into<String>) {
-    errors.push(FieldError {
-        field: if path.is_empty() {
-            "body".to_string()
-        } else {
-            path.to_string()
-        },
-        issue: issue.into(),
-    });
+    match errors.len() {
+        n if n < MAX_FIELD_ERRORS => errors.push(FieldError {
+            field: if path.is_empty() {
+                "body".to_string()
+            } else {
+                path.to_string()
+            },
+            issue: issue.into(),
+        }),
+        n if n == MAX_FIELD_ERRORS => errors.push(FieldError {
+            field: "body".to_string(),
+            issue: format!(
+                "more problems were found; only the first {MAX_FIELD_ERRORS} are listed"
+            ),
+        }),
+        _ => {}
+    }
 }
 
 fn check(
@@ -476,6 +494,9 @@ fn check_string(rule: &StringRule, value: &mut Value, path: &str, errors: &mut V
     if rule.lowercase {
         s = s.to_lowercase();
     }
+    if !rule.allow_control && s.chars().any(forbidden_control) {
+        err(errors, path, "must not contain control characters");
+    }
     let len = s.chars().count() as u64;
     if let Some(m) = rule.min_length.filter(|m| len < *m) {
         err(
@@ -554,16 +575,26 @@ fn uuid_ok(s: &str) -> bool {
         })
 }
 
+/// An address by RFC 5322's `addr-spec` (the `email_address` crate), with a dotted domain:
+/// `user@localhost` and quoted local parts with spaces are not what a service means by an
+/// email address.
 fn email_ok(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else {
         return false;
     };
-    !local.is_empty()
+    email_address::EmailAddress::is_valid(s)
+        && !local.is_empty()
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !s.chars().any(char::is_whitespace)
         && s.len() <= 254
+}
+
+/// A control character a text may not hold: C0 but tab, line feed and carriage return; DEL;
+/// C1.
+fn forbidden_control(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{7f}'
 }
 
 fn uri_ok(s: &str) -> bool {
@@ -692,6 +723,7 @@ mod tests {
             enum_values: &[],
             trim: true,
             lowercase: false,
+            allow_control: false,
         }),
     };
     static AGE: Schema = Schema {
@@ -761,6 +793,44 @@ mod tests {
     }
 
     #[test]
+    fn caps_the_errors_reported() {
+        let mut body = serde_json::Map::new();
+        body.insert("name".into(), "ab".into());
+        for i in 0..5_000 {
+            body.insert(format!("unknown{i}"), i.into());
+        }
+        let got = issues(serde_json::Value::Object(body), Mode::Body);
+        assert_eq!(got.len(), MAX_FIELD_ERRORS + 1);
+        assert!(
+            got[MAX_FIELD_ERRORS].contains("more problems were found"),
+            "{:?}",
+            got.last()
+        );
+    }
+
+    #[test]
+    fn refuses_control_characters_unless_allowed() {
+        for bad in ["ab\u{0}c", "a\u{1b}[2J", "ab\u{7f}", "a\u{85}b"] {
+            let got = issues(serde_json::json!({"name": bad}), Mode::Body);
+            assert!(
+                got.iter().any(|e| e.contains("control characters")),
+                "{bad:?}: {got:?}"
+            );
+        }
+        static TEXT: Schema = Schema::string(StringRule::ANY);
+        let mut ok = serde_json::json!("line one\n\tline two\r\n");
+        assert!(validate(&TEXT, &mut ok, Mode::Body).is_ok());
+        static RAW: Schema = Schema::string(StringRule {
+            allow_control: true,
+            ..StringRule::ANY
+        });
+        let mut nul = serde_json::json!("a\u{0}b");
+        assert!(validate(&RAW, &mut nul, Mode::Body).is_ok());
+        let mut nul = serde_json::json!("a\u{0}b");
+        assert!(validate(&TEXT, &mut nul, Mode::Body).is_err());
+    }
+
+    #[test]
     fn applies_defaults_and_trims() {
         let mut v = serde_json::json!({"name": "  abc "});
         validate(&PERSON, &mut v, Mode::Body).unwrap();
@@ -784,6 +854,7 @@ mod tests {
     static EMAIL: Schema = Schema::string(StringRule {
         format: Some(Format::Email),
         lowercase: true,
+        allow_control: false,
         ..StringRule::ANY
     });
     static WHEN: Schema = Schema::string(StringRule {
@@ -877,6 +948,32 @@ mod tests {
         let mut v = serde_json::json!({"email": "Ada@Example.TEST", "when": "2026-01-02T03:04:05Z", "key": "0191b5a0-0000-7000-8000-000000000000", "status": "draft", "price": 2.5, "tags": ["a", "b"], "labels": {"x": "y"}, "secret": "s"});
         validate(&ITEM, &mut v, Mode::Body).unwrap();
         assert_eq!(v["email"], "ada@example.test");
+    }
+
+    #[test]
+    fn emails_follow_the_address_grammar() {
+        for good in [
+            "ada@example.test",
+            "a.b+tag@sub.example.org",
+            "o'neil@example.com",
+        ] {
+            assert!(email_ok(good), "{good}");
+        }
+        for bad in [
+            "ada@localhost",
+            "@example.com",
+            "ada@",
+            "a@@example.com",
+            "a b@example.com",
+            "ada@exa mple.com",
+            "ada@.example.com",
+            "ada@example.com.",
+            "ada..lovelace@example.com",
+            "\"a b\"@example",
+            "ada@example..com",
+        ] {
+            assert!(!email_ok(bad), "{bad} passed");
+        }
     }
 
     #[test]

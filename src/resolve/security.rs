@@ -599,6 +599,13 @@ impl SecurityResolver {
         };
         let has_basic = used("Basic");
         let has_api_key = used("ApiKey");
+        let mut api_key_headers: Vec<String> = schemes
+            .iter()
+            .filter(|s| s.kind == "ApiKey" && s.location == "Header")
+            .map(|s| s.param.to_ascii_lowercase())
+            .collect();
+        api_key_headers.sort();
+        api_key_headers.dedup();
         self.diags.dedup();
         let security = Security {
             schemes,
@@ -615,6 +622,7 @@ impl SecurityResolver {
             probed,
             has_basic,
             has_api_key,
+            api_key_headers,
         };
         (security, std::mem::take(&mut self.diags))
     }
