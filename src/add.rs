@@ -297,7 +297,11 @@ fn resource_spec(fields: &[NewField], owned: bool) -> ResourceSpec {
     for f in fields {
         let mut spec = FieldSpec {
             optional: f.optional,
-            unique: f.unique,
+            unique: if f.unique {
+                crate::spec::Unique::Global
+            } else {
+                crate::spec::Unique::No
+            },
             ..FieldSpec::default()
         };
         match f.kind.as_str() {

@@ -68,6 +68,9 @@ pub struct Model {
     pub account_tables_postgres: String,
     /// A route that takes a JSON body, for the 413/415/400 tests: (method, url).
     pub body_probe: Option<(String, String)>,
+    /// A `GET` URL of an operation that reads query parameters (the query-string cap test),
+    /// when there is one.
+    pub query_probe: Option<String>,
     /// Security schemes, roles and every operation's requirement.
     pub security: Security,
     /// How error bodies look: apigen's own, or the contract's error schema.
@@ -282,6 +285,9 @@ pub struct Entity {
     /// The columns the update statement sets, in placeholder order (the key, the creation
     /// time and the owner are never overwritten).
     pub update_columns: Vec<Column>,
+    /// The columns a replace (PUT) sets, when it must leave read-only ones alone (empty: it
+    /// sets `update_columns`, through `update`).
+    pub replace_columns: Vec<Column>,
     /// The column a list sorts on when the client asks for no order: the creation time when
     /// there is one, else the key.
     pub default_sort: String,
@@ -308,6 +314,9 @@ pub struct EntitySql {
     pub insert_without_key: String,
     /// Binds: `Entity::update_binds`, then the key.
     pub update: String,
+    /// Binds: `replace_columns` in order, then the key: an UPDATE that leaves the
+    /// read-only columns as they are (PUT cannot change what only the server sets).
+    pub replace: String,
     /// Binds: the key.
     pub delete: String,
 }
@@ -486,6 +495,9 @@ pub enum Source {
     Nothing,
     /// The type's default (the database or a later step sets it).
     Default,
+    /// A Rust expression: the contract's `default` of a read-only field, which requests
+    /// cannot set (`BookStatus::Draft`, `Some("new".to_string())`).
+    Value { expr: String },
 }
 
 /// How a create finds the key of its new row.
@@ -602,6 +614,10 @@ pub struct Operation {
     pub owner: bool,
     /// The default implementation reads its `caller` argument.
     pub caller_used: bool,
+    /// An owner-only custom action on one row (`POST /books/{id}/publish`): the path
+    /// struct's field holding the row's key. The handler loads the row through the owner
+    /// filter (another owner's row is 404) and hands it to the action. Empty otherwise.
+    pub owned_row: String,
 }
 
 /// The contract's security (OpenAPI 3.0.3 §4.7.27 Security Scheme Object, §4.7.30
@@ -866,6 +882,23 @@ pub struct ResourceTests {
     /// item operations (empty: no test), and those operations' methods.
     pub owner_role: String,
     pub owner_methods: Vec<String>,
+    /// Owner-only actions on one row the ownership test also calls: (method, URL with
+    /// `{key}`, body or empty).
+    pub owner_actions: Vec<OwnerAction>,
+    /// A field of the sample unique per owner (`x-apigen-unique: owner`) that the
+    /// ownership test has another owner reuse, or empty.
+    pub owner_unique_field: String,
+    /// A valid value of it (JSON text).
+    pub owner_unique_value: String,
+}
+
+/// An owner-only action the ownership test calls on another owner's row (404) and on the
+/// caller's own (not 404).
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnerAction {
+    pub method: String,
+    pub row_url: String,
+    pub body: String,
 }
 
 /// A referenced row a test creates first; its id goes into `field` of the sample.
@@ -898,6 +931,9 @@ pub struct StubCase {
     pub json_body: bool,
     pub method: String,
     pub url: String,
+    /// For an owner-only action on one row: the URL with `{key}` where the row's key goes
+    /// (the test creates the row first); empty otherwise.
+    pub row_url: String,
     pub body: String,
 }
 

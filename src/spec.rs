@@ -133,8 +133,14 @@ pub struct FieldSpec {
     /// The field may be left out (and is NULL in the table).
     #[serde(default)]
     pub optional: bool,
+    /// `true`: no two rows hold the same value; `owner`: no two rows of one owner do (an
+    /// owned resource only).
     #[serde(default)]
-    pub unique: bool,
+    pub unique: Unique,
+    /// Set by the server only: refused in request bodies (400), kept by PUT and PATCH, and
+    /// written by service code (an action). Needs a `default` or `optional: true`.
+    #[serde(default)]
+    pub read_only: bool,
     #[serde(default)]
     pub default: Option<serde_json::Value>,
     #[serde(default)]
@@ -158,4 +164,41 @@ pub struct FieldSpec {
     /// The field's previous name, so a migration renames the column instead of dropping it.
     #[serde(default)]
     pub renamed_from: Option<String>,
+}
+
+/// A field's uniqueness: `unique: true` (across the table) or `unique: owner` (among one
+/// owner's rows: another owner's value is neither refused nor revealed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Unique {
+    #[default]
+    No,
+    Global,
+    PerOwner,
+}
+
+impl Unique {
+    /// Unique in either sense.
+    pub fn any(self) -> bool {
+        self != Unique::No
+    }
+}
+
+impl<'de> Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Unique, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Scope(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Flag(true) => Ok(Unique::Global),
+            Raw::Flag(false) => Ok(Unique::No),
+            Raw::Scope(s) if s == "owner" => Ok(Unique::PerOwner),
+            Raw::Scope(s) if s == "global" => Ok(Unique::Global),
+            Raw::Scope(s) => Err(serde::de::Error::custom(format!(
+                "`unique: {s}` is not a uniqueness: write `true` (across the table) or `owner` (among one owner's rows)"
+            ))),
+        }
+    }
 }

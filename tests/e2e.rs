@@ -217,17 +217,28 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
         });
     }
     let work = tempfile::tempdir().expect("temp dir");
-    // The starter spec paged by number instead of cursor (`pagination: offset`).
+    // The starter spec paged by number instead of cursor (`pagination: offset`), with an
+    // owner-only action too (the handler loads the row through the owner filter).
     let offset_spec = work.path().join("bookstore-offset.yaml");
     let starter = std::fs::read_to_string(root().join("specs/bookstore.yaml")).unwrap();
-    std::fs::write(
-        &offset_spec,
-        starter.replace(
+    let variant = starter
+        .replace(
             "database: sqlite\n",
             "database: sqlite\npagination: offset\n",
-        ),
-    )
-    .unwrap();
+        )
+        .replace(
+            "    actions: [publish]\n",
+            "    actions: [publish, withdraw]\n",
+        )
+        .replace(
+            "      update: owner\n",
+            "      update: owner\n      withdraw: owner\n",
+        );
+    assert!(
+        variant.contains("withdraw: owner"),
+        "the starter spec changed shape"
+    );
+    std::fs::write(&offset_spec, variant).unwrap();
     cases.push(Case {
         name: "bookstore_offset".into(),
         spec: Some(offset_spec),

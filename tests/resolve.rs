@@ -381,6 +381,70 @@ resources:
 }
 
 #[test]
+fn read_only_and_per_owner_unique_fields() {
+    let spec = "name: shop
+auth: { roles: [admin, seller] }
+resources:
+  item:
+    owned: true
+    fields:
+      sku: { type: string, unique: owner }
+      state: { enum: [draft, live], default: draft, read_only: true }
+    access: { create: [seller], replace: owner, update: owner, read: owner, go_live: owner }
+    actions: [go_live]
+";
+    let m = check_ok(
+        "shop.yaml",
+        spec,
+        &[
+            // Unique among one owner's rows, not across the table.
+            r#"CREATE UNIQUE INDEX \"items_owner_id_sku_key\" ON \"items\" (\"owner_id\", \"sku\");"#,
+            // A create stores the default; the body cannot set it.
+            r#""from":"value","expr":"Some(ItemState::Draft)""#,
+        ],
+    );
+    let items = &m.resources[0];
+    let e = items.entity.as_ref().unwrap();
+    assert!(
+        !e.columns.iter().any(|c| c.unique),
+        "no table-wide UNIQUE column"
+    );
+    // PUT leaves the read-only column alone; service code writes it through `update`.
+    assert!(e.sql.update.contains("\"state\" ="), "{}", e.sql.update);
+    assert!(!e.sql.replace.contains("\"state\" ="), "{}", e.sql.replace);
+    let action = items
+        .operations
+        .iter()
+        .find(|o| o.operation_id == "goLiveItem")
+        .unwrap();
+    assert!(
+        action.owner && action.owned_row == "id",
+        "the action is owner-checked on its row"
+    );
+    check_err(
+        "shop.yaml",
+        "name: shop
+resources:
+  item:
+    fields:
+      sku: { type: string, unique: owner }
+      state: { type: string, read_only: true }
+",
+        &[
+            "/resources/item/fields/sku/unique",
+            "`unique: owner` on field `sku` of a resource that is not `owned`",
+            "/resources/item/fields/state/read_only",
+            "give it a `default`",
+        ],
+    );
+    check_err(
+        "shop.yaml",
+        "name: shop\nresources:\n  item:\n    fields:\n      sku: { type: string, unique: everyone }\n",
+        &["`unique: everyone` is not a uniqueness"],
+    );
+}
+
+#[test]
 fn owned_openapi_schemas_need_an_owner_property() {
     let text = format!("{HEAD}paths:\n  /things/{{id}}:\n    get:\n      parameters: [ {{ name: id, in: path, required: true, schema: {{ type: string, format: uuid }} }} ]\n      responses: {{ '200': {{ description: ok, content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Thing' }} }} }} }} }}\n  /things:\n    post:\n      requestBody: {{ content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Thing' }} }} }} }}\n      responses: {{ '201': {{ description: ok, content: {{ application/json: {{ schema: {{ $ref: '#/components/schemas/Thing' }} }} }} }} }}\ncomponents:\n  schemas:\n    Thing:\n      type: object\n      x-apigen-owned: true\n      properties:\n        id: {{ type: string, format: uuid, readOnly: true }}\n        name: {{ type: string }}\n");
     check_err(

@@ -9,7 +9,7 @@
 
 use super::names::{plural, snake_ident, with_article};
 use crate::diag::{ptr, Diagnostic, Severity};
-use crate::spec::{DomainSpec, FieldSpec, ResourceSpec};
+use crate::spec::{DomainSpec, FieldSpec, ResourceSpec, Unique};
 use heck::{ToLowerCamelCase, ToPascalCase};
 use serde_json::{json, Map, Value};
 
@@ -511,6 +511,23 @@ fn entity_schema(
         let Some(mut schema) = field_schema(spec, f, &fptr, file, diags) else {
             continue;
         };
+        if f.read_only && !f.optional && f.default.is_none() {
+            diags.push(
+                Diagnostic::new(Severity::Error, file, ptr(&fptr, "read_only"), format!("read-only field `{fname}` has no value to start with: requests cannot set it"))
+                    .hint("give it a `default`, or make it `optional: true`"),
+            );
+        }
+        if f.unique == Unique::PerOwner && !res.owned {
+            diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    file,
+                    ptr(&fptr, "unique"),
+                    format!("`unique: owner` on field `{fname}` of a resource that is not `owned`"),
+                )
+                .hint("add `owned: true` to the resource, or write `unique: true`"),
+            );
+        }
         let mut filter_schema = json!({"type": schema["type"].clone()});
         if let Some(fmt) = schema.get("format") {
             filter_schema["format"] = fmt.clone();
@@ -529,7 +546,7 @@ fn entity_schema(
         if f.enum_values.is_some() || f.reference.is_some() || f.ty.as_deref() == Some("boolean") {
             filters.push((name.clone(), filter_schema));
         }
-        if f.unique
+        if f.unique.any()
             || f.enum_values.is_some()
             || matches!(
                 f.ty.as_deref(),
@@ -796,8 +813,17 @@ fn field_schema(
     if f.optional {
         o.insert("nullable".into(), Value::Bool(true));
     }
-    if f.unique {
-        o.insert("x-apigen-unique".into(), Value::Bool(true));
+    match f.unique {
+        Unique::No => {}
+        Unique::Global => {
+            o.insert("x-apigen-unique".into(), Value::Bool(true));
+        }
+        Unique::PerOwner => {
+            o.insert("x-apigen-unique".into(), Value::from("owner"));
+        }
+    }
+    if f.read_only {
+        o.insert("readOnly".into(), Value::Bool(true));
     }
     if f.trim {
         o.insert("x-apigen-trim".into(), Value::Bool(true));

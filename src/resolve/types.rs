@@ -62,7 +62,10 @@ pub struct Prop {
     pub write_only: bool,
     pub default: Option<Value>,
     pub ty: Ty,
+    /// No two rows hold the same value (`x-apigen-unique: true`).
     pub unique: bool,
+    /// No two rows of one owner hold the same value (`x-apigen-unique: owner`).
+    pub unique_per_owner: bool,
     pub references: Option<String>,
     pub renamed_from: Option<String>,
 }
@@ -80,6 +83,9 @@ pub struct Node {
     pub enum_values: Vec<Value>,
     pub trim: bool,
     pub lowercase: bool,
+    /// Control characters are allowed (`x-apigen-control-characters: true`); refused by
+    /// default.
+    pub allow_control: bool,
     pub minimum: Option<f64>,
     pub maximum: Option<f64>,
     pub exclusive_minimum: bool,
@@ -495,6 +501,11 @@ impl<'a> TypeBuilder<'a> {
                         .and_then(Value::as_bool)
                         .unwrap_or(false);
                     n.lowercase = format == Some("email");
+                    n.allow_control = data
+                        .extensions
+                        .get("x-apigen-control-characters")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                     if let Some(p) = &st.pattern {
                         if pattern_compiles(p) {
                             self.nodes[node].pattern = Some(p.clone());
@@ -835,7 +846,8 @@ impl<'a> TypeBuilder<'a> {
                 write_only,
                 default,
                 ty: pt,
-                unique,
+                unique: unique.0,
+                unique_per_owner: unique.1,
                 references,
                 renamed_from,
             });
@@ -864,7 +876,7 @@ impl<'a> TypeBuilder<'a> {
         bool,
         Option<Value>,
         String,
-        bool,
+        (bool, bool),
         Option<String>,
         Option<String>,
     ) {
@@ -872,7 +884,17 @@ impl<'a> TypeBuilder<'a> {
             ReferenceOr::Item(s) => s.clone(),
             ReferenceOr::Reference { reference } => match self.deref_schema(reference, pointer) {
                 Some((_, s)) => s,
-                None => return (false, false, None, String::new(), false, None, None),
+                None => {
+                    return (
+                        false,
+                        false,
+                        None,
+                        String::new(),
+                        (false, false),
+                        None,
+                        None,
+                    )
+                }
             },
         };
         let d = &schema.schema_data;
@@ -882,9 +904,11 @@ impl<'a> TypeBuilder<'a> {
             d.write_only,
             d.default.clone(),
             d.description.clone().unwrap_or_default(),
-            ext("x-apigen-unique")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false),
+            match ext("x-apigen-unique") {
+                Some(Value::Bool(true)) => (true, false),
+                Some(Value::String(s)) if s == "owner" => (false, true),
+                _ => (false, false),
+            },
             ext("x-apigen-references").and_then(|v| v.as_str().map(String::from)),
             ext("x-apigen-renamed-from").and_then(|v| v.as_str().map(String::from)),
         )
@@ -1175,6 +1199,7 @@ impl<'a> TypeBuilder<'a> {
                 set("enum_values", enum_values());
                 set("trim", yes(n.trim));
                 set("lowercase", yes(n.lowercase));
+                set("allow_control", yes(n.allow_control));
             }
             "integer" | "number" => {
                 set("minimum", n.minimum.map(|v| format!("Some({v:?})")));
@@ -1424,7 +1449,14 @@ pub fn sample_pattern(
     use rand::distr::Distribution;
     use rand::SeedableRng;
     let matcher = PatternMatcher::new(pattern)?;
-    let gen = rand_regex::Regex::compile(pattern, 12).ok()?;
+    // The generator knows no anchors; OpenAPI patterns are usually `^…$` around the whole,
+    // which a generated string meets anyway (the matcher still checks the pattern as given).
+    let unanchored = pattern.strip_prefix('^').unwrap_or(pattern);
+    let unanchored = match unanchored.strip_suffix('$') {
+        Some(rest) if !rest.ends_with('\\') || rest.ends_with("\\\\") => rest,
+        _ => unanchored,
+    };
+    let gen = rand_regex::Regex::compile(unanchored, 12).ok()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed + variant);
     for _ in 0..200 {
         let s: String = gen.sample(&mut rng);
@@ -1459,5 +1491,20 @@ pub(crate) fn unbox(s: &ReferenceOr<Box<Schema>>) -> ReferenceOr<Schema> {
             reference: reference.clone(),
         },
         ReferenceOr::Item(b) => ReferenceOr::Item(b.as_ref().clone()),
+    }
+}
+
+#[cfg(test)]
+mod sample_tests {
+    #[test]
+    fn anchored_patterns_are_sampled() {
+        for p in ["^[0-9-]{10,17}$", "^[A-Z]{2,5}$", "[a-z]+", "^ab$", "^a\\$"] {
+            let s = super::sample_pattern(p, None, None, 0);
+            assert!(s.is_some(), "{p}");
+        }
+        assert_eq!(
+            super::sample_pattern("^a\\$", None, None, 0).as_deref(),
+            Some("a$")
+        );
     }
 }

@@ -336,6 +336,31 @@ impl Resolver<'_> {
                 ));
             }
         }
+        // `x-apigen-unique: owner`: unique among one owner's rows, a composite unique index
+        // (rows without an owner never clash: SQL treats NULLs as distinct).
+        let owned_table = self.raw_schema_flag(&e.ty.rust, "x-apigen-owned");
+        for (p, c) in props.iter().zip(rtype.fields.iter()) {
+            if !p.unique_per_owner {
+                continue;
+            }
+            let Some(col) = columns.iter().find(|x| x.field == c.name) else {
+                continue;
+            };
+            if owned_table && columns.iter().any(|x| x.name == "owner_id") {
+                indexes.push(format!(
+                    "CREATE UNIQUE INDEX \"{table}_owner_id_{c}_key\" ON \"{table}\" (\"owner_id\", \"{c}\");",
+                    c = col.name
+                ));
+            } else {
+                let pointer = self.schema_pointer(&e.ty.rust);
+                self.diag(
+                    Severity::Error,
+                    &ptr(&ptr(&ptr(&pointer, "properties"), &p.name), "x-apigen-unique"),
+                    format!("`{}` is unique per owner, but `{}` has no owner", p.name, e.ty.rust),
+                    "mark the schema `x-apigen-owned: true` with an `ownerId` property, or write `x-apigen-unique: true`",
+                );
+            }
+        }
         let database = self.database;
         let ph = move |i: usize| {
             if database == Database::Postgres {
@@ -374,12 +399,28 @@ impl Resolver<'_> {
             .filter(|c| c.field != created_field && c.name != owner_column)
             .cloned()
             .collect();
-        let assignments = updated
+        let set = |cols: &[Column]| {
+            cols.iter()
+                .enumerate()
+                .map(|(i, c)| format!("\"{}\" = {}", c.name, ph(i + 1)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let assignments = set(&updated);
+        // A replace (PUT) keeps what only the server sets: read-only columns other than the
+        // update time, which service code changes through `update`.
+        let server_set: Vec<&str> = props
             .iter()
-            .enumerate()
-            .map(|(i, c)| format!("\"{}\" = {}", c.name, ph(i + 1)))
-            .collect::<Vec<_>>()
-            .join(", ");
+            .zip(rtype.fields.iter())
+            .filter(|(p, f)| p.read_only && f.name != updated_field)
+            .map(|(_, f)| f.name.as_str())
+            .collect();
+        let replaced: Vec<Column> = updated
+            .iter()
+            .filter(|c| !server_set.contains(&c.field.as_str()))
+            .cloned()
+            .collect();
+        let replace_assignments = set(&replaced);
         // Owned tables: every keyed statement takes the owner filter as its last argument
         // (NULL: any owner), so another owner's row is simply not found.
         let owner_sql = |i: usize| {
@@ -412,6 +453,11 @@ impl Resolver<'_> {
                 ph(updated.len() + 1),
                 owner_sql(updated.len() + 2)
             ),
+            replace: format!(
+                "UPDATE \"{table}\" SET {replace_assignments} WHERE {key_sql} = {}{}{returning}",
+                ph(replaced.len() + 1),
+                owner_sql(replaced.len() + 2)
+            ),
             delete: format!(
                 "DELETE FROM \"{table}\" WHERE {key_sql} = {}{}",
                 ph(1),
@@ -436,6 +482,11 @@ impl Resolver<'_> {
             sql,
             sqlite_defs: vec![],
             postgres_defs: vec![],
+            replace_columns: if replaced.len() == updated.len() {
+                vec![]
+            } else {
+                replaced
+            },
             update_columns: updated,
             default_sort: String::new(),
             key_ref_ty: String::new(),

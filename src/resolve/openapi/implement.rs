@@ -301,6 +301,16 @@ impl Resolver<'_> {
                     into.model(&n);
                 }
             }
+            if let (false, Some(e)) = (op.owned_row.is_empty(), &res.entity) {
+                services.model(&e.type_name);
+            }
+            for a in op.assigns.iter().filter(|_| op.implemented) {
+                if let Source::Value { expr } = &a.source {
+                    for n in self.model_names(expr) {
+                        defaults.model(&n);
+                    }
+                }
+            }
         }
         let mut repository = Imports::default();
         if let Some(e) = &res.entity {

@@ -473,6 +473,14 @@ impl<'a> Resolver<'a> {
                     .sec
                     .as_mut()
                     .expect("security resolver present until run ends");
+                // An action on one row of an owned table can be owner-checked: the handler
+                // loads the row through the owner filter before the user's code runs.
+                let row_key = match &entity_model {
+                    Some(e) if owned && op.kind == OperationKind::Custom => {
+                        action_row_key(&o.path, coll, &op.path_params, &e.key_ty)
+                    }
+                    _ => String::new(),
+                };
                 let (guard, owner, access) = sec.operation(
                     &raw,
                     &o.pointer,
@@ -481,12 +489,15 @@ impl<'a> Resolver<'a> {
                     &op.method,
                     &op.route,
                     url,
-                    owned && op.implemented,
+                    owned && (op.implemented || !row_key.is_empty()),
                     &declared,
                 );
                 op.guard = guard;
                 op.owner = owner;
                 op.access = access;
+                if owner {
+                    op.owned_row = row_key;
+                }
                 op.caller_used =
                     op.implemented && (owner || (owned && op.kind == OperationKind::Create));
             }
@@ -564,6 +575,11 @@ impl<'a> Resolver<'a> {
                     .find(|s| s.json_body && !s.body.is_empty() && s.method != "GET")
                     .map(|s| (s.method.clone(), s.url.clone()))
             });
+        let query_probe = resources
+            .iter()
+            .flat_map(|r| r.operations.iter())
+            .filter(|o| o.implemented && o.method == "get" && !o.query_struct.is_empty())
+            .find_map(|o| self.sample_url(o));
         let paths: Vec<String> = api.paths.paths.keys().cloned().collect();
         let base = self
             .raw
@@ -621,6 +637,7 @@ impl<'a> Resolver<'a> {
             account_tables_sqlite: crate::runtime::account_tables(Database::Sqlite).into(),
             account_tables_postgres: crate::runtime::account_tables(Database::Postgres).into(),
             body_probe,
+            query_probe,
             security,
             errors,
             list_wrappers,
@@ -633,5 +650,31 @@ impl<'a> Resolver<'a> {
             },
             diagnostics: vec![],
         }
+    }
+}
+
+/// The path field holding the key of the row an action on `path` acts on: `path` is
+/// `{collection}/{param}/…` with `{param}` its last path parameter, of the key's type
+/// `key_ty`. Empty when the action is not on one row of the collection.
+fn action_row_key(path: &str, collection: &str, params: &[Param], key_ty: &str) -> String {
+    let Some(rest) = path
+        .strip_prefix(collection)
+        .and_then(|r| r.strip_prefix("/{"))
+    else {
+        return String::new();
+    };
+    let Some((name, tail)) = rest.split_once('}') else {
+        return String::new();
+    };
+    let Some(last) = params.last() else {
+        return String::new();
+    };
+    let last_name: String = serde_json::from_str(&last.name_lit).unwrap_or_default();
+    let one_row = tail.starts_with('/') && !tail.contains('{');
+    let key_fits = last.ty == key_ty || last.ty == format!("Option<{key_ty}>");
+    if one_row && last_name == name && key_fits {
+        last.field.clone()
+    } else {
+        String::new()
     }
 }

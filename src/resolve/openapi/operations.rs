@@ -360,6 +360,7 @@ impl Resolver<'_> {
                 default,
                 ty: ty.clone(),
                 unique: false,
+                unique_per_owner: false,
                 references: None,
                 renamed_from: None,
             });
@@ -484,6 +485,7 @@ impl Resolver<'_> {
             access: String::new(),
             owner: false,
             caller_used: false,
+            owned_row: String::new(),
         };
         // Decide whether the entity can serve this operation.
         if !reasons.is_empty() {
@@ -957,6 +959,10 @@ impl Resolver<'_> {
                 && p.ty.sql == Sql::DateTime
             {
                 Source::Now { wrap: optional }
+            } else if let Some(expr) = p.read_only.then(|| self.default_expr(p, &f.ty)).flatten() {
+                // Server-set: the contract's default, whatever the body (which may not
+                // carry it) says.
+                Source::Value { expr }
             } else if let Some((bp, bf)) = body_fields
                 .iter()
                 .find(|(bp, _)| bp.name == p.name && !bp.read_only)
@@ -1005,6 +1011,41 @@ impl Resolver<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// The contract's `default` of `p` as a Rust expression of type `ty` (`Option<…>`
+    /// wrapped in `Some`): a string enum's variant, a string, a number or a boolean; `None`
+    /// for no default or another type.
+    fn default_expr(&self, p: &Prop, ty: &str) -> Option<String> {
+        let d = p.default.as_ref()?;
+        let (inner, wrap) = match ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
+            Some(inner) => (inner, true),
+            None => (ty, false),
+        };
+        let expr = match (inner, d) {
+            ("String", Value::String(s)) => format!("{}.to_string()", rust_str(s)),
+            ("bool", Value::Bool(b)) => b.to_string(),
+            ("i32" | "i64", Value::Number(n)) if n.is_i64() => n.to_string(),
+            ("f64" | "f32", Value::Number(n)) => {
+                let v = n.as_f64()?;
+                if v.fract() == 0.0 {
+                    format!("{v:.1}")
+                } else {
+                    v.to_string()
+                }
+            }
+            (name, Value::String(s)) => {
+                let t = self.tb.type_of(name).map(|i| &self.tb.types[i])?;
+                let lit = rust_str(s);
+                let v = t
+                    .variants
+                    .iter()
+                    .find(|v| t.kind == "enum" && v.value_lit == lit)?;
+                format!("{name}::{}", v.name)
+            }
+            _ => return None,
+        };
+        Some(if wrap { format!("Some({expr})") } else { expr })
     }
 
     /// The body struct field for a JSON property, with its read-only flag.

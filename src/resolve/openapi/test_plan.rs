@@ -91,12 +91,21 @@ impl Resolver<'_> {
                 continue;
             }
             let json_body = o.body.as_ref().is_some_and(|b| b.mode == BodyMode::Json);
+            // An owner-only action reaches the user's code only for a row that exists.
+            let row_url = o
+                .path_params
+                .iter()
+                .find(|p| p.field == o.owned_row)
+                .and_then(|p| serde_json::from_str::<String>(&p.name_lit).ok())
+                .and_then(|name| self.sample_url_keeping(o, &name))
+                .unwrap_or_default();
             t.stubs.push(StubCase {
                 name: names.claim(o.func.trim_end_matches('_')),
                 func: o.func.clone(),
                 json_body,
                 method: o.method_upper.clone(),
                 url,
+                row_url,
                 body,
             });
         }
@@ -273,6 +282,7 @@ impl Resolver<'_> {
             if matches!(n.kind, "string" | "integer" | "number")
                 && n.format.is_none_or(|f| f != "uuid")
                 && !p.unique
+                && !p.unique_per_owner
             {
                 if let (Some(a), Some(b)) =
                     (self.tb.sample(p.node, 0, 1), self.tb.sample(p.node, 2, 1))
@@ -318,6 +328,7 @@ impl Resolver<'_> {
         if matches!(node.additional, Additional::Deny) {
             push("unknown_field", "unexpectedField", unknown, &mut out);
         }
+        let mut control_probed = false;
         for p in &node.properties {
             let n = &self.tb.nodes[p.node];
             let fname = snake_ident(&p.name, "field");
@@ -355,6 +366,11 @@ impl Resolver<'_> {
                     if n.pattern.is_some() && n.enum_values.is_empty() {
                         bad("pattern mismatch", Value::String("\u{1}!".into()));
                     }
+                    if n.enum_values.is_empty() && !n.allow_control && !control_probed {
+                        // PostgreSQL cannot store NUL; the service refuses it on both databases.
+                        control_probed = true;
+                        bad("control characters", Value::String("a\u{0}b".into()));
+                    }
                     if !n.enum_values.is_empty() {
                         bad(
                             "not in enum",
@@ -384,11 +400,9 @@ impl Resolver<'_> {
             }
         }
         t.invalid_cases = out;
-        if let Some(u) = node
-            .properties
-            .iter()
-            .find(|p| p.unique && !p.read_only && base.contains_key(&p.name))
-        {
+        if let Some(u) = node.properties.iter().find(|p| {
+            (p.unique || p.unique_per_owner) && !p.read_only && base.contains_key(&p.name)
+        }) {
             t.unique_field = u.name.clone();
             t.unique_fn = format!(
                 "duplicate_{}_is_409",
@@ -429,8 +443,47 @@ impl Resolver<'_> {
                                 .iter()
                                 .all(|i| i.roles.is_empty() || i.roles.contains(r))
                     }) {
-                        t.owner_role = role;
                         t.owner_methods = owned.iter().map(|o| o.method_upper.clone()).collect();
+                        t.owner_actions = t
+                            .stubs
+                            .iter()
+                            .filter(|s| !s.row_url.is_empty())
+                            .filter(|s| {
+                                res.operations.iter().any(|o| {
+                                    o.func == s.func
+                                        && sec.info(&o.guard).is_some_and(|i| {
+                                            i.bearer
+                                                && (i.roles.is_empty() || i.roles.contains(&role))
+                                        })
+                                })
+                            })
+                            .map(|s| OwnerAction {
+                                method: s.method.clone(),
+                                row_url: s.row_url.clone(),
+                                body: s.body.clone(),
+                            })
+                            .collect();
+                        // Unique per owner: another owner may hold the same value, when no
+                        // value of the sample is unique across the table.
+                        let in_sample = |p: &&Prop| !p.read_only && base.contains_key(&p.name);
+                        if !node.properties.iter().filter(in_sample).any(|p| p.unique) {
+                            let per_owner = node
+                                .properties
+                                .iter()
+                                .filter(|p| p.unique_per_owner && !p.read_only)
+                                .find_map(|p| {
+                                    // A value the sample (already created by the owner) does not hold.
+                                    let v = (3..8)
+                                        .filter_map(|k| self.tb.sample(p.node, k, 1))
+                                        .find(|v| base.get(&p.name) != Some(v))?;
+                                    Some((p, v))
+                                });
+                            if let Some((p, v)) = per_owner {
+                                t.owner_unique_field = p.name.clone();
+                                t.owner_unique_value = v.to_string();
+                            }
+                        }
+                        t.owner_role = role;
                     }
                 }
             }
@@ -440,9 +493,19 @@ impl Resolver<'_> {
 
     /// The operation's path with each parameter replaced by a valid sample value.
     pub(super) fn sample_url(&self, o: &Operation) -> Option<String> {
+        self.sample_url_keeping(o, "")
+    }
+
+    /// [`Self::sample_url`], with path parameter `keep` (its contract name) written
+    /// `{key}` for the test to fill with a row's key.
+    pub(super) fn sample_url_keeping(&self, o: &Operation, keep: &str) -> Option<String> {
         let node = self.tb.node_of(&o.path_schema)?;
         let mut url = o.path.clone();
         for p in self.tb.nodes[node].properties.clone() {
+            if p.name == keep {
+                url = url.replace(&format!("{{{}}}", p.name), "{key}");
+                continue;
+            }
             let v = self.tb.sample(p.node, 0, 1)?;
             let text = match v {
                 Value::String(s) => s,
