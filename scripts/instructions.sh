@@ -6,6 +6,9 @@
 #
 # Usage: scripts/instructions.sh BINARY [BINARY...]   (release builds of the bookstore,
 #   specs/bookstore.yaml on SQLite; the label is the binary's parent folder name)
+#   AUTH=1 sends the admin's access token with every request (the route is public, but a
+#   presented token is verified: signature, claims and the revocation check), and the
+#   line says get_by_id_authenticated.
 # Each binary runs twice under callgrind on a fresh SQLite database: seeded (an admin,
 # one author, one book), then GET /api/v1/books/{id} sent FEW and MANY times over one
 # keep-alive connection. The difference of the two totals over MANY - FEW requests is the
@@ -32,12 +35,13 @@ total() {
   export DATABASE_URL="sqlite://$W/db.sqlite"
   token=$(admin_token "$bin" http://127.0.0.1:3833 /api/v1/auth)
   id=$(seed_bookstore http://127.0.0.1:3833 "$token" 1)
-  python3 - "$id" "$n" <<'PY'
+  python3 - "$id" "$n" "${AUTH:-0}" "$token" <<'PY'
 import http.client, sys
-book, n = sys.argv[1], int(sys.argv[2])
+book, n, auth, token = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+headers = {"Authorization": f"Bearer {token}"} if auth else {}
 c = http.client.HTTPConnection("127.0.0.1", 3833, timeout=60)
 for _ in range(n):
-    c.request("GET", f"/api/v1/books/{book}")
+    c.request("GET", f"/api/v1/books/{book}", headers=headers)
     r = c.getresponse()
     r.read()
     assert r.status == 200, r.status
@@ -50,5 +54,6 @@ for bin in "$@"; do
   label=$(basename "$(dirname "$(readlink -f "$bin")")")
   few=$(total "$bin" "$FEW")
   many=$(total "$bin" "$MANY")
-  echo "bench: instructions $label get_by_id $(( (many - few) / (MANY - FEW) )) per_request"
+  what=get_by_id; [ "${AUTH:-0}" = 1 ] && what=get_by_id_authenticated
+  echo "bench: instructions $label $what $(( (many - few) / (MANY - FEW) )) per_request"
 done

@@ -180,10 +180,8 @@ fn print_diagnostics(diags: &[Diagnostic]) {
 
 fn options(database: Option<Db>, name: Option<String>) -> anyhow::Result<ResolveOptions> {
     if let Some(n) = &name {
-        let ok = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            anyhow::bail!("invalid --name `{n}`: a crate name is letters, digits and `_`, starting with a letter");
+        if let Some(why) = apigen::resolve::names::package_name_problem(n) {
+            anyhow::bail!("invalid --name `{n}`: {why}");
         }
     }
     Ok(ResolveOptions {

@@ -71,6 +71,9 @@ pub struct Model {
     /// A `GET` URL of an operation that reads query parameters (the query-string cap test),
     /// when there is one.
     pub query_probe: Option<String>,
+    /// A path no route matches (deeper than every path of the contract, so even a
+    /// contract of catch-all templates such as `/{object}/{id}` does not match it).
+    pub unknown_route: String,
     /// Security schemes, roles and every operation's requirement.
     pub security: Security,
     /// How error bodies look: apigen's own, or the contract's error schema.
@@ -838,6 +841,8 @@ pub struct ResourceTests {
     pub has_read: bool,
     pub has_replace: bool,
     pub has_update: bool,
+    /// The update's patch schema refuses unknown members (`additionalProperties: false`).
+    pub patch_refuses_unknown: bool,
     pub has_delete: bool,
     /// Status codes the contract declares for those operations.
     pub create_status: u16,

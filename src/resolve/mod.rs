@@ -67,7 +67,7 @@ pub fn resolve(loaded: &Loaded, opts: &ResolveOptions) -> Result<Model, Error> {
                 Cow::Owned(doc),
                 true,
                 db,
-                Some(names::snake_ident(&spec.name, "service")),
+                Some(names::package_name(&spec.name)),
             )
         }
     };

@@ -17,6 +17,61 @@ const RESERVED: &[&str] = &[
     "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen", "union",
 ];
 
+/// Crates a generated project depends on by name: a package of the same name would depend
+/// on itself.
+const DEPENDENCIES: &[&str] = &[
+    "apigen_runtime",
+    "axum",
+    "sqlx",
+    "serde",
+    "serde_json",
+    "uuid",
+    "chrono",
+    "tokio",
+    "tower",
+    "tracing",
+    "std",
+    "core",
+    "alloc",
+    "test",
+];
+
+/// Why `name` cannot be the generated crate's name (`--name`), or `None` when it can: it
+/// must be letters, digits and `_` starting with a letter, not a Rust keyword, and not the
+/// name of a crate the project depends on.
+pub fn package_name_problem(name: &str) -> Option<String> {
+    let shaped = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !shaped {
+        Some("a crate name is letters, digits and `_`, starting with a letter".into())
+    } else if RESERVED.contains(&name) {
+        Some(format!("`{name}` is a Rust keyword; try `{name}_service`"))
+    } else if DEPENDENCIES.contains(&name) {
+        Some(format!(
+            "the project depends on a crate named `{name}`; try `{name}_service`"
+        ))
+    } else {
+        None
+    }
+}
+
+/// A crate name made from `text` (a title or a spec's name): snake_case, at most 40
+/// characters, with `_service` added (or `service` alone) when it would otherwise be a
+/// keyword, a dependency's name or not start with a letter.
+pub fn package_name(text: &str) -> String {
+    let p: String = snake_ident(text, "service").chars().take(40).collect();
+    let p = p.trim_matches('_').to_string();
+    if package_name_problem(&p).is_none() {
+        return p;
+    }
+    let q = format!("{p}_service");
+    if package_name_problem(&q).is_none() {
+        q
+    } else {
+        "service".into()
+    }
+}
+
 /// Type names the generated code uses itself; a contract type with one of these names is renamed.
 const RESERVED_TYPES: &[&str] = &[
     "Option",
@@ -270,6 +325,24 @@ mod tests {
 
     fn check(f: fn(&str, &str) -> String, input: &str, expected: &str) {
         assert_eq!(f(input, "x"), expected, "input {input:?}");
+    }
+
+    #[test]
+    fn package_names_are_valid_crate_names() {
+        for (title, want) in [
+            ("Box Platform API", "box_platform_api"),
+            ("box", "box_service"),
+            ("Axum", "axum_service"),
+            ("3scale", "n3scale"),
+            ("@@", "service"),
+            ("Swagger Petstore", "swagger_petstore"),
+        ] {
+            assert_eq!(package_name(title), want, "{title}");
+            assert_eq!(package_name_problem(&package_name(title)), None, "{title}");
+        }
+        assert!(package_name_problem("box").unwrap().contains("keyword"));
+        assert!(package_name_problem("sqlx").unwrap().contains("depends on"));
+        assert!(package_name_problem("2x").is_some());
     }
 
     #[test]

@@ -312,11 +312,7 @@ impl<'a> Resolver<'a> {
         is_domain: bool,
     ) -> Model {
         let title = api.info.title.clone();
-        let package = package.unwrap_or_else(|| {
-            let p = snake_ident(&title, "service");
-            let p: String = p.chars().take(40).collect();
-            p.trim_end_matches('_').to_string()
-        });
+        let package = package.unwrap_or_else(|| super::names::package_name(&title));
         // 1. Collect operations in document order.
         let mut raw_ops = Vec::new();
         for (path, item) in api.paths.paths.iter() {
@@ -389,6 +385,7 @@ impl<'a> Resolver<'a> {
             "support",
             "routes",
             "services",
+            "defaults",
             "repositories",
         ] {
             modules.reserve(reserved);
@@ -581,6 +578,12 @@ impl<'a> Resolver<'a> {
             .filter(|o| o.implemented && o.method == "get" && !o.query_struct.is_empty())
             .find_map(|o| self.sample_url(o));
         let paths: Vec<String> = api.paths.paths.keys().cloned().collect();
+        let deepest = paths
+            .iter()
+            .map(|p| p.split('/').filter(|s| !s.is_empty()).count())
+            .max()
+            .unwrap_or(0);
+        let unknown_route = format!("/no/such/route{}", "/x".repeat(deepest.saturating_sub(2)));
         let base = self
             .raw
             .get("x-apigen-base-path")
@@ -638,6 +641,7 @@ impl<'a> Resolver<'a> {
             account_tables_postgres: crate::runtime::account_tables(Database::Postgres).into(),
             body_probe,
             query_probe,
+            unknown_route,
             security,
             errors,
             list_wrappers,

@@ -834,8 +834,9 @@ impl Resolver<'_> {
         }
         if why.is_empty() {
             op.implemented = true;
-            // Paging and sorting parameters the contract declares.
-            for (p, (name, _)) in op.query_params.iter().zip(query_tys.iter()) {
+            // Paging and sorting parameters the contract declares (only a list reads them).
+            let list_params = if kind == "list" { query_tys } else { &[] };
+            for (p, (name, _)) in op.query_params.iter().zip(list_params.iter()) {
                 let base = p.ty.trim_start_matches("Option<").trim_end_matches('>');
                 let is_int = base == "i64" || base == "i32";
                 let paging = &mut op.paging;

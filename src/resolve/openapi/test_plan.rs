@@ -111,6 +111,12 @@ impl Resolver<'_> {
         }
         let Some(e) = entity else { return t };
         let Some(ent) = &res.entity else { return t };
+        // The created row's key, where the answer holds it (`/id`, `/connection_id`).
+        t.id_pointer = format!(
+            "{}/{}",
+            if self.envelope { "/data" } else { "" },
+            ent.key.json_name.replace('~', "~0").replace('/', "~1")
+        );
         let find = |k: &str| {
             res.operations
                 .iter()
@@ -295,18 +301,19 @@ impl Resolver<'_> {
                 }
             }
         }
+        let patch_node = find("update")
+            .and_then(|o| o.body.as_ref())
+            .and_then(|b| self.tb.node_of(&b.schema))
+            .map(|i| &self.tb.nodes[i]);
+        // The update test also sends an unknown member when the patch schema refuses them.
+        t.patch_refuses_unknown =
+            patch_node.is_some_and(|n| matches!(n.additional, Additional::Deny));
         if t.has_update && !same_body("update") {
-            // A separate patch schema must accept the changed field and refuse unknown ones,
-            // as the update test sends both.
-            let patch_node = find("update")
-                .and_then(|o| o.body.as_ref())
-                .and_then(|b| self.tb.node_of(&b.schema))
-                .map(|i| &self.tb.nodes[i]);
+            // A separate patch schema must accept the field the test changes.
             t.has_update = patch_node.is_some_and(|n| {
-                matches!(n.additional, Additional::Deny)
-                    && n.properties
-                        .iter()
-                        .any(|p| p.name == t.change_field && !p.read_only)
+                n.properties
+                    .iter()
+                    .any(|p| p.name == t.change_field && !p.read_only)
             });
         }
         // Invalid bodies, one per kind of constraint the contract declares.
@@ -506,8 +513,7 @@ impl Resolver<'_> {
                 url = url.replace(&format!("{{{}}}", p.name), "{key}");
                 continue;
             }
-            let v = self.tb.sample(p.node, 0, 1)?;
-            let text = match v {
+            let text_of = |v: Value| match v {
                 Value::String(s) => s,
                 Value::Array(a) => a
                     .iter()
@@ -520,6 +526,12 @@ impl Resolver<'_> {
                     .join(","),
                 other => other.to_string(),
             };
+            // A path segment cannot be empty (an `example: ""` would make `//`, which no
+            // route matches): the first sample that is not.
+            let text = (0..4)
+                .filter_map(|k| self.tb.sample(p.node, k, 1))
+                .map(text_of)
+                .find(|t| !t.is_empty())?;
             url = url.replace(&format!("{{{}}}", p.name), &percent_encode(&text));
         }
         let qnode = self.tb.node_of(&o.query_schema)?;
