@@ -49,7 +49,7 @@ seed_bookstore() {
   for ((i = 0; i < count; i++)); do
     id=$(curl -sf -X POST "$base/api/v1/books" -H "authorization: Bearer $token" \
       -H 'content-type: application/json' \
-      -d "{\"title\":\"Book $i\",\"authorId\":\"$author\",\"priceCents\":$((1000 + i)),\"status\":\"published\"}" | json_field id) || return 1
+      -d "{\"title\":\"Book $i\",\"authorId\":\"$author\",\"priceCents\":$((1000 + i))}" | json_field id) || return 1
   done
   echo "$id"
 }

@@ -184,6 +184,11 @@ fn write_json(v: &serde_json::Value, out: &mut String) {
             }
             out.push('}');
         }
+        // A bare integer literal in `json!` is an `i32`: wider ones need their type.
+        Value::Number(n) if n.is_i64() && i32::try_from(n.as_i64().unwrap_or(0)).is_err() => {
+            out.push_str(&format!("{n}_i64"))
+        }
+        Value::Number(n) if n.is_u64() && !n.is_i64() => out.push_str(&format!("{n}_u64")),
         other => out.push_str(&other.to_string()),
     }
 }
@@ -199,6 +204,11 @@ mod tests {
             r#"json!({"a": "x\u{1}", "b": [1, -2.5, null, true]})"#
         );
         assert_eq!(json_expr("not json".into()), r#"json!("not json")"#);
+        // Integers wider than `i32` carry their type (regression: box.com's `space_amount`).
+        assert_eq!(
+            json_expr(r#"[2147483647, 11345156112, -3000000000, 18446744073709551615]"#.into()),
+            "json!([2147483647, 11345156112_i64, -3000000000_i64, 18446744073709551615_u64])"
+        );
         let wide = serde_json::Value::Object(
             (0..50)
                 .map(|i| (format!("k{i}"), serde_json::Value::from(i)))
