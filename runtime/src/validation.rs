@@ -303,11 +303,18 @@ fn join(path: &str, name: &str) -> String {
 /// the rest are not reported (an 85,000-member body would otherwise get a 4 MB answer).
 pub const MAX_FIELD_ERRORS: usize = 100;
 
+/// Records one field error. The field's path echoes member names the client chose, so its
+/// control characters become U+FFFD: an answer (and a log line) never carries them, and the
+/// served document promises text free of them.
 fn err(errors: &mut Vec<FieldError>, path: &str, issue: impl Into<String>) {
     match errors.len() {
         n if n < MAX_FIELD_ERRORS => errors.push(FieldError {
             field: if path.is_empty() {
                 "body".to_string()
+            } else if path.chars().any(forbidden_control) {
+                path.chars()
+                    .map(|c| if forbidden_control(c) { '\u{fffd}' } else { c })
+                    .collect()
             } else {
                 path.to_string()
             },
@@ -806,6 +813,15 @@ mod tests {
             "{:?}",
             got.last()
         );
+    }
+
+    #[test]
+    fn field_paths_never_echo_control_characters() {
+        let mut errors = Vec::new();
+        err(&mut errors, "a\u{1b}b\u{85}", "is not a known field");
+        assert_eq!(errors[0].field, "a\u{fffd}b\u{fffd}");
+        err(&mut errors, "tab\tok", "x");
+        assert_eq!(errors[1].field, "tab\tok");
     }
 
     #[test]

@@ -602,18 +602,14 @@ impl<'a> Resolver<'a> {
         } else {
             crate::resolve::errors::contract_format(api, &mut self.tb)
         };
-        let mut openapi_json = if self.unserved_media.is_empty() {
-            serde_json::to_string_pretty(served)
-        } else {
-            let mut doc = served.clone();
-            for (at, media) in &self.unserved_media {
-                if let Some(m) = doc.pointer_mut(at).and_then(Value::as_object_mut) {
-                    m.shift_remove(media);
-                }
+        let mut doc = served.clone();
+        for (at, media) in &self.unserved_media {
+            if let Some(m) = doc.pointer_mut(at).and_then(Value::as_object_mut) {
+                m.shift_remove(media);
             }
-            serde_json::to_string_pretty(&doc)
         }
-        .unwrap_or_default();
+        document_control_characters(&mut doc);
+        let mut openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
         openapi_json.push('\n');
         Model {
             package,
@@ -654,6 +650,42 @@ impl<'a> Resolver<'a> {
             },
             diagnostics: vec![],
         }
+    }
+}
+
+/// The served document's `pattern` for text the service refuses control characters in:
+/// C0 but tab, line feed and carriage return, DEL and C1 (the runtime's validation rule).
+/// ECMA-262 syntax, as JSON Schema's `pattern` is (JSON Schema Validation §6.3.3).
+pub const NO_CONTROL_CHARACTERS: &str = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$";
+
+/// Says in the served document what the service enforces beyond the contract's words:
+/// every free-text string schema (no `pattern`, `format`, `enum` or `const`, and no
+/// `x-apigen-control-characters: true`) gets [`NO_CONTROL_CHARACTERS`] as its `pattern`,
+/// so clients and contract testers (schemathesis) know such text is refused with 400.
+/// Walks every schema position; examples are left as written.
+fn document_control_characters(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let text = match o.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            let constrained = ["pattern", "format", "enum", "const", "$ref"]
+                .iter()
+                .any(|k| o.contains_key(*k))
+                || o.get("x-apigen-control-characters").and_then(Value::as_bool) == Some(true);
+            if text && !constrained {
+                o.insert("pattern".into(), Value::String(NO_CONTROL_CHARACTERS.into()));
+            }
+            for (k, child) in o.iter_mut() {
+                if !matches!(k.as_str(), "example" | "examples" | "default" | "x-apigen-fixture") {
+                    document_control_characters(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(document_control_characters),
+        _ => {}
     }
 }
 
