@@ -298,6 +298,38 @@ pub struct Entity {
     pub key_ref_ty: String,
     /// The SQL column holding the owning account (`x-apigen-owned`), or empty.
     pub owner_column: String,
+    /// The row's version: 1 on insert, one more on every write. Item answers carry it as
+    /// their entity tag, and writes are conditional on it (RFC 9110 §13).
+    pub version: VersionColumn,
+    /// The fields that refer to rows of other tables: a write that breaks a foreign key
+    /// checks them to name the dangling one (422).
+    pub references: Vec<Reference>,
+}
+
+/// The version column of a table (`version`, BIGINT NOT NULL DEFAULT 1).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct VersionColumn {
+    /// SQL column name.
+    pub column: String,
+    /// Rust field on the entity struct.
+    pub field: String,
+    /// Part of the answer body (a domain spec, or a contract declaring a read-only integer
+    /// `version`); else an internal field the struct never serialises.
+    pub exposed: bool,
+}
+
+/// A field holding the key of a row in another table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reference {
+    /// Rust field on the entity struct, and its JSON name.
+    pub field: String,
+    pub json_name: String,
+    /// `SELECT 1 FROM "<table>" WHERE "id" = <placeholder 1>`.
+    pub exists_sql: String,
+    /// The field is an `Option` (no reference when `None`).
+    pub optional: bool,
+    /// Bound by value rather than by reference.
+    pub copy: bool,
 }
 
 /// Parameterised SQL of one table, placeholders in the project's dialect (`?1` / `$1`).
@@ -315,12 +347,13 @@ pub struct EntitySql {
     pub insert: String,
     /// Binds: every column but the key (the database assigns it).
     pub insert_without_key: String,
-    /// Binds: `Entity::update_binds`, then the key.
+    /// Binds: `update_columns`, then the key, the owner filter (owned tables) and the
+    /// expected version (NULL: any); sets the version one higher.
     pub update: String,
     /// Binds: `replace_columns` in order, then the key: an UPDATE that leaves the
     /// read-only columns as they are (PUT cannot change what only the server sets).
     pub replace: String,
-    /// Binds: the key.
+    /// Binds: the key (then the owner filter, then the expected version or NULL).
     pub delete: String,
 }
 
@@ -621,6 +654,12 @@ pub struct Operation {
     /// struct's field holding the row's key. The handler loads the row through the owner
     /// filter (another owner's row is 404) and hands it to the action. Empty otherwise.
     pub owned_row: String,
+    /// The answer is the stored row: it carries an `ETag`, and a read honours
+    /// `If-None-Match` (304).
+    pub etag: bool,
+    /// A replace, update or delete: the handler reads `If-Match` and the service function
+    /// takes the precondition.
+    pub conditional: bool,
 }
 
 /// The contract's security (OpenAPI 3.0.3 §4.7.27 Security Scheme Object, §4.7.30
@@ -895,6 +934,18 @@ pub struct ResourceTests {
     pub owner_unique_field: String,
     /// A valid value of it (JSON text).
     pub owner_unique_value: String,
+    /// Item answers carry an `ETag` and the read honours `If-None-Match`.
+    pub etag: bool,
+    /// Fields a PATCH may change, each with a new value (JSON text): the concurrency test
+    /// sends one PATCH per field at once and expects every change kept.
+    pub concurrent_changes: Vec<Change>,
+}
+
+/// A field and a new value for it (JSON text).
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub field: String,
+    pub value: String,
 }
 
 /// An owner-only action the ownership test calls on another owner's row (404) and on the
@@ -916,6 +967,8 @@ pub struct Prereq {
     pub body2: String,
     pub id_pointer: String,
     pub status: u16,
+    /// A value of the field that refers to no row (JSON text), for the 422 test.
+    pub missing: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -82,13 +82,13 @@ async fn admin(
     args: &[String],
     config: Config,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let pool = db::connect(
-        &config.database_url,
-        2,
-        config.db_acquire_timeout,
-        config.db_statement_timeout,
-    )
-    .await?;
+    // A command needs two connections at most, and none held once it is done.
+    let settings = db::PoolSettings {
+        max_connections: 2,
+        min_connections: 0,
+        ..db::PoolSettings::from_config(&config)
+    };
+    let pool = db::connect(&config.database_url, &settings).await?;
     db::migrate(&pool, service.migrator).await?;
     let state = AppState::new(service, pool, config)?;
     let usage = || usage(service.name);

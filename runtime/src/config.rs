@@ -38,6 +38,17 @@ pub struct Config {
     pub db_acquire_timeout: Duration,
     /// `DB_STATEMENT_TIMEOUT_SECS`: any one query may run at most this long (default 5).
     pub db_statement_timeout: Duration,
+    /// `DB_MIN_CONNECTIONS`: connections the pool keeps open when idle (default 0).
+    pub db_min_connections: u32,
+    /// `DB_IDLE_TIMEOUT_SECS`: a pooled connection unused this long is closed (default 600).
+    pub db_idle_timeout: Duration,
+    /// `DB_MAX_LIFETIME_SECS`: a pooled connection is replaced after this long, used or
+    /// not (default 1800), so server-side state and load balancing are refreshed.
+    pub db_max_lifetime: Duration,
+    /// `REQUIRE_IF_MATCH`: PUT, PATCH and DELETE of a row must carry `If-Match` (the ETag
+    /// read), else 428 (RFC 6585 §3); default false: writes without one still never lose
+    /// an update, as each is one conditional statement.
+    pub require_if_match: bool,
     /// `REQUEST_TIMEOUT_SECS`: a request is answered 503 after this long (default 30).
     pub request_timeout: Duration,
     /// `BODY_LIMIT_BYTES`: request bodies above this are refused with 413 (default 1 MiB).
@@ -209,6 +220,10 @@ impl Config {
                 "DB_STATEMENT_TIMEOUT_SECS",
                 5,
             )?),
+            db_min_connections: setting(lookup, "DB_MIN_CONNECTIONS", 0)?,
+            db_idle_timeout: Duration::from_secs(setting(lookup, "DB_IDLE_TIMEOUT_SECS", 600)?),
+            db_max_lifetime: Duration::from_secs(setting(lookup, "DB_MAX_LIFETIME_SECS", 1800)?),
+            require_if_match: setting(lookup, "REQUIRE_IF_MATCH", false)?,
             request_timeout: Duration::from_secs(setting(lookup, "REQUEST_TIMEOUT_SECS", 30)?),
             body_limit_bytes: setting(lookup, "BODY_LIMIT_BYTES", 1024 * 1024)?,
             cors_allowed_origins: setting(lookup, "CORS_ALLOWED_ORIGINS", String::new())?

@@ -30,40 +30,72 @@ pub const ACCOUNT_TABLES: &str = include_str!("../sql/sqlite/0001_accounts.sql")
 #[cfg(feature = "postgres")]
 pub const ACCOUNT_TABLES: &str = include_str!("../sql/postgres/0001_accounts.sql");
 
-/// Opens a pool; a SQLite file database is created on first use. `statement_timeout`
-/// becomes SQLite's busy timeout, or PostgreSQL's `statement_timeout` (the server aborts
-/// longer queries). Errors: an invalid URL, or (PostgreSQL) a server that cannot be reached.
+/// How the pool holds connections: `DB_*` settings of [`crate::Config`].
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Connections open at most (an in-memory SQLite database always has one).
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// A caller waits at most this long for a connection, then gets 503.
+    pub acquire_timeout: Duration,
+    /// A query runs at most this long: PostgreSQL's `statement_timeout` (the server
+    /// cancels it); SQLite's busy timeout, the longest a statement waits for the write lock.
+    pub statement_timeout: Duration,
+    /// An unused connection is closed after this long.
+    pub idle_timeout: Duration,
+    /// A connection is replaced after this long.
+    pub max_lifetime: Duration,
+}
+
+impl PoolSettings {
+    /// The settings of `config`.
+    pub fn from_config(config: &crate::Config) -> PoolSettings {
+        PoolSettings {
+            max_connections: config.db_max_connections,
+            min_connections: config.db_min_connections,
+            acquire_timeout: config.db_acquire_timeout,
+            statement_timeout: config.db_statement_timeout,
+            idle_timeout: config.db_idle_timeout,
+            max_lifetime: config.db_max_lifetime,
+        }
+    }
+
+    /// One connection, 10 s to get it, 5 s a statement: a test's database.
+    pub const TEST: PoolSettings = PoolSettings {
+        max_connections: 1,
+        min_connections: 0,
+        acquire_timeout: Duration::from_secs(10),
+        statement_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(600),
+        max_lifetime: Duration::from_secs(1800),
+    };
+}
+
+/// Opens a pool with `settings`; a SQLite file database is created on first use, in WAL
+/// mode with foreign keys enforced. Errors: an invalid URL.
 #[cfg(feature = "sqlite")]
-pub async fn connect(
-    url: &str,
-    max_connections: u32,
-    acquire_timeout: Duration,
-    statement_timeout: Duration,
-) -> Result<Pool, sqlx::Error> {
+pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Pool, sqlx::Error> {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
     let memory = url.contains(":memory:") || url.contains("mode=memory");
     let mut options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .foreign_keys(true)
-        .busy_timeout(statement_timeout);
+        .busy_timeout(settings.statement_timeout);
     if !memory {
         options = options.journal_mode(SqliteJournalMode::Wal);
     }
     SqlitePoolOptions::new()
         // An in-memory database lives in one connection.
-        .max_connections(if memory { 1 } else { max_connections })
-        .min_connections(if memory { 1 } else { 0 })
-        .idle_timeout(if memory {
-            None
+        .max_connections(if memory {
+            1
         } else {
-            Some(Duration::from_secs(600))
+            settings.max_connections.max(1)
         })
-        .max_lifetime(if memory {
-            None
-        } else {
-            Some(Duration::from_secs(1800))
-        })
-        .acquire_timeout(acquire_timeout)
+        .min_connections(if memory { 1 } else { settings.min_connections })
+        .idle_timeout((!memory).then_some(settings.idle_timeout))
+        .max_lifetime((!memory).then_some(settings.max_lifetime))
+        .acquire_timeout(settings.acquire_timeout)
         // sqlx pings a connection before lending it by default: a round trip to the
         // connection's worker thread on every query, there to find a dropped network
         // connection. An embedded database has none to drop.
@@ -72,23 +104,20 @@ pub async fn connect(
         .await
 }
 
-/// Opens a pool; a SQLite file database is created on first use. `statement_timeout`
-/// becomes SQLite's busy timeout, or PostgreSQL's `statement_timeout` (the server aborts
-/// longer queries). Errors: an invalid URL, or (PostgreSQL) a server that cannot be reached.
+/// Opens a pool with `settings`. Errors: an invalid URL, or a server that cannot be
+/// reached.
 #[cfg(feature = "postgres")]
-pub async fn connect(
-    url: &str,
-    max_connections: u32,
-    acquire_timeout: Duration,
-    statement_timeout: Duration,
-) -> Result<Pool, sqlx::Error> {
+pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Pool, sqlx::Error> {
     use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-    let timeout = format!("{}ms", statement_timeout.as_millis());
+    let timeout = format!("{}ms", settings.statement_timeout.as_millis());
     let options =
         PgConnectOptions::from_str(url)?.options([("statement_timeout", timeout.as_str())]);
     PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(acquire_timeout)
+        .max_connections(settings.max_connections.max(1))
+        .min_connections(settings.min_connections)
+        .idle_timeout(settings.idle_timeout)
+        .max_lifetime(settings.max_lifetime)
+        .acquire_timeout(settings.acquire_timeout)
         .connect_with(options)
         .await
 }
@@ -145,20 +174,39 @@ where
         .is_some())
 }
 
+/// How often a read-modify-write (PATCH) retries when another writer changed the row
+/// between its read and its conditional write; past it the change answers 409.
+pub const WRITE_ATTEMPTS: u32 = 32;
+
+/// Whether `e` is a foreign-key violation (a reference to no row, or a row still
+/// referenced).
+pub fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+/// The answer to a write that broke a foreign key: 422 naming `dangling`, the fields
+/// whose reference finds no row (a repository's `dangling` lists them), else what `e`
+/// maps to (a row still referenced: 409).
+pub fn reference_error(
+    e: sqlx::Error,
+    dangling: Vec<crate::validation::FieldError>,
+) -> crate::ApiError {
+    if dangling.is_empty() {
+        crate::ApiError::from(e)
+    } else {
+        crate::ApiError::UnknownReference(dangling)
+    }
+}
+
 #[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn numbered_dollar_placeholders_bind_by_number_in_sqlite() {
-        let pool = connect(
-            "sqlite::memory:",
-            1,
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+        let pool = connect("sqlite::memory:", &PoolSettings::TEST)
+            .await
+            .unwrap();
         let row: (i64, String, i64) = sqlx::query_as("SELECT $2, $1, $2 + 1")
             .bind("one")
             .bind(2_i64)
@@ -170,14 +218,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_account_tables_create_and_a_lookup_by_key_finds_a_row() {
-        let pool = connect(
-            "sqlite::memory:",
-            1,
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+        let pool = connect("sqlite::memory:", &PoolSettings::TEST)
+            .await
+            .unwrap();
         sqlx::raw_sql(ACCOUNT_TABLES).execute(&pool).await.unwrap();
         let id = uuid::Uuid::now_v7();
         sqlx::query("INSERT INTO auth_users (id, email, password_hash, roles, created_at, updated_at) VALUES ($1, 'a@b.test', 'x', 'admin', $2, $2)").bind(id).bind(chrono::Utc::now()).execute(&pool).await.unwrap();

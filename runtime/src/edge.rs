@@ -6,6 +6,7 @@ use crate::observability;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -102,9 +103,18 @@ impl Around for Edge {
         let observed = observability::Observed::begin(&req);
         let limit = self.timeout;
         let handling = async move {
-            match tokio::time::timeout(limit, inner.call(req)).await {
-                Ok(Ok(res)) => res,
-                Ok(Err(never)) => match never {},
+            // A panic anywhere below (a handler, a service the user wrote) is caught here:
+            // the client gets a 500 in the contract's error format with its request id, an
+            // error line names the panic, the access line is still written, and the
+            // process serves on. Nothing below holds state a panic could leave half-done:
+            // a transaction not committed is rolled back when dropped.
+            let call = std::panic::AssertUnwindSafe(inner.call(req)).catch_unwind();
+            match tokio::time::timeout(limit, call).await {
+                Ok(Ok(Ok(res))) => res,
+                Ok(Ok(Err(never))) => match never {},
+                Ok(Err(panic)) => {
+                    ApiError::Internal(format!("panic: {}", panic_message(&*panic))).into_response()
+                }
                 Err(_) => ApiError::Unavailable.into_response(),
             }
         };
@@ -131,4 +141,13 @@ impl Around for Edge {
         }
         res
     }
+}
+
+/// The message a panic was raised with (`panic!("…")` gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic with a value that is not text")
 }

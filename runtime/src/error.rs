@@ -31,14 +31,24 @@ pub enum ApiError {
     NotFound,
     /// 409: a unique value is already taken, or a version does not match.
     Conflict(String),
-    /// 412: an `If-Match` precondition failed (RFC 9110 §13.1.1).
-    PreconditionFailed,
+    /// 412: an `If-Match` precondition failed (RFC 9110 §13.1.1); the current entity tag
+    /// of the row (`"3"`), sent back as `ETag` and named in the message.
+    PreconditionFailed(String),
+    /// 428: the service requires conditional writes (`REQUIRE_IF_MATCH`) and the request
+    /// carries no `If-Match` (RFC 6585 §3).
+    PreconditionRequired,
     /// 413: the body is larger than the configured cap.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
-    /// 422: well-formed but semantically invalid (a reference to a missing row).
+    /// 422: well-formed but semantically invalid.
     Unprocessable(String),
+    /// 422: the named field (its JSON name) refers to a row that does not exist (a
+    /// foreign key); listed in `details`.
+    UnknownReference(Vec<FieldError>),
+    /// 409: several writers changed the row at once and this one gave up retrying
+    /// (`db::WRITE_ATTEMPTS`); the request can be sent again.
+    WriteConflict,
     /// 429: the caller's rate limit is spent (the guard adds `Retry-After`).
     RateLimited,
     /// 501: the contract declares this operation but nobody has implemented it yet; the
@@ -84,10 +94,25 @@ impl ApiError {
                 "no such resource".into(),
             ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "CONFLICT", m.clone()),
-            ApiError::PreconditionFailed => (
+            ApiError::PreconditionFailed(current) => (
                 StatusCode::PRECONDITION_FAILED,
                 "PRECONDITION_FAILED",
-                "the resource has changed".into(),
+                format!("the resource has changed: its current ETag is {current}"),
+            ),
+            ApiError::PreconditionRequired => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "PRECONDITION_REQUIRED",
+                "this change must be conditional: send If-Match with the ETag you read".into(),
+            ),
+            ApiError::UnknownReference(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UNKNOWN_REFERENCE",
+                "a field refers to a row that does not exist".into(),
+            ),
+            ApiError::WriteConflict => (
+                StatusCode::CONFLICT,
+                "CONFLICT",
+                "the row was changed by others while this change was made; retry".into(),
             ),
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -272,7 +297,7 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let details = match &self {
-            ApiError::Validation(errors) => errors.as_slice(),
+            ApiError::Validation(errors) | ApiError::UnknownReference(errors) => errors.as_slice(),
             _ => &[],
         };
         let service = Service::current();
@@ -309,19 +334,33 @@ impl IntoResponse for ApiError {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static(after));
         }
+        if let ApiError::PreconditionFailed(current) = &self {
+            if let Ok(tag) = HeaderValue::from_str(current) {
+                res.headers_mut().insert(header::ETAG, tag);
+            }
+        }
         res
     }
 }
 
 impl From<sqlx::Error> for ApiError {
-    /// Unique and foreign-key violations are 409 (the request is valid, but conflicts with
-    /// the rows stored: RFC 9110 §15.5.10), check violations 400, pool and I/O failures
+    /// Unique violations and deleting a row still referenced are 409 (the request is valid,
+    /// but conflicts with the rows stored: RFC 9110 §15.5.10), a reference to no row 422
+    /// (RFC 9110 §15.5.21), check violations 400, pool and I/O failures
     /// 503; everything else is an opaque 500.
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => ApiError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 ApiError::Conflict("a unique value is already taken".into())
+            }
+            // PostgreSQL says which side broke: a row still referenced (409) or a reference
+            // to no row (422). SQLite says only "FOREIGN KEY constraint failed"; the
+            // generated writes name the dangling field themselves (`db::dangling`).
+            sqlx::Error::Database(db)
+                if db.is_foreign_key_violation() && db.message().contains("is not present") =>
+            {
+                ApiError::Unprocessable("a referenced row does not exist".into())
             }
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => ApiError::Conflict(
                 if db.message().contains("still referenced") {

@@ -202,6 +202,11 @@ async fn whoami(Extension(caller): Extension<Caller>, uri: axum::http::Uri) -> R
     )
 }
 
+/// Panics, as a service with a bug would.
+async fn panics() -> Response {
+    panic!("the fixture's deliberate panic")
+}
+
 fn routes(state: &AppState) -> Router<AppState> {
     use crate::auth::Guard;
     Router::new()
@@ -219,6 +224,7 @@ fn routes(state: &AppState) -> Router<AppState> {
                 .post(whoami.layer(Guard::new(state, &BY_COOKIE))),
         )
         .route("/echo", post(echo.layer(Guard::new(state, &PUBLIC))))
+        .route("/panic", get(panics.layer(Guard::new(state, &PUBLIC))))
 }
 
 const ROUTES: Routes = routes;

@@ -26,6 +26,7 @@ compile_error!("apigen-runtime: enable one of the `sqlite` and `postgres` featur
 pub mod accounts;
 pub mod auth;
 pub mod cli;
+pub mod conditional;
 pub mod config;
 pub mod db;
 pub mod docs;

@@ -30,10 +30,19 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// Applies one member of a patch: a changed value replaces `target`.
-pub fn apply<T>(target: &mut T, change: Option<T>) {
+/// Applies one member of a patch: a changed value replaces `target`. The patch is
+/// borrowed, so a write retried after a concurrent change applies it again.
+pub fn apply<T: Clone>(target: &mut T, change: &Option<T>) {
     if let Some(v) = change {
-        *target = v;
+        *target = v.clone();
+    }
+}
+
+/// Applies a member to an optional stored value that the patch cannot null: a value
+/// becomes `Some(value)`, absence leaves it.
+pub fn apply_some<T: Clone>(target: &mut Option<T>, change: &Option<T>) {
+    if let Some(v) = change {
+        *target = Some(v.clone());
     }
 }
 
@@ -65,12 +74,17 @@ mod tests {
     #[test]
     fn apply_changes_only_what_the_patch_names() {
         let mut note = Some("kept".to_string());
-        apply(&mut note, None);
+        apply(&mut note, &None);
         assert_eq!(note.as_deref(), Some("kept"));
-        apply(&mut note, Some(None));
+        apply(&mut note, &Some(None));
         assert_eq!(note, None);
         let mut name = "a".to_string();
-        apply(&mut name, Some("b".to_string()));
+        apply(&mut name, &Some("b".to_string()));
         assert_eq!(name, "b");
+        let mut isbn: Option<String> = None;
+        apply_some(&mut isbn, &None);
+        assert_eq!(isbn, None);
+        apply_some(&mut isbn, &Some("x".to_string()));
+        assert_eq!(isbn.as_deref(), Some("x"));
     }
 }

@@ -152,12 +152,12 @@ mod shared {
             keep: Duration,
         ) -> Result<(), redis::RedisError> {
             let mut c = self.connection().await?;
-            let set = redis::cmd("SET")
-                .arg(self.name(key))
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(self.name(key))
                 .arg(at)
                 .arg("EX")
-                .arg(keep.as_secs().max(1))
-                .query_async::<()>(&mut c);
+                .arg(keep.as_secs().max(1));
+            let set = cmd.query_async::<()>(&mut c);
             tokio::time::timeout(Duration::from_secs(1), set)
                 .await
                 .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timed out")))?
@@ -174,10 +174,9 @@ mod shared {
                 || format!("{}:revoked:session:none", self.prefix),
                 |s| self.name(Key::Session(s)),
             );
-            let get = redis::cmd("MGET")
-                .arg(self.name(Key::Subject(subject)))
-                .arg(session_key)
-                .query_async::<(Option<i64>, Option<i64>)>(&mut c);
+            let mut cmd = redis::cmd("MGET");
+            cmd.arg(self.name(Key::Subject(subject))).arg(session_key);
+            let get = cmd.query_async::<(Option<i64>, Option<i64>)>(&mut c);
             let (cutoff, session) = tokio::time::timeout(Duration::from_secs(1), get)
                 .await
                 .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timed out")))??;

@@ -101,9 +101,7 @@ pub async fn run(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let pool = db::connect(
         &config.database_url,
-        config.db_max_connections,
-        config.db_acquire_timeout,
-        config.db_statement_timeout,
+        &db::PoolSettings::from_config(&config),
     )
     .await?;
     db::migrate(&pool, service.migrator).await?;
@@ -272,6 +270,35 @@ mod tests {
             app.send("GET", "/readyz", None).await.status,
             StatusCode::SERVICE_UNAVAILABLE
         );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_service_serves_on() {
+        let app = app().await;
+        let r = app.send("GET", "/panic", None).await;
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(r.body["error"]["code"], "INTERNAL");
+        let id = r.body["error"]["requestId"].as_str().unwrap_or_default();
+        assert!(id.len() > 8, "the 500 names its request: {}", r.body);
+        assert!(
+            !r.body.to_string().contains("deliberate"),
+            "the panic message is logged, never answered: {}",
+            r.body
+        );
+        assert_eq!(
+            app.send("GET", "/public", None).await.status,
+            StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn panic_messages_are_read_from_either_payload() {
+        let text: Box<dyn std::any::Any + Send> = Box::new("static");
+        assert_eq!(crate::edge::panic_message(&*text), "static");
+        let owned: Box<dyn std::any::Any + Send> = Box::new(String::from("owned"));
+        assert_eq!(crate::edge::panic_message(&*owned), "owned");
+        let other: Box<dyn std::any::Any + Send> = Box::new(7_u8);
+        assert!(crate::edge::panic_message(&*other).contains("not text"));
     }
 
     #[tokio::test]

@@ -108,7 +108,7 @@ async fn database(
     migrator: &sqlx::migrate::Migrator,
 ) -> (db::Pool, String, Option<(String, String)>) {
     let url = "sqlite::memory:".to_string();
-    let pool = db::connect(&url, 1, Duration::from_secs(10), Duration::from_secs(5))
+    let pool = db::connect(&url, &db::PoolSettings::TEST)
         .await
         .expect("in-memory database");
     db::migrate(&pool, migrator)
@@ -353,6 +353,18 @@ impl TestApp {
         }
         let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.send_raw(method, &uri, body, &pairs).await
+    }
+
+    /// Sends every request of `requests` (method, URI, body) at once, as the administrator,
+    /// and waits for all: the replies in request order. For tests of concurrent clients:
+    /// the requests interleave at every await (a database round trip) of the handlers.
+    pub async fn send_all(&self, requests: &[(&str, &str, Option<&str>)]) -> Vec<Reply> {
+        futures_util::future::join_all(
+            requests
+                .iter()
+                .map(|(method, uri, body)| self.send(method, uri, *body)),
+        )
+        .await
     }
 
     /// Sends exactly these headers: no credentials are added.

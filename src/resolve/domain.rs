@@ -265,7 +265,7 @@ pub fn design_resource(
     let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
     let plural_pascal = plural_name.to_pascal_case();
     let plural_words = plural_name.replace('_', " ");
-    let write_errors: &[&str] = &["400", "404", "409", "413", "415"];
+    let write_errors: &[&str] = &["400", "404", "409", "412", "413", "415", "422", "428"];
     // (operation, on the item path?, method, operationId, summary, body?, status, response?, errors)
     type OpRow<'a> = (
         &'a str,
@@ -299,7 +299,7 @@ pub fn design_resource(
             true,
             "201",
             Some(&one),
-            &["400", "409", "413", "415"],
+            &["400", "409", "413", "415", "422"],
         ),
         (
             "read",
@@ -310,7 +310,7 @@ pub fn design_resource(
             false,
             "200",
             Some(&one),
-            &["400", "404"],
+            &["304", "400", "404"],
         ),
         (
             "replace",
@@ -343,7 +343,7 @@ pub fn design_resource(
             false,
             "204",
             None,
-            &["400", "404", "409"],
+            &["400", "404", "409", "412", "428"],
         ),
     ];
     let mut coll_item = Map::new();
@@ -374,6 +374,9 @@ pub fn design_resource(
             name == "list",
             error_schema,
         );
+        if matches!(name, "read" | "create" | "replace" | "update") {
+            o["responses"][status]["headers"] = json!({"ETag": etag_header()});
+        }
         apply_access(&mut o, spec, res, name, &rptr, file, diags);
         document_service_errors(&mut o, error_schema);
         if on_item {
@@ -479,7 +482,14 @@ fn entity_schema(
     let mut sorts = vec!["createdAt".to_string()];
     for (fname, f) in &res.fields {
         let fptr = ptr(&ptr(rptr, "fields"), fname);
-        let reserved = ["id", "createdAt", "updatedAt", "ownerId", "deletedAt"];
+        let reserved = [
+            "id",
+            "createdAt",
+            "updatedAt",
+            "ownerId",
+            "deletedAt",
+            "version",
+        ];
         let mut name = fname.to_lower_camel_case();
         if f.reference.is_some() {
             name = format!("{name}Id");
@@ -571,6 +581,12 @@ fn entity_schema(
         "updatedAt".into(),
         json!({"type": "string", "format": "date-time", "readOnly": true}),
     );
+    // The row's version: its entity tag (`ETag: "3"`), the value `If-Match` names.
+    props.insert(
+        "version".into(),
+        json!({"type": "integer", "format": "int64", "minimum": 1, "default": 1, "readOnly": true, "description": "Server-set: 1 when created, one more on every change; the item's ETag."}),
+    );
+    required.push(Value::from("version"));
     let pick = |given: &Option<Vec<String>>,
                 key: &str,
                 diags: &mut Vec<Diagnostic>|
@@ -910,10 +926,20 @@ fn op(
     }
     responses.insert(status.into(), okr);
     for e in errors {
+        if *e == "304" {
+            responses.insert(
+                "304".into(),
+                json!({"description": "Not modified: the row's ETag is one `If-None-Match` lists.", "headers": {"ETag": etag_header()}}),
+            );
+            continue;
+        }
         let description = match *e {
             "400" => "The request is malformed or invalid.",
             "404" => "No such row.",
-            "409" => "The change conflicts with stored rows: a unique value is taken, or a referenced row is missing or still referenced.",
+            "409" => "The change conflicts with stored rows: a unique value is taken, the row is still referenced, or concurrent changes kept this one from applying (retry).",
+            "412" => "`If-Match` does not name the row's current ETag: it changed since it was read. The answer carries the current `ETag`.",
+            "422" => "A field refers to a row that does not exist; `details` names it.",
+            "428" => "The service requires `If-Match` on changes (`REQUIRE_IF_MATCH`).",
             "413" => "The body is too large.",
             "415" => "The body is not JSON.",
             _ => "Error.",
@@ -962,6 +988,11 @@ fn document_service_errors(o: &mut Value, error_schema: &ErrorAnswer) {
 }
 
 /// An error answer: its description and what it carries.
+/// The `ETag` response header of an item answer (RFC 9110 §8.8.3): the row's version.
+fn etag_header() -> Value {
+    json!({"description": "The row's entity tag: its version, quoted (`\"3\"`). Send it back in `If-Match` to change the row only if nobody else has, or in `If-None-Match` to be told 304 when it has not changed.", "schema": {"type": "string"}})
+}
+
 fn error_response(description: &str, answer: &ErrorAnswer) -> Value {
     match answer {
         ErrorAnswer::Schema(r) => {

@@ -298,6 +298,72 @@ impl Resolver<'_> {
         }
         let key = columns.remove(e.key_prop);
         columns.insert(0, key.clone());
+        // The row version: the contract's own read-only integer `version` when it declares
+        // one (a domain spec always does), else a column of apigen's that answers never show.
+        let declared = props.iter().zip(rtype.fields.iter()).position(|(p, f)| {
+            p.name == "version"
+                && p.read_only
+                && matches!(p.ty.sql, Sql::Int64 | Sql::Int32)
+                && f.ty == "i64"
+        });
+        let version = match declared {
+            Some(i) => {
+                let field = rtype.fields[i].name.clone();
+                let col = columns
+                    .iter_mut()
+                    .find(|c| c.field == field)
+                    .expect("declared column");
+                col.not_null = true;
+                col.default_sql = "1".into();
+                VersionColumn {
+                    column: col.name.clone(),
+                    field,
+                    exposed: true,
+                }
+            }
+            None => {
+                let taken = |n: &str| rtype.fields.iter().any(|f| f.name == n);
+                let field = ["version", "row_version", "apigen_row_version"]
+                    .into_iter()
+                    .find(|n| !taken(n))
+                    .unwrap_or("apigen_row_version")
+                    .to_string();
+                let hidden = StructField {
+                    name: field.clone(),
+                    ty: "i64".into(),
+                    doc: "The row's version (its entity tag); kept out of answers.".into(),
+                    serde: "skip".into(),
+                };
+                if let Some(t) = self.tb.types.get_mut(named) {
+                    if !t.fields.iter().any(|f| f.name == field) {
+                        t.fields.push(hidden);
+                    }
+                }
+                let name = cols.claim("version");
+                columns.push(Column {
+                    name: name.clone(),
+                    field: field.clone(),
+                    json_name: String::new(),
+                    sqlite_type: "INTEGER".into(),
+                    postgres_type: "BIGINT".into(),
+                    not_null: true,
+                    unique: false,
+                    sqlite_checks: vec![],
+                    postgres_checks: vec![],
+                    row_ty: "i64".into(),
+                    json: false,
+                    optional: false,
+                    copy: true,
+                    default_sql: "1".into(),
+                    renamed_from: String::new(),
+                });
+                VersionColumn {
+                    column: name,
+                    field,
+                    exposed: false,
+                }
+            }
+        };
         let kp = &props[e.key_prop];
         let key_inner = rtype.fields[e.key_prop]
             .ty
@@ -322,10 +388,25 @@ impl Resolver<'_> {
         let updated_field = ts(&["updatedAt", "updated_at"]);
         let mut foreign_keys = Vec::new();
         let mut indexes = Vec::new();
+        let mut references = Vec::new();
         for (p, c) in props.iter().zip(rtype.fields.iter()) {
             let col = columns.iter().find(|x| x.field == c.name).cloned();
             if let (Some(target), Some(col)) = (&p.references, col) {
                 let ttable = self.table_of_domain_ref(target);
+                references.push(Reference {
+                    field: col.field.clone(),
+                    json_name: col.json_name.clone(),
+                    exists_sql: format!(
+                        "SELECT 1 FROM \"{ttable}\" WHERE \"id\" = {}",
+                        if self.database == Database::Postgres {
+                            "$1"
+                        } else {
+                            "?1"
+                        }
+                    ),
+                    optional: col.optional,
+                    copy: col.copy,
+                });
                 foreign_keys.push(format!(
                     "CONSTRAINT \"{table}_{c}_fkey\" FOREIGN KEY (\"{c}\") REFERENCES \"{ttable}\" (\"id\")",
                     c = col.name
@@ -396,13 +477,17 @@ impl Resolver<'_> {
         };
         let updated: Vec<Column> = columns[1..]
             .iter()
-            .filter(|c| c.field != created_field && c.name != owner_column)
+            .filter(|c| {
+                c.field != created_field && c.name != owner_column && c.name != version.column
+            })
             .cloned()
             .collect();
+        let bump = format!("\"{v}\" = \"{v}\" + 1", v = version.column);
         let set = |cols: &[Column]| {
             cols.iter()
                 .enumerate()
                 .map(|(i, c)| format!("\"{}\" = {}", c.name, ph(i + 1)))
+                .chain(std::iter::once(bump.clone()))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -436,6 +521,17 @@ impl Resolver<'_> {
                 format!(" AND ({} IS NULL OR \"{owner_column}\" = {})", ph(i), ph(i))
             }
         };
+        // Every write by key is conditional on the version it read (the last argument;
+        // NULL: any version), so no concurrent change is overwritten unseen.
+        let version_sql = |i: usize| {
+            let v = &version.column;
+            if database == Database::Postgres {
+                format!(" AND ({}::BIGINT IS NULL OR \"{v}\" = {})", ph(i), ph(i))
+            } else {
+                format!(" AND ({} IS NULL OR \"{v}\" = {})", ph(i), ph(i))
+            }
+        };
+        let owner_binds = usize::from(!owner_column.is_empty());
         let sql = EntitySql {
             get: format!("{select_sql} WHERE {key_sql} = {}{}", ph(1), owner_sql(2)),
             count: format!("SELECT COUNT(*) FROM \"{table}\""),
@@ -449,19 +545,22 @@ impl Resolver<'_> {
                 placeholders(columns.len() - 1)
             ),
             update: format!(
-                "UPDATE \"{table}\" SET {assignments} WHERE {key_sql} = {}{}{returning}",
+                "UPDATE \"{table}\" SET {assignments} WHERE {key_sql} = {}{}{}{returning}",
                 ph(updated.len() + 1),
-                owner_sql(updated.len() + 2)
+                owner_sql(updated.len() + 2),
+                version_sql(updated.len() + 2 + owner_binds)
             ),
             replace: format!(
-                "UPDATE \"{table}\" SET {replace_assignments} WHERE {key_sql} = {}{}{returning}",
+                "UPDATE \"{table}\" SET {replace_assignments} WHERE {key_sql} = {}{}{}{returning}",
                 ph(replaced.len() + 1),
-                owner_sql(replaced.len() + 2)
+                owner_sql(replaced.len() + 2),
+                version_sql(replaced.len() + 2 + owner_binds)
             ),
             delete: format!(
-                "DELETE FROM \"{table}\" WHERE {key_sql} = {}{}",
+                "DELETE FROM \"{table}\" WHERE {key_sql} = {}{}{}",
                 ph(1),
-                owner_sql(2)
+                owner_sql(2),
+                version_sql(2 + owner_binds)
             ),
             select: select_sql,
             key: key_sql,
@@ -491,6 +590,8 @@ impl Resolver<'_> {
             default_sort: String::new(),
             key_ref_ty: String::new(),
             owner_column,
+            version,
+            references,
         }
     }
 

@@ -674,12 +674,20 @@ fn document_control_characters(v: &mut Value) {
             let constrained = ["pattern", "format", "enum", "const", "$ref"]
                 .iter()
                 .any(|k| o.contains_key(*k))
-                || o.get("x-apigen-control-characters").and_then(Value::as_bool) == Some(true);
+                || o.get("x-apigen-control-characters")
+                    .and_then(Value::as_bool)
+                    == Some(true);
             if text && !constrained {
-                o.insert("pattern".into(), Value::String(NO_CONTROL_CHARACTERS.into()));
+                o.insert(
+                    "pattern".into(),
+                    Value::String(NO_CONTROL_CHARACTERS.into()),
+                );
             }
             for (k, child) in o.iter_mut() {
-                if !matches!(k.as_str(), "example" | "examples" | "default" | "x-apigen-fixture") {
+                if !matches!(
+                    k.as_str(),
+                    "example" | "examples" | "default" | "x-apigen-fixture"
+                ) {
                     document_control_characters(child);
                 }
             }

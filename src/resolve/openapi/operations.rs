@@ -486,6 +486,8 @@ impl Resolver<'_> {
             owner: false,
             caller_used: false,
             owned_row: String::new(),
+            etag: false,
+            conditional: matches!(kind, "replace" | "update" | "delete"),
         };
         // Decide whether the entity can serve this operation.
         if !reasons.is_empty() {

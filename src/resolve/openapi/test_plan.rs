@@ -197,8 +197,15 @@ impl Resolver<'_> {
         // Refs to other tables need those rows first: only resources without FKs get CRUD tests.
         let node = &self.tb.nodes[bnode];
         for p in node.properties.iter().filter(|p| p.references.is_some()) {
+            let n = &self.tb.nodes[p.node];
+            let missing = match (n.kind, n.format) {
+                (_, Some("uuid")) => "\"00000000-0000-7000-8000-00000000dead\"".to_string(),
+                ("integer", _) => "2147480000".to_string(),
+                _ => "\"no-such-row\"".to_string(),
+            };
             // Filled in by `link_prereqs` once every resource is known.
             t.prereqs.push(Prereq {
+                missing,
                 field: p.name.clone(),
                 url: String::new(),
                 body2: String::new(),
@@ -281,7 +288,8 @@ impl Resolver<'_> {
         t.sample2 = s2.to_string();
         // A field to change in replace/update: the first non-key, writable string or number field.
         for p in &node.properties {
-            if p.read_only || p.name == ent.key.json_name || p.references.is_some() {
+            if p.read_only || p.write_only || p.name == ent.key.json_name || p.references.is_some()
+            {
                 continue;
             }
             let n = &self.tb.nodes[p.node];
@@ -294,9 +302,14 @@ impl Resolver<'_> {
                     (self.tb.sample(p.node, 0, 1), self.tb.sample(p.node, 2, 1))
                 {
                     if a != b {
-                        t.change_field = p.name.clone();
-                        t.change_value = b.to_string();
-                        break;
+                        if t.change_field.is_empty() {
+                            t.change_field = p.name.clone();
+                            t.change_value = b.to_string();
+                        }
+                        t.concurrent_changes.push(Change {
+                            field: p.name.clone(),
+                            value: b.to_string(),
+                        });
                     }
                 }
             }
@@ -315,6 +328,14 @@ impl Resolver<'_> {
                     .iter()
                     .any(|p| p.name == t.change_field && !p.read_only)
             });
+            let accepted = |f: &str| {
+                patch_node.is_some_and(|n| n.properties.iter().any(|p| p.name == f && !p.read_only))
+            };
+            t.concurrent_changes.retain(|c| accepted(&c.field));
+        }
+        t.etag = read.is_some_and(|r| r.etag);
+        if !t.has_update || t.concurrent_changes.len() < 2 {
+            t.concurrent_changes.clear();
         }
         // Invalid bodies, one per kind of constraint the contract declares.
         let base = s1.as_object().cloned().unwrap_or_default();
