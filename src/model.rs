@@ -304,6 +304,21 @@ pub struct Entity {
     /// The fields that refer to rows of other tables: a write that breaks a foreign key
     /// checks them to name the dangling one (422).
     pub references: Vec<Reference>,
+    /// The columns a list can be ordered by (its sorts and the default), each with what a
+    /// keyset cursor needs to seek past a row.
+    pub seek_columns: Vec<SeekColumn>,
+}
+
+/// A column a list orders by: a cursor stores the last row's value of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeekColumn {
+    /// SQL column name, and the entity struct's field.
+    pub name: String,
+    pub field: String,
+    /// The Rust type of its values, without `Option`.
+    pub ty: String,
+    /// The column holds NULLs (the field is an `Option`).
+    pub nullable: bool,
 }
 
 /// The version column of a table (`version`, BIGINT NOT NULL DEFAULT 1).

@@ -26,6 +26,8 @@ pub struct Shared {
     pub revocations: Revocations,
     /// The last `/readyz` probe, reused for a second.
     pub readiness: crate::health::Readiness,
+    /// Seals and opens list cursors (keyed from `JWT_SECRET`).
+    pub cursors: crate::pagination::CursorSeal,
 }
 
 impl std::ops::Deref for AppState {
@@ -50,7 +52,9 @@ impl AppState {
             config.redis_url.as_deref(),
             &config.rate_limit_prefix,
         )?;
+        let cursors = crate::pagination::CursorSeal::new(config.jwt_secret.expose().as_bytes());
         Ok(AppState(Arc::new(Shared {
+            cursors,
             db,
             config,
             limiter,

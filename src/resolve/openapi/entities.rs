@@ -592,6 +592,7 @@ impl Resolver<'_> {
             owner_column,
             version,
             references,
+            seek_columns: vec![],
         }
     }
 

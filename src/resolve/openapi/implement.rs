@@ -87,7 +87,66 @@ impl Resolver<'_> {
                 .iter()
                 .find(|c| !e.created_field.is_empty() && c.field == e.created_field)
                 .map(|c| c.name.clone())
-                .unwrap_or(key_col);
+                .unwrap_or(key_col.clone());
+            // The orderings a list seeks through: its sorts and the default. Each gets an
+            // index on (column, key), so a page seeks rather than scans; filters and the
+            // owner get one each.
+            let mut seek: Vec<SeekColumn> = Vec::new();
+            let columns = std::iter::once(e.default_sort.clone())
+                .chain(e.sorts.iter().map(|s| s.column.clone()));
+            for name in columns {
+                let Some(c) = e.columns.iter().find(|c| c.name == name && !c.json) else {
+                    continue;
+                };
+                if seek.iter().any(|s| s.name == c.name) {
+                    continue;
+                }
+                let ty = c
+                    .row_ty
+                    .strip_prefix("Option<")
+                    .and_then(|t| t.strip_suffix('>'))
+                    .unwrap_or(&c.row_ty)
+                    .to_string();
+                seek.push(SeekColumn {
+                    name: c.name.clone(),
+                    field: c.field.clone(),
+                    ty,
+                    nullable: c.optional,
+                });
+            }
+            let mut wanted: Vec<Vec<String>> = Vec::new();
+            for s in &seek {
+                if s.name != key_col {
+                    wanted.push(vec![s.name.clone(), key_col.clone()]);
+                }
+            }
+            for f in &e.filters {
+                if f.column != key_col {
+                    wanted.push(vec![f.column.clone()]);
+                }
+            }
+            if !e.owner_column.is_empty() {
+                wanted.push(vec![e.owner_column.clone()]);
+            }
+            for cols in wanted {
+                let table = &e.table;
+                let name = format!("{table}_{}_idx", cols.join("_"));
+                let list = cols
+                    .iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // An index whose leading columns are these already serves them.
+                let covered = e.indexes.iter().any(|i| {
+                    i.contains(&format!("ON \"{table}\" ({list}"))
+                        || i.contains(&format!("\"{name}\""))
+                });
+                if !covered {
+                    e.indexes
+                        .push(format!("CREATE INDEX \"{name}\" ON \"{table}\" ({list});"));
+                }
+            }
+            e.seek_columns = seek;
             e.key_ref_ty = if e.key_ty == "String" {
                 "&str".into()
             } else {
