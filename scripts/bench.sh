@@ -16,6 +16,10 @@
 #      request logs at info, metrics, timeouts) and baseline on the same seeded database,
 #      SQLite and PostgreSQL, in the same run: 5 alternating rounds of 10 s each, the
 #      median round reported.
+#   4. Keyset paging, generated service, both databases: with 10,000 more books seeded,
+#      GET /api/v1/books?limit=20 (page 1) against page 500 of the same list (its cursor
+#      found by walking the pages), alternating rounds; the ratio of page 500's req/s to
+#      page 1's (target: at least 90 %).
 # --quick: 1 round of 3 s and no clean builds (reuses the target dirs under $BENCH_DIR);
 #   for trying the script.
 # --build: only the clean builds (BUILD_ROUNDS alternating rounds each, default 2).
@@ -160,8 +164,34 @@ bench_db() {  # db url generated-binary baseline-binary
     wrk_report "baseline_${db}_$op"
     result "ratio $db $op $(python3 -c "print(round($(cat "$W/median-generated_${db}_$op") / $(cat "$W/median-baseline_${db}_$op") * 100, 1))") %_of_baseline_rps"
   done
-  kill "$gpid" "$bpid"; wait "$gpid" "$bpid" 2>/dev/null || true
+  kill "$bpid"; wait "$bpid" 2>/dev/null || true
+  deep_pages "$db" "$token"
+  kill "$gpid"; wait "$gpid" 2>/dev/null || true
 }
+# Page 1 against page 500 of GET /api/v1/books?limit=20 on the generated service at :3811.
+deep_pages() {  # db token
+  local db=$1 token=$2 author cursor i r
+  author=$(curl -sf -X POST http://127.0.0.1:3811/api/v1/authors -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' -d '{"name":"Octavia E. Butler","email":"octavia@bench.test"}' | json_field id)
+  seq 1 "$DEEP_ROWS" | xargs -P 8 -I{} curl -sf -o /dev/null -X POST http://127.0.0.1:3811/api/v1/books \
+    -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    -d "{\"title\":\"Deep {}\",\"authorId\":\"$author\",\"priceCents\":{}}"
+  cursor=
+  for ((i = 1; i < 500; i++)); do
+    cursor=$(curl -sf "http://127.0.0.1:3811/api/v1/books?limit=20${cursor:+&cursor=$cursor}" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["nextCursor"] or "")')
+    [ -n "$cursor" ] || { echo "bench: the list ended before page 500" >&2; return 1; }
+  done
+  rm -f "$W"/wrk-page*
+  for ((r = 1; r <= ROUNDS; r++)); do
+    wrk_run "page1_$db" "http://127.0.0.1:3811/api/v1/books?limit=20"
+    wrk_run "page500_$db" "http://127.0.0.1:3811/api/v1/books?limit=20&cursor=$cursor"
+  done
+  wrk_report "page1_$db"
+  wrk_report "page500_$db"
+  result "ratio $db page500_to_page1 $(python3 -c "print(round($(cat "$W/median-page500_$db") / $(cat "$W/median-page1_$db") * 100, 1))") %"
+}
+DEEP_ROWS=${DEEP_ROWS:-10000}
 rm -f "$W"/bench.db*
 bench_db sqlite "sqlite://$W/bench.db" "$W/generated-sqlite" "$W/baseline-sqlite"
 psql "$PG_ADMIN" -q -c 'DROP DATABASE IF EXISTS apigen_bench' -c 'CREATE DATABASE apigen_bench'

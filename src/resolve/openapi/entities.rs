@@ -291,6 +291,15 @@ impl Resolver<'_> {
                 "name the table with `x-apigen-table`",
             );
         }
+        if self.raw_schema_flag(&e.ty.rust, "x-apigen-soft-delete") {
+            let pointer = self.schema_pointer(&e.ty.rust);
+            self.diag(
+                Severity::Warning,
+                &ptr(&pointer, "x-apigen-soft-delete"),
+                format!("soft delete of `{}` is not served yet: DELETE removes the row", e.ty.rust),
+                "remove `soft_delete` / `x-apigen-soft-delete` until apigen supports it, or keep rows by taking over the delete operation",
+            );
+        }
         let mut cols = Namespace::new();
         let mut columns = Vec::new();
         for (i, (p, f)) in props.iter().zip(rtype.fields.iter()).enumerate() {
