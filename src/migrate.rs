@@ -508,8 +508,16 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
     if m.changes.is_empty() {
         return m;
     }
-    m.name = match m.changes.as_slice() {
-        [one] => file_name_of(one),
+    // Index changes follow the columns they serve (a new sortable column gets its index):
+    // the migration is named by the one other change when there is one.
+    let principal: Vec<String> = m
+        .changes
+        .iter()
+        .filter(|c| !c.starts_with("change indexes of "))
+        .cloned()
+        .collect();
+    m.name = match (m.changes.as_slice(), principal.as_slice()) {
+        ([one], _) | (_, [one]) => file_name_of(one),
         _ => "update_schema".to_string(),
     };
     let (down_from, down_to) = reversed(old, new);

@@ -307,6 +307,10 @@ pub struct Entity {
     /// The columns a list can be ordered by (its sorts and the default), each with what a
     /// keyset cursor needs to seek past a row.
     pub seek_columns: Vec<SeekColumn>,
+    /// Soft delete (`x-apigen-soft-delete`): the column and field holding when the row was
+    /// deleted (NULL: live); empty when DELETE removes rows.
+    pub deleted_column: String,
+    pub deleted_field: String,
 }
 
 /// A column a list orders by: a cursor stores the last row's value of it.
@@ -345,6 +349,9 @@ pub struct Reference {
     pub optional: bool,
     /// Bound by value rather than by reference.
     pub copy: bool,
+    /// The referenced table soft-deletes: its deleted rows still satisfy the foreign key,
+    /// so writes check the reference first.
+    pub soft: bool,
 }
 
 /// Parameterised SQL of one table, placeholders in the project's dialect (`?1` / `$1`).
@@ -368,8 +375,11 @@ pub struct EntitySql {
     /// Binds: `replace_columns` in order, then the key: an UPDATE that leaves the
     /// read-only columns as they are (PUT cannot change what only the server sets).
     pub replace: String,
-    /// Binds: the key (then the owner filter, then the expected version or NULL).
+    /// Binds: the key (then the owner filter, then the expected version or NULL). With soft
+    /// delete: the deletion time first, and it sets `deleted_at` rather than removing.
     pub delete: String,
+    /// Binds: the key. Clears `deleted_at` of a deleted row (soft delete only).
+    pub restore: String,
 }
 
 /// A table column backing one struct field.
@@ -461,6 +471,8 @@ pub enum OperationKind {
     Replace,
     Update,
     Delete,
+    /// Brings back a soft-deleted row (`POST /books/{id}/restore`, `x-apigen-restore`).
+    Restore,
     /// Anything else: an action (`POST /books/{id}/publish`), written by the user.
     Custom,
 }
@@ -475,6 +487,7 @@ impl OperationKind {
             OperationKind::Replace => "replace",
             OperationKind::Update => "update",
             OperationKind::Delete => "delete",
+            OperationKind::Restore => "restore",
             OperationKind::Custom => "custom",
         }
     }
@@ -526,6 +539,9 @@ pub struct Paging {
     pub page: String,
     pub cursor: String,
     pub sort: String,
+    /// The boolean `deleted` parameter of a soft-deleting table's list: administrators
+    /// list the deleted rows (empty: none).
+    pub deleted: String,
     /// The sort parameter is a string enum (else a plain string).
     pub sort_enum: bool,
 }
@@ -951,6 +967,11 @@ pub struct ResourceTests {
     pub owner_unique_value: String,
     /// Item answers carry an `ETag` and the read honours `If-None-Match`.
     pub etag: bool,
+    /// DELETE keeps the row, marked deleted (soft delete); `restore` and `list_deleted`:
+    /// `POST {item}/restore` brings it back, and the list takes `deleted=true`.
+    pub soft_delete: bool,
+    pub restore: bool,
+    pub list_deleted: bool,
     /// Fields a PATCH may change, each with a new value (JSON text): the concurrency test
     /// sends one PATCH per field at once and expects every change kept.
     pub concurrent_changes: Vec<Change>,

@@ -288,9 +288,11 @@ fn scenario(database: &str) {
     )
     .unwrap();
 
-    // 3. Contract changes: a new field, a renamed field, a unique index; then a new resource.
+    // 3. Contract changes: a new field, a renamed field, a unique index, soft delete turned
+    // on for books (which have rows); then a new resource.
     edit(&dir, "bookstore.yaml", |s| {
-        s.replace("      bio: { type: text, optional: true, max_length: 5000 }", "      biography: { type: text, optional: true, max_length: 5000, renamed_from: bio }\n      website: { type: url, optional: true }")
+        s.replace("    description: A book in the catalogue.\n    owned: true\n", "    description: A book in the catalogue.\n    owned: true\n    soft_delete: true\n")
+            .replace("      bio: { type: text, optional: true, max_length: 5000 }", "      biography: { type: text, optional: true, max_length: 5000, renamed_from: bio }\n      website: { type: url, optional: true }")
             .replace("      name: { type: string, min_length: 1, max_length: 200, trim: true, example: Ursula K. Le Guin }", "      name: { type: string, min_length: 1, max_length: 200, trim: true, unique: true, example: Ursula K. Le Guin }")
     });
     let migrated = apigen(&dir, &["migrate"]);
@@ -356,6 +358,20 @@ fn scenario(database: &str) {
         "the user's implementation of the action answers: {published}"
     );
     assert_eq!(published["data"]["status"], "published", "{published}");
+    // Soft delete, turned on over existing rows: a deleted book is gone for reads, kept
+    // in the table, and comes back whole.
+    let book_url = format!("/api/v1/books/{book_id}");
+    let (status, _) = http(port, &token, "DELETE", &book_url, None);
+    assert_eq!(status, 204, "delete a book");
+    let (status, _) = http(port, &token, "GET", &book_url, None);
+    assert_eq!(status, 404, "a deleted book is not found");
+    let (status, restored) = http(port, &token, "POST", &format!("{book_url}/restore"), None);
+    assert_eq!(status, 200, "restore: {restored}");
+    assert_eq!(
+        restored["data"]["title"], "A Wizard of Earthsea",
+        "{restored}"
+    );
+    assert_eq!(restored["data"]["status"], "published", "{restored}");
     let (status, review) = http(
         port,
         &token,

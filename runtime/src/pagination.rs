@@ -269,6 +269,29 @@ impl<T: PageParam> PageParam for Option<T> {
     }
 }
 
+/// A boolean query parameter as a contract types it: `bool` or `Option<bool>`.
+pub trait Flag {
+    /// Whether it was given as `true`.
+    fn given_true(self) -> bool;
+}
+
+impl Flag for bool {
+    fn given_true(self) -> bool {
+        self
+    }
+}
+
+impl Flag for Option<bool> {
+    fn given_true(self) -> bool {
+        self == Some(true)
+    }
+}
+
+/// Whether a boolean parameter (`?deleted=true`) was given as `true`.
+pub fn flag(value: impl Flag) -> bool {
+    value.given_true()
+}
+
 /// The page size for a requested `limit`: [`MAX_PAGE`] when none is asked, clamped into
 /// `1..=MAX_PAGE`.
 pub fn limit(requested: impl PageParam) -> i64 {
@@ -374,6 +397,12 @@ mod tests {
         assert_eq!(clamp_limit(-5), 1);
         assert_eq!(clamp_limit(20), 20);
         assert_eq!(clamp_limit(10_000), MAX_PAGE);
+    }
+
+    #[test]
+    fn flags_are_true_only_when_given_true() {
+        assert!(flag(true) && flag(Some(true)));
+        assert!(!flag(false) && !flag(Some(false)) && !flag(None::<bool>));
     }
 
     #[test]

@@ -353,7 +353,13 @@ pub fn design_resource(
             continue;
         }
         let params = match (name, on_item) {
-            ("list", _) => list_params(&filters, &sorts, offset),
+            ("list", _) => {
+                let mut params = list_params(&filters, &sorts, offset);
+                if res.soft_delete {
+                    params.push(json!({"name": "deleted", "in": "query", "description": "Administrators only: `true` lists the deleted rows instead of the live ones (each can be restored).", "schema": {"type": "boolean", "default": false}}));
+                }
+                params
+            }
             (_, true) => vec![id_param.clone()],
             _ => vec![],
         };
@@ -377,7 +383,19 @@ pub fn design_resource(
         if matches!(name, "read" | "create" | "replace" | "update") {
             o["responses"][status]["headers"] = json!({"ETag": etag_header()});
         }
+        if name == "list" && res.soft_delete {
+            o["responses"]["403"] =
+                error_response("`deleted=true` is for administrators.", error_schema);
+        }
+        if name == "delete" && res.soft_delete {
+            o["description"] = Value::String(format!("The {label} is kept, marked deleted: reads, lists and changes no longer see it, its unique values are free again, and an administrator can restore it."));
+        }
         apply_access(&mut o, spec, res, name, &rptr, file, diags);
+        if name == "list" && res.soft_delete && spec.auth.is_some() && o["security"] == json!([]) {
+            // Public, but an administrator's credentials are read when sent: `deleted=true`
+            // is theirs.
+            o["security"] = json!([{"bearerAuth": []}, {"apiKeyAuth": []}, {}]);
+        }
         document_service_errors(&mut o, error_schema);
         if on_item {
             &mut item_item
@@ -413,6 +431,26 @@ pub fn design_resource(
         apply_access(&mut o, spec, res, action, &rptr, file, diags);
         document_service_errors(&mut o, error_schema);
         paths.insert(format!("{item}/{a}"), json!({"post": o}));
+    }
+    // Soft delete: an administrator brings a deleted row back.
+    if res.soft_delete && has("delete") && !res.actions.iter().any(|a| a == "restore") {
+        let mut o = op(
+            &format!("restore{type_name}"),
+            &format!("Restore a deleted {label}"),
+            vec![id_param.clone()],
+            None,
+            "200",
+            Some(one.clone()),
+            &["400", "404", "409"],
+            false,
+            error_schema,
+        );
+        o["x-apigen-restore"] = Value::Bool(true);
+        o["description"] = Value::String(format!("Brings back a deleted {label} (404 when it is not deleted; 409 when a live row took one of its unique values meanwhile)."));
+        o["responses"]["200"]["headers"] = json!({"ETag": etag_header()});
+        apply_access(&mut o, spec, res, "restore", &rptr, file, diags);
+        document_service_errors(&mut o, error_schema);
+        paths.insert(format!("{item}/restore"), json!({"post": o}));
     }
     // Nested lists: /{parents}/{parentId}/{plural} for every `ref` field.
     if has("list") {

@@ -291,15 +291,6 @@ impl Resolver<'_> {
                 "name the table with `x-apigen-table`",
             );
         }
-        if self.raw_schema_flag(&e.ty.rust, "x-apigen-soft-delete") {
-            let pointer = self.schema_pointer(&e.ty.rust);
-            self.diag(
-                Severity::Warning,
-                &ptr(&pointer, "x-apigen-soft-delete"),
-                format!("soft delete of `{}` is not served yet: DELETE removes the row", e.ty.rust),
-                "remove `soft_delete` / `x-apigen-soft-delete` until apigen supports it, or keep rows by taking over the delete operation",
-            );
-        }
         let mut cols = Namespace::new();
         let mut columns = Vec::new();
         for (i, (p, f)) in props.iter().zip(rtype.fields.iter()).enumerate() {
@@ -373,6 +364,66 @@ impl Resolver<'_> {
                 }
             }
         };
+        // Soft delete: a `deleted_at` column of apigen's; a row is live while it is NULL.
+        let soft = self.raw_schema_flag(&e.ty.rust, "x-apigen-soft-delete");
+        let (deleted_column, deleted_field) = if soft {
+            let taken = |n: &str| rtype.fields.iter().any(|f| f.name == n);
+            let field = ["deleted_at", "row_deleted_at", "apigen_deleted_at"]
+                .into_iter()
+                .find(|n| !taken(n))
+                .unwrap_or("apigen_deleted_at")
+                .to_string();
+            if let Some(t) = self.tb.types.get_mut(named) {
+                if !t.fields.iter().any(|f| f.name == field) {
+                    t.fields.push(StructField {
+                        name: field.clone(),
+                        ty: "Option<chrono::DateTime<chrono::Utc>>".into(),
+                        doc: "When the row was deleted (soft delete); `None` while it is live. Kept out of answers.".into(),
+                        serde: "skip".into(),
+                    });
+                }
+            }
+            let name = cols.claim("deleted_at");
+            columns.push(Column {
+                name: name.clone(),
+                field: field.clone(),
+                json_name: String::new(),
+                sqlite_type: "TEXT".into(),
+                postgres_type: "TIMESTAMPTZ".into(),
+                not_null: false,
+                unique: false,
+                sqlite_checks: vec![],
+                postgres_checks: vec![],
+                row_ty: "Option<chrono::DateTime<chrono::Utc>>".into(),
+                json: false,
+                optional: true,
+                copy: true,
+                default_sql: String::new(),
+                renamed_from: String::new(),
+            });
+            (name, field)
+        } else {
+            (String::new(), String::new())
+        };
+        // Unique among live rows only: a partial unique index instead of a constraint, so a
+        // deleted row's value can be used again.
+        let live_where = if soft {
+            format!(" WHERE \"{deleted_column}\" IS NULL")
+        } else {
+            String::new()
+        };
+        let mut partial_unique = Vec::new();
+        if soft {
+            for c in columns.iter_mut().skip(1) {
+                if c.unique {
+                    c.unique = false;
+                    partial_unique.push(format!(
+                        "CREATE UNIQUE INDEX \"{table}_{n}_key\" ON \"{table}\" (\"{n}\"){live_where};",
+                        n = c.name
+                    ));
+                }
+            }
+        }
         let kp = &props[e.key_prop];
         let key_inner = rtype.fields[e.key_prop]
             .ty
@@ -396,25 +447,32 @@ impl Resolver<'_> {
         let created_field = ts(&["createdAt", "created_at"]);
         let updated_field = ts(&["updatedAt", "updated_at"]);
         let mut foreign_keys = Vec::new();
-        let mut indexes = Vec::new();
+        let mut indexes = partial_unique;
         let mut references = Vec::new();
         for (p, c) in props.iter().zip(rtype.fields.iter()) {
             let col = columns.iter().find(|x| x.field == c.name).cloned();
             if let (Some(target), Some(col)) = (&p.references, col) {
                 let ttable = self.table_of_domain_ref(target);
+                let tsoft = self.raw_schema_flag(&pascal_ident(target, ""), "x-apigen-soft-delete");
                 references.push(Reference {
                     field: col.field.clone(),
                     json_name: col.json_name.clone(),
                     exists_sql: format!(
-                        "SELECT 1 FROM \"{ttable}\" WHERE \"id\" = {}",
+                        "SELECT 1 FROM \"{ttable}\" WHERE \"id\" = {}{}",
                         if self.database == Database::Postgres {
                             "$1"
                         } else {
                             "?1"
+                        },
+                        if tsoft {
+                            " AND \"deleted_at\" IS NULL"
+                        } else {
+                            ""
                         }
                     ),
                     optional: col.optional,
                     copy: col.copy,
+                    soft: tsoft,
                 });
                 foreign_keys.push(format!(
                     "CONSTRAINT \"{table}_{c}_fkey\" FOREIGN KEY (\"{c}\") REFERENCES \"{ttable}\" (\"id\")",
@@ -438,7 +496,7 @@ impl Resolver<'_> {
             };
             if owned_table && columns.iter().any(|x| x.name == "owner_id") {
                 indexes.push(format!(
-                    "CREATE UNIQUE INDEX \"{table}_owner_id_{c}_key\" ON \"{table}\" (\"owner_id\", \"{c}\");",
+                    "CREATE UNIQUE INDEX \"{table}_owner_id_{c}_key\" ON \"{table}\" (\"owner_id\", \"{c}\"){live_where};",
                     c = col.name
                 ));
             } else {
@@ -487,7 +545,10 @@ impl Resolver<'_> {
         let updated: Vec<Column> = columns[1..]
             .iter()
             .filter(|c| {
-                c.field != created_field && c.name != owner_column && c.name != version.column
+                c.field != created_field
+                    && c.name != owner_column
+                    && c.name != version.column
+                    && c.name != deleted_column
             })
             .cloned()
             .collect();
@@ -541,8 +602,14 @@ impl Resolver<'_> {
             }
         };
         let owner_binds = usize::from(!owner_column.is_empty());
+        let live = if soft {
+            format!(" AND \"{deleted_column}\" IS NULL")
+        } else {
+            String::new()
+        };
+        let v = &version.column;
         let sql = EntitySql {
-            get: format!("{select_sql} WHERE {key_sql} = {}{}", ph(1), owner_sql(2)),
+            get: format!("{select_sql} WHERE {key_sql} = {}{live}{}", ph(1), owner_sql(2)),
             count: format!("SELECT COUNT(*) FROM \"{table}\""),
             insert: format!(
                 "INSERT INTO \"{table}\" ({all}) VALUES ({}){returning}",
@@ -554,23 +621,41 @@ impl Resolver<'_> {
                 placeholders(columns.len() - 1)
             ),
             update: format!(
-                "UPDATE \"{table}\" SET {assignments} WHERE {key_sql} = {}{}{}{returning}",
+                "UPDATE \"{table}\" SET {assignments} WHERE {key_sql} = {}{live}{}{}{returning}",
                 ph(updated.len() + 1),
                 owner_sql(updated.len() + 2),
                 version_sql(updated.len() + 2 + owner_binds)
             ),
             replace: format!(
-                "UPDATE \"{table}\" SET {replace_assignments} WHERE {key_sql} = {}{}{}{returning}",
+                "UPDATE \"{table}\" SET {replace_assignments} WHERE {key_sql} = {}{live}{}{}{returning}",
                 ph(replaced.len() + 1),
                 owner_sql(replaced.len() + 2),
                 version_sql(replaced.len() + 2 + owner_binds)
             ),
-            delete: format!(
-                "DELETE FROM \"{table}\" WHERE {key_sql} = {}{}{}",
-                ph(1),
-                owner_sql(2),
-                version_sql(2 + owner_binds)
-            ),
+            delete: if soft {
+                format!(
+                    "UPDATE \"{table}\" SET \"{deleted_column}\" = {}, \"{v}\" = \"{v}\" + 1 WHERE {key_sql} = {}{live}{}{}",
+                    ph(1),
+                    ph(2),
+                    owner_sql(3),
+                    version_sql(3 + owner_binds)
+                )
+            } else {
+                format!(
+                    "DELETE FROM \"{table}\" WHERE {key_sql} = {}{}{}",
+                    ph(1),
+                    owner_sql(2),
+                    version_sql(2 + owner_binds)
+                )
+            },
+            restore: if soft {
+                format!(
+                    "UPDATE \"{table}\" SET \"{deleted_column}\" = NULL, \"{v}\" = \"{v}\" + 1 WHERE {key_sql} = {} AND \"{deleted_column}\" IS NOT NULL{returning}",
+                    ph(1)
+                )
+            } else {
+                String::new()
+            },
             select: select_sql,
             key: key_sql,
         };
@@ -602,6 +687,8 @@ impl Resolver<'_> {
             version,
             references,
             seek_columns: vec![],
+            deleted_column,
+            deleted_field,
         }
     }
 

@@ -196,6 +196,7 @@ impl Resolver<'_> {
                     | OperationKind::Create
                     | OperationKind::Replace
                     | OperationKind::Update
+                    | OperationKind::Restore
             ) && op.response_kind == ResponseKind::Json
                 && op.service_ret.trim_start_matches("crate::models::") == e.type_name;
             if !op.implemented {

@@ -495,8 +495,10 @@ impl<'a> Resolver<'a> {
                 if owner {
                     op.owned_row = row_key;
                 }
-                op.caller_used =
-                    op.implemented && (owner || (owned && op.kind == OperationKind::Create));
+                op.caller_used = op.implemented
+                    && (owner
+                        || (owned && op.kind == OperationKind::Create)
+                        || !op.paging.deleted.is_empty());
             }
             let mut res = Resource {
                 module,

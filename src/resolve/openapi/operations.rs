@@ -419,6 +419,17 @@ impl Resolver<'_> {
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
         let kind = if is_action || foreign { "custom" } else { kind };
+        // `POST …/{id}/restore` marked `x-apigen-restore`: brings back a soft-deleted row.
+        let restores =
+            o.op.extensions
+                .get("x-apigen-restore")
+                .and_then(Value::as_bool)
+                == Some(true);
+        let kind = if restores && o.method == "post" {
+            "restore"
+        } else {
+            kind
+        };
         let (path_params, path_node, path_tys, path_struct) = self.path_params(o, &pascal);
         let (query_params, query_node, query_tys, _) =
             self.params(o, "query", &format!("{pascal} query"));
@@ -715,7 +726,7 @@ impl Resolver<'_> {
         };
         let mut why = String::new();
         // Key parameter for item operations: the last path parameter.
-        if matches!(kind, "read" | "replace" | "update" | "delete") {
+        if matches!(kind, "read" | "replace" | "update" | "delete" | "restore") {
             if let Some((pname, pty)) = path_tys.last() {
                 let key_ty = &props[e.key_prop].ty;
                 let pf = op
@@ -770,8 +781,16 @@ impl Resolver<'_> {
                         } else {
                             "?1"
                         };
+                        // A soft-deleted parent is gone: its nested list is 404.
+                        let live = if self
+                            .raw_schema_flag(&pascal_ident(target, ""), "x-apigen-soft-delete")
+                        {
+                            " AND \"deleted_at\" IS NULL"
+                        } else {
+                            ""
+                        };
                         format!(
-                            "SELECT 1 FROM \"{}\" WHERE \"id\" = {ph}",
+                            "SELECT 1 FROM \"{}\" WHERE \"id\" = {ph}{live}",
                             self.table_of_domain_ref(target)
                         )
                     }),
@@ -791,6 +810,13 @@ impl Resolver<'_> {
                 }
                 "read" => {
                     if !success_fits(false) {
+                        why = format!("its success response is not a `{ent_ty}`");
+                    }
+                }
+                "restore" => {
+                    if !self.raw_schema_flag(&ent_ty, "x-apigen-soft-delete") {
+                        why = format!("`{ent_ty}` is not soft-deleted (`x-apigen-soft-delete`)");
+                    } else if !success_fits(false) {
                         why = format!("its success response is not a `{ent_ty}`");
                     }
                 }
@@ -838,6 +864,7 @@ impl Resolver<'_> {
             op.implemented = true;
             // Paging and sorting parameters the contract declares (only a list reads them).
             let list_params = if kind == "list" { query_tys } else { &[] };
+            let soft = self.raw_schema_flag(&ent_ty, "x-apigen-soft-delete");
             for (p, (name, _)) in op.query_params.iter().zip(list_params.iter()) {
                 let base = p.ty.trim_start_matches("Option<").trim_end_matches('>');
                 let is_int = base == "i64" || base == "i32";
@@ -849,6 +876,7 @@ impl Resolver<'_> {
                     "offset" | "skip" if is_int => paging.offset = p.field.clone(),
                     "page" if is_int => paging.page = p.field.clone(),
                     "cursor" if base == "String" => paging.cursor = p.field.clone(),
+                    "deleted" if base == "bool" && soft => paging.deleted = p.field.clone(),
                     "sort" => {
                         paging.sort = p.field.clone();
                         paging.sort_enum = base != "String";
@@ -863,6 +891,7 @@ impl Resolver<'_> {
                 &paging.page,
                 &paging.cursor,
                 &paging.sort,
+                &paging.deleted,
             ];
             if kind == "list" {
                 for (p, (name, ty)) in op.query_params.iter().zip(query_tys.iter()) {
@@ -1076,6 +1105,7 @@ pub(super) fn operation_kind(kind: &str) -> OperationKind {
         "replace" => OperationKind::Replace,
         "update" => OperationKind::Update,
         "delete" => OperationKind::Delete,
+        "restore" => OperationKind::Restore,
         _ => OperationKind::Custom,
     }
 }

@@ -334,6 +334,16 @@ impl Resolver<'_> {
             t.concurrent_changes.retain(|c| accepted(&c.field));
         }
         t.etag = read.is_some_and(|r| r.etag);
+        t.soft_delete = !ent.deleted_column.is_empty() && t.has_delete && t.has_read;
+        let item_path = read.map(|r| r.path.clone()).unwrap_or_default();
+        t.restore = t.soft_delete
+            && res.operations.iter().any(|o| {
+                o.kind == OperationKind::Restore
+                    && o.implemented
+                    && o.path == format!("{item_path}/restore")
+            });
+        t.list_deleted =
+            t.soft_delete && find("list").is_some_and(|l| !l.paging.deleted.is_empty());
         if !t.has_update || t.concurrent_changes.len() < 2 {
             t.concurrent_changes.clear();
         }
