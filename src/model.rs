@@ -1005,6 +1005,9 @@ pub struct Prereq {
     pub status: u16,
     /// A value of the field that refers to no row (JSON text), for the 422 test.
     pub missing: String,
+    /// The referenced resource soft-deletes and its item URL is `url/{id}`: a reference to
+    /// a deleted row is 422 too.
+    pub soft: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -6,7 +6,7 @@ use super::*;
 /// Resolves each test prerequisite (a referenced table) to that table's create URL and
 /// sample; a resource whose prerequisite cannot be created gets no CRUD tests.
 pub(super) fn link_prereqs(resources: &mut [Resource]) {
-    type Creatable = (String, String, String, String, String, u16, bool);
+    type Creatable = (String, String, String, String, String, u16, bool, bool);
     let creatable: Vec<Creatable> = resources
         .iter()
         .filter_map(|r| {
@@ -19,6 +19,9 @@ pub(super) fn link_prereqs(resources: &mut [Resource]) {
                     r.tests.id_pointer.clone(),
                     r.tests.create_status,
                     r.tests.crud && r.tests.prereqs.is_empty(),
+                    r.tests.soft_delete
+                        && r.tests.item_prefix == format!("{}/", r.tests.collection_url)
+                        && r.tests.item_suffix.is_empty(),
                 )
             })
         })
@@ -33,6 +36,7 @@ pub(super) fn link_prereqs(resources: &mut [Resource]) {
                     p.body2 = c.3.clone();
                     p.id_pointer = c.4.clone();
                     p.status = c.5;
+                    p.soft = c.7;
                 }
                 None => ok = false,
             }
@@ -206,6 +210,7 @@ impl Resolver<'_> {
             // Filled in by `link_prereqs` once every resource is known.
             t.prereqs.push(Prereq {
                 missing,
+                soft: false,
                 field: p.name.clone(),
                 url: String::new(),
                 body2: String::new(),
