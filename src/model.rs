@@ -754,6 +754,9 @@ pub struct Requirement {
     pub strip_query: Vec<String>,
     /// Ident of the rate-limit bucket (the runtime's `DEFAULT` or a contract bucket).
     pub bucket: String,
+    /// The runtime's `idempotency::Policy` variant: `Optional` for POST and PATCH,
+    /// `Required` with `x-apigen-idempotency: required`, `Off` otherwise.
+    pub idempotency: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -92,6 +92,10 @@ pub struct ResourceSpec {
     /// Deleting sets `deleted_at` instead of removing the row.
     #[serde(default)]
     pub soft_delete: bool,
+    /// `required`: creates and updates must carry `Idempotency-Key` (400 without); by
+    /// default the header is honoured when sent.
+    #[serde(default)]
+    pub idempotency: Option<String>,
     /// Fields by camelCase or snake_case name, in order.
     pub fields: IndexMap<String, FieldSpec>,
     /// Which callers may do what, per operation or action: `public`, `authenticated`,

@@ -249,6 +249,7 @@ static OPEN: Requirement = Requirement {
     owner: false,
     strip_query: &[],
     bucket: &crate::ratelimit::AUTH,
+    idempotency: crate::idempotency::Policy::Off,
 };
 static SIGNED_IN: Requirement = Requirement {
     operation: "me",
@@ -267,6 +268,7 @@ static SIGNED_IN: Requirement = Requirement {
     owner: false,
     strip_query: &[],
     bucket: &crate::ratelimit::DEFAULT,
+    idempotency: crate::idempotency::Policy::Off,
 };
 static ADMIN: Requirement = Requirement {
     operation: "apiKeys",
@@ -285,6 +287,7 @@ static ADMIN: Requirement = Requirement {
     owner: false,
     strip_query: &[],
     bucket: &crate::ratelimit::DEFAULT,
+    idempotency: crate::idempotency::Policy::Off,
 };
 
 /// The account routes under the service's `auth_prefix`, each behind its guard.

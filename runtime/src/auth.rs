@@ -87,6 +87,8 @@ pub struct Requirement {
     pub strip_query: &'static [&'static str],
     /// The rate-limit bucket charged for each request.
     pub bucket: &'static Bucket,
+    /// Whether a POST or PATCH takes `Idempotency-Key` ([`crate::idempotency`]).
+    pub idempotency: crate::idempotency::Policy,
 }
 
 /// How the caller proved who they are.
@@ -868,9 +870,25 @@ where
 {
     match admit(&guard, req).await {
         Ok((req, verdict, authenticated)) => {
-            let mut res = match handler.call(req).await {
-                Ok(res) => res,
-                Err(never) => match never {},
+            let policy = guard.requirement.idempotency;
+            let mut res = if crate::idempotency::applies(policy, req.method()) {
+                // Keys are the caller's own: another caller's identical key is another key.
+                let scope = match req.extensions().get::<Caller>() {
+                    Some(Caller {
+                        via: Via::ApiKey(id),
+                        ..
+                    }) => format!("key:{id}"),
+                    Some(Caller {
+                        subject: Some(s), ..
+                    }) => format!("user:{s}"),
+                    _ => "anonymous".to_string(),
+                };
+                crate::idempotency::run(&guard.state, &scope, policy, req, &mut handler).await
+            } else {
+                match handler.call(req).await {
+                    Ok(res) => res,
+                    Err(never) => match never {},
+                }
             };
             // An answer for one authenticated caller must not be stored for another
             // (RFC 9111 §5.2.2.5), unless the handler chose its own caching.

@@ -49,6 +49,12 @@ pub struct Config {
     /// read), else 428 (RFC 6585 §3); default false: writes without one still never lose
     /// an update, as each is one conditional statement.
     pub require_if_match: bool,
+    /// `IDEMPOTENCY_TTL_SECS`: how long an `Idempotency-Key` and its stored answer are
+    /// kept (default 86400: 24 hours).
+    pub idempotency_ttl: Duration,
+    /// `SOFT_DELETE_RETENTION_DAYS`: soft-deleted rows older than this are purged once a
+    /// minute (rows still referenced are kept); default unset: kept until restored.
+    pub soft_delete_retention: Option<Duration>,
     /// `REQUEST_TIMEOUT_SECS`: a request is answered 503 after this long (default 30).
     pub request_timeout: Duration,
     /// `BODY_LIMIT_BYTES`: request bodies above this are refused with 413 (default 1 MiB).
@@ -224,6 +230,11 @@ impl Config {
             db_idle_timeout: Duration::from_secs(setting(lookup, "DB_IDLE_TIMEOUT_SECS", 600)?),
             db_max_lifetime: Duration::from_secs(setting(lookup, "DB_MAX_LIFETIME_SECS", 1800)?),
             require_if_match: setting(lookup, "REQUIRE_IF_MATCH", false)?,
+            idempotency_ttl: Duration::from_secs(setting(lookup, "IDEMPOTENCY_TTL_SECS", 86_400)?),
+            soft_delete_retention: match var("SOFT_DELETE_RETENTION_DAYS") {
+                None => None,
+                Some(_) => Some(Duration::from_secs(setting::<u64>(lookup, "SOFT_DELETE_RETENTION_DAYS", 0)? * 86_400)),
+            },
             request_timeout: Duration::from_secs(setting(lookup, "REQUEST_TIMEOUT_SECS", 30)?),
             body_limit_bytes: setting(lookup, "BODY_LIMIT_BYTES", 1024 * 1024)?,
             cors_allowed_origins: setting(lookup, "CORS_ALLOWED_ORIGINS", String::new())?

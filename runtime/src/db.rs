@@ -141,6 +141,10 @@ pub async fn migrate(pool: &Pool, migrator: &Migrator) -> Result<(), MigrateErro
         .await
         .map_err(MigrateError::Execute)?;
     result?;
+    sqlx::query(crate::idempotency::TABLE)
+        .execute(&mut *conn)
+        .await
+        .map_err(MigrateError::Execute)?;
     let broken = sqlx::query("PRAGMA foreign_key_check")
         .fetch_all(&mut *conn)
         .await
@@ -158,7 +162,10 @@ pub async fn migrate(pool: &Pool, migrator: &Migrator) -> Result<(), MigrateErro
 /// Runs `migrator`'s pending migrations.
 #[cfg(feature = "postgres")]
 pub async fn migrate(pool: &Pool, migrator: &Migrator) -> Result<(), MigrateError> {
-    migrator.run(pool).await
+    migrator.run(pool).await?;
+    crate::idempotency::ensure_table(pool)
+        .await
+        .map_err(MigrateError::Execute)
 }
 
 /// Whether `sql`, a `SELECT 1 … WHERE "id" = <placeholder 1>`, finds a row for `key`: how
@@ -172,6 +179,42 @@ where
         .fetch_optional(pool)
         .await?
         .is_some())
+}
+
+/// Deletes, from each of `tables` (soft-deleting: a `deleted_at` column), the rows deleted
+/// before `before`; a row another row still refers to is kept (its delete is skipped).
+/// The number of rows removed. Errors: the database's, other than a foreign key.
+pub async fn purge_deleted(
+    pool: &Pool,
+    tables: &[&str],
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, sqlx::Error> {
+    let mut removed = 0;
+    for table in tables {
+        let sql = format!(
+            "DELETE FROM \"{table}\" WHERE \"deleted_at\" IS NOT NULL AND \"deleted_at\" < $1"
+        );
+        match sqlx::query(&sql).bind(before).execute(pool).await {
+            Ok(done) => removed += done.rows_affected(),
+            // Some deleted row is still referenced: purge the others one by one.
+            Err(e) if is_foreign_key_violation(&e) => {
+                let keys: Vec<(String,)> = sqlx::query_as(&format!(
+                    "SELECT CAST(\"id\" AS TEXT) FROM \"{table}\" WHERE \"deleted_at\" IS NOT NULL AND \"deleted_at\" < $1"
+                ))
+                .bind(before)
+                .fetch_all(pool)
+                .await?;
+                for (key,) in keys {
+                    let one = format!("DELETE FROM \"{table}\" WHERE CAST(\"id\" AS TEXT) = $1");
+                    if let Ok(done) = sqlx::query(&one).bind(key).execute(pool).await {
+                        removed += done.rows_affected();
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
 }
 
 /// How often a read-modify-write (PATCH) retries when another writer changed the row
@@ -214,6 +257,47 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(row, (2, "one".to_string(), 3));
+    }
+
+    #[tokio::test]
+    async fn purging_removes_rows_deleted_long_ago_but_keeps_referenced_ones() {
+        let pool = connect("sqlite::memory:", &PoolSettings::TEST)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE authors (id TEXT PRIMARY KEY, deleted_at TEXT);
+             CREATE TABLE books (id TEXT PRIMARY KEY, author_id TEXT REFERENCES authors (id));",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let now = chrono::Utc::now();
+        let old = now - chrono::Duration::days(40);
+        for (id, deleted) in [
+            ("live", None),
+            ("recent", Some(now)),
+            ("old", Some(old)),
+            ("cited", Some(old)),
+        ] {
+            sqlx::query("INSERT INTO authors (id, deleted_at) VALUES ($1, $2)")
+                .bind(id)
+                .bind(deleted)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        sqlx::query("INSERT INTO books (id, author_id) VALUES ('b', 'cited')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let before = now - chrono::Duration::days(30);
+        assert_eq!(purge_deleted(&pool, &["authors"], before).await.unwrap(), 1);
+        let left: Vec<(String,)> = sqlx::query_as("SELECT id FROM authors ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let left: Vec<&str> = left.iter().map(|(id,)| id.as_str()).collect();
+        assert_eq!(left, ["cited", "live", "recent"]);
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use crate::testing::{Harness, RouteCreds, TestApp};
 use crate::validation::{Additional, Property, Schema, StringRule};
 use crate::Service;
 use axum::handler::Handler;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use sqlx::migrate::Migrator;
@@ -56,6 +56,7 @@ pub const fn service() -> Service {
         openapi_json: "{\"openapi\":\"3.0.3\"}",
         docs_html: "<!doctype html><title>fixture</title>",
         migrator: &MIGRATOR,
+        soft_delete_tables: &[],
     }
 }
 
@@ -103,6 +104,7 @@ const fn requirement(
         owner: false,
         strip_query: &[],
         bucket,
+        idempotency: crate::idempotency::Policy::Off,
     }
 }
 
@@ -163,6 +165,16 @@ pub static BY_COOKIE: Requirement = requirement(
 );
 pub static NOBODY: Requirement = requirement("nobody", &[], &[], &DEFAULT);
 pub static LIMITED: Requirement = requirement("limited", &[&[]], &[], &TIGHT);
+/// POST and PATCH honour `Idempotency-Key`.
+pub static IDEMPOTENT: Requirement = Requirement {
+    idempotency: crate::idempotency::Policy::Optional,
+    ..requirement("orders", &[&[]], &[], &DEFAULT)
+};
+/// POST requires `Idempotency-Key`.
+pub static KEY_REQUIRED: Requirement = Requirement {
+    idempotency: crate::idempotency::Policy::Required,
+    ..requirement("payments", &[&[]], &[], &DEFAULT)
+};
 pub static OPTIONAL: Requirement = requirement(
     "optional",
     &[
@@ -202,6 +214,31 @@ async fn whoami(Extension(caller): Extension<Caller>, uri: axum::http::Uri) -> R
     )
 }
 
+/// How many orders the fixture has taken: each call of [`order`] is one more.
+pub static ORDERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Takes an order (counts it) and answers 201 with its number and the body it got; with
+/// `?slow` it takes 300 ms, with `?fail` it answers 500.
+async fn order(uri: axum::http::Uri, body: String) -> Response {
+    let query = uri.query().unwrap_or_default();
+    if query.contains("slow") {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let n = ORDERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    if query.contains("fail") {
+        return crate::ApiError::Internal("the fixture fails on request".into()).into_response();
+    }
+    let mut res = crate::respond::json(
+        axum::http::StatusCode::CREATED,
+        &serde_json::json!({ "order": n, "body": body }),
+    );
+    res.headers_mut().insert(
+        axum::http::header::LOCATION,
+        axum::http::HeaderValue::from_static("/orders/1"),
+    );
+    res
+}
+
 /// Panics, as a service with a bug would.
 async fn panics() -> Response {
     panic!("the fixture's deliberate panic")
@@ -225,6 +262,15 @@ fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/echo", post(echo.layer(Guard::new(state, &PUBLIC))))
         .route("/panic", get(panics.layer(Guard::new(state, &PUBLIC))))
+        .route(
+            "/orders",
+            post(order.layer(Guard::new(state, &IDEMPOTENT)))
+                .put(order.layer(Guard::new(state, &IDEMPOTENT))),
+        )
+        .route(
+            "/payments",
+            post(order.layer(Guard::new(state, &KEY_REQUIRED))),
+        )
 }
 
 const ROUTES: Routes = routes;

@@ -36,6 +36,7 @@ pub mod extract;
 #[cfg(test)]
 mod fixture;
 pub mod health;
+pub mod idempotency;
 pub mod observability;
 pub mod pagination;
 pub mod patch;

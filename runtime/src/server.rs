@@ -110,12 +110,30 @@ pub async fn run(
     tracing::info!(address = %listener.local_addr()?, "listening");
     let state = AppState::new(service, pool.clone(), config)?;
     let limiter = state.limiter.clone();
-    // In-process rate-limit buckets of callers gone quiet are dropped once a minute.
+    // In-process rate-limit buckets of callers gone quiet are dropped once a minute, and
+    // expired idempotency keys deleted.
+    let keys = pool.clone();
+    let retention = state.config.soft_delete_retention;
+    let soft = service.soft_delete_tables;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
             limiter.prune();
+            if let Err(e) = crate::idempotency::purge(&keys).await {
+                tracing::warn!(error = %e, "purging expired idempotency keys failed");
+            }
+            if let Some(keep) = retention.filter(|_| !soft.is_empty()) {
+                let before =
+                    chrono::Utc::now() - chrono::Duration::from_std(keep).unwrap_or_default();
+                match db::purge_deleted(&keys, soft, before).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(rows = n, "purged soft-deleted rows past their retention")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "purging soft-deleted rows failed"),
+                }
+            }
         }
     });
     let app = app(&state, routes(&state));

@@ -38,6 +38,9 @@ pub struct Service {
     pub docs_html: &'static str,
     /// The project's migrations (`sqlx::migrate!`), run at start-up.
     pub migrator: &'static Migrator,
+    /// Tables whose DELETE keeps the row (soft delete, a `deleted_at` column): with
+    /// `SOFT_DELETE_RETENTION_DAYS` set, rows deleted longer ago are purged.
+    pub soft_delete_tables: &'static [&'static str],
 }
 
 static INSTALLED: OnceLock<&'static Service> = OnceLock::new();

@@ -383,8 +383,19 @@ impl TestApp {
         {
             req = req.header("content-type", "application/json");
         }
+        // A careful client: every POST and PATCH carries a fresh Idempotency-Key unless the
+        // test sends its own, so operations that require one are driven as clients would.
+        // An empty value sends none.
+        let key = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("idempotency-key"));
+        if key.is_none() && matches!(method, "POST" | "PATCH") {
+            req = req.header("idempotency-key", uuid::Uuid::new_v4().to_string());
+        }
         for (k, v) in headers {
-            req = req.header(*k, *v);
+            if !(k.eq_ignore_ascii_case("idempotency-key") && v.is_empty()) {
+                req = req.header(*k, *v);
+            }
         }
         let req = req
             .body(

@@ -383,6 +383,21 @@ pub fn design_resource(
         if matches!(name, "read" | "create" | "replace" | "update") {
             o["responses"][status]["headers"] = json!({"ETag": etag_header()});
         }
+        if matches!(name, "create" | "update") {
+            match res.idempotency.as_deref() {
+                None | Some("optional") => {}
+                Some("required") => o["x-apigen-idempotency"] = Value::from("required"),
+                Some(other) => diags.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        file,
+                        ptr(&rptr, "idempotency"),
+                        format!("unknown idempotency `{other}`"),
+                    )
+                    .hint("use `required` or `optional`"),
+                ),
+            }
+        }
         if name == "list" && res.soft_delete {
             o["responses"]["403"] =
                 error_response("`deleted=true` is for administrators.", error_schema);

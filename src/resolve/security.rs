@@ -450,6 +450,14 @@ impl SecurityResolver {
                 }
             }
         }
+        // Idempotency-Key (draft-ietf-httpapi-idempotency-key-header) on POST and PATCH.
+        let idempotency = if !matches!(method, "post" | "patch") {
+            "Off"
+        } else if op.get("x-apigen-idempotency").and_then(Value::as_str) == Some("required") {
+            "Required"
+        } else {
+            "Optional"
+        };
         self.requirements.push(Requirement {
             ident: ident.clone(),
             operation: operation_id.to_string(),
@@ -459,6 +467,7 @@ impl SecurityResolver {
             owner,
             strip_query,
             bucket,
+            idempotency: idempotency.into(),
         });
         (ident, owner, summary)
     }
