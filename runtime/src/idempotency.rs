@@ -390,22 +390,12 @@ mod tests {
             StatusCode::BAD_REQUEST
         );
         // PUT never takes a key: it is idempotent by itself.
-        let put = app
-            .send_raw(
-                "PUT",
-                "/orders",
-                Some("{}"),
-                &[("idempotency-key", "k-put")],
-            )
-            .await;
-        let put2 = app
-            .send_raw(
-                "PUT",
-                "/orders",
-                Some("{}"),
-                &[("idempotency-key", "k-put")],
-            )
-            .await;
+        let mut puts = Vec::new();
+        for _ in 0..2 {
+            let headers = [("idempotency-key", "k-put")];
+            puts.push(app.send_raw("PUT", "/orders", Some("{}"), &headers).await);
+        }
+        let (put, put2) = (&puts[0], &puts[1]);
         assert!(put2.headers.get(&REPLAYED).is_none());
         assert_ne!(put.body["order"], put2.body["order"]);
     }

@@ -322,41 +322,16 @@ impl Resolver<'_> {
                 }
             }
             None => {
-                let taken = |n: &str| rtype.fields.iter().any(|f| f.name == n);
-                let field = ["version", "row_version", "apigen_row_version"]
-                    .into_iter()
-                    .find(|n| !taken(n))
-                    .unwrap_or("apigen_row_version")
-                    .to_string();
-                let hidden = StructField {
-                    name: field.clone(),
-                    ty: "i64".into(),
-                    doc: "The row's version (its entity tag); kept out of answers.".into(),
-                    serde: "skip".into(),
-                };
-                if let Some(t) = self.tb.types.get_mut(named) {
-                    if !t.fields.iter().any(|f| f.name == field) {
-                        t.fields.push(hidden);
-                    }
-                }
-                let name = cols.claim("version");
-                columns.push(Column {
-                    name: name.clone(),
-                    field: field.clone(),
-                    json_name: String::new(),
-                    sqlite_type: "INTEGER".into(),
-                    postgres_type: "BIGINT".into(),
-                    not_null: true,
-                    unique: false,
-                    sqlite_checks: vec![],
-                    postgres_checks: vec![],
-                    row_ty: "i64".into(),
-                    json: false,
-                    optional: false,
-                    copy: true,
-                    default_sql: "1".into(),
-                    renamed_from: String::new(),
-                });
+                let (name, field) = self.hidden_column(
+                    named,
+                    &mut cols,
+                    &mut columns,
+                    ["version", "row_version", "apigen_row_version"],
+                    "i64",
+                    "The row's version (its entity tag); kept out of answers.",
+                    ("INTEGER", "BIGINT"),
+                    "1",
+                );
                 VersionColumn {
                     column: name,
                     field,
@@ -367,40 +342,16 @@ impl Resolver<'_> {
         // Soft delete: a `deleted_at` column of apigen's; a row is live while it is NULL.
         let soft = self.raw_schema_flag(&e.ty.rust, "x-apigen-soft-delete");
         let (deleted_column, deleted_field) = if soft {
-            let taken = |n: &str| rtype.fields.iter().any(|f| f.name == n);
-            let field = ["deleted_at", "row_deleted_at", "apigen_deleted_at"]
-                .into_iter()
-                .find(|n| !taken(n))
-                .unwrap_or("apigen_deleted_at")
-                .to_string();
-            if let Some(t) = self.tb.types.get_mut(named) {
-                if !t.fields.iter().any(|f| f.name == field) {
-                    t.fields.push(StructField {
-                        name: field.clone(),
-                        ty: "Option<chrono::DateTime<chrono::Utc>>".into(),
-                        doc: "When the row was deleted (soft delete); `None` while it is live. Kept out of answers.".into(),
-                        serde: "skip".into(),
-                    });
-                }
-            }
-            let name = cols.claim("deleted_at");
-            columns.push(Column {
-                name: name.clone(),
-                field: field.clone(),
-                json_name: String::new(),
-                sqlite_type: "TEXT".into(),
-                postgres_type: "TIMESTAMPTZ".into(),
-                not_null: false,
-                unique: false,
-                sqlite_checks: vec![],
-                postgres_checks: vec![],
-                row_ty: "Option<chrono::DateTime<chrono::Utc>>".into(),
-                json: false,
-                optional: true,
-                copy: true,
-                default_sql: String::new(),
-                renamed_from: String::new(),
-            });
+            let (name, field) = self.hidden_column(
+                named,
+                &mut cols,
+                &mut columns,
+                ["deleted_at", "row_deleted_at", "apigen_deleted_at"],
+                "Option<chrono::DateTime<chrono::Utc>>",
+                "When the row was deleted (soft delete); `None` while it is live. Kept out of answers.",
+                ("TEXT", "TIMESTAMPTZ"),
+                "",
+            );
             (name, field)
         } else {
             (String::new(), String::new())
@@ -690,6 +641,59 @@ impl Resolver<'_> {
             deleted_column,
             deleted_field,
         }
+    }
+
+    /// A column of apigen's own that answers never show (the row version, `deleted_at`):
+    /// a `#[serde(skip)]` field on the entity struct named by the first of `fields` the
+    /// struct does not use, and a column named after the first one. `ty` is the field's
+    /// Rust type (an `Option` makes the column nullable), `types` its SQLite and PostgreSQL
+    /// types, `default` its SQL default (or empty). Returns (column, field).
+    #[allow(clippy::too_many_arguments)]
+    fn hidden_column(
+        &mut self,
+        named: usize,
+        cols: &mut Namespace,
+        columns: &mut Vec<Column>,
+        fields: [&str; 3],
+        ty: &str,
+        doc: &str,
+        types: (&str, &str),
+        default: &str,
+    ) -> (String, String) {
+        let t = &mut self.tb.types[named];
+        let field = fields
+            .into_iter()
+            .find(|n| !t.fields.iter().any(|f| f.name == *n && f.serde != "skip"))
+            .unwrap_or(fields[2])
+            .to_string();
+        if !t.fields.iter().any(|f| f.name == field) {
+            t.fields.push(StructField {
+                name: field.clone(),
+                ty: ty.into(),
+                doc: doc.into(),
+                serde: "skip".into(),
+            });
+        }
+        let name = cols.claim(fields[0]);
+        let optional = ty.starts_with("Option<");
+        columns.push(Column {
+            name: name.clone(),
+            field: field.clone(),
+            json_name: String::new(),
+            sqlite_type: types.0.into(),
+            postgres_type: types.1.into(),
+            not_null: !optional,
+            unique: false,
+            sqlite_checks: vec![],
+            postgres_checks: vec![],
+            row_ty: ty.into(),
+            json: false,
+            optional,
+            copy: true,
+            default_sql: default.into(),
+            renamed_from: String::new(),
+        });
+        (name, field)
     }
 
     /// The JSON pointer of a named type's schema in the document.
