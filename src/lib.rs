@@ -93,13 +93,25 @@ pub fn regenerate(
     let contract = dir.join(&manifest.contract);
     let mut loaded = load::load_file(&contract)?;
     loaded.file = contract.display().to_string();
+    let generated = regenerate_from(dir, &manifest, &loaded, templates)?;
+    Ok((manifest, generated))
+}
+
+/// Like [`regenerate`] for a contract already loaded (`apigen add-resource` renders the
+/// changed contract before it writes anything) and the project's `manifest`.
+pub fn regenerate_from(
+    dir: &Path,
+    manifest: &project::Manifest,
+    loaded: &load::Loaded,
+    templates: Option<&Path>,
+) -> Result<Generated, Error> {
     let opts = resolve::ResolveOptions {
         database: Some(manifest.database),
         package: Some(manifest.package.clone()),
     };
     let (user_code, unreadable) = user_code::read_services(dir);
     let mut generated = generate(&Input {
-        loaded: &loaded,
+        loaded,
         opts: &opts,
         templates,
         contract_name: Some(&manifest.contract),
@@ -111,7 +123,7 @@ pub fn regenerate(
                 .hint("resolve any conflict markers, then run `apigen generate` again"),
         );
     }
-    Ok((manifest, generated))
+    Ok(generated)
 }
 
 fn render_project(

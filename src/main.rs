@@ -370,27 +370,65 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `apigen generate`: exit 0, or 1 when a user file got conflict markers.
+/// `apigen generate`: exit 0; 1 when a user file got conflict markers, a file of the
+/// user's stands where apigen generates one, or markers from an earlier run are still
+/// unresolved (then nothing is written).
 fn run_generate(
     dir: &std::path::Path,
     templates: Option<&std::path::Path>,
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
     let (old, generated) = apigen::regenerate(dir, templates)?;
+    if let Some(code) = refuse_unresolved(dir, &old)? {
+        return Ok(code);
+    }
     warn(&generated);
     let plan = apigen::project::plan_generate(dir, &old, &generated.files)?;
     if !dry_run {
         apigen::write::apply(dir, &plan.writes, &plan.deletes)?;
     }
+    let code = report_generate(&plan, dry_run);
+    if plan.report.is_empty() {
+        println!("{} is up to date with {}", dir.display(), old.contract);
+    }
+    Ok(code)
+}
+
+/// Exit 1, after naming every file and line, when a file of the user's still holds conflict
+/// markers: merging into it again would bury them.
+fn refuse_unresolved(
+    dir: &std::path::Path,
+    manifest: &apigen::project::Manifest,
+) -> anyhow::Result<Option<ExitCode>> {
+    let found = apigen::project::unresolved_conflicts(dir, manifest)?;
+    if found.is_empty() {
+        return Ok(None);
+    }
+    for (path, lines) in &found {
+        eprintln!("error: {path}: {}", apigen::project::marker_lines(lines));
+    }
+    eprintln!("nothing was written: resolve the conflict markers in {} file(s) (keep what you want, delete the marker lines), then run the command again", found.len());
+    Ok(Some(ExitCode::from(1)))
+}
+
+/// Prints one line per change of a generation; exit 1 when it left conflicts or refused to
+/// overwrite a file of the user's.
+fn report_generate(plan: &apigen::project::GeneratePlan, dry_run: bool) -> ExitCode {
+    use apigen::project::Change;
     for (change, path) in &plan.report {
         let what = match change {
-            apigen::project::Change::Created => "created",
-            apigen::project::Change::Updated => "updated",
-            apigen::project::Change::Merged => "merged into your edits",
-            apigen::project::Change::Conflict => "CONFLICT (resolve the <<<<<<< markers)",
-            apigen::project::Change::Removed => "removed (no longer in the contract)",
-            apigen::project::Change::KeptOrphan => {
+            Change::Created => "created".to_string(),
+            Change::Updated => "updated".to_string(),
+            Change::Merged => "merged into your edits".to_string(),
+            Change::Conflict => "CONFLICT (resolve the <<<<<<< markers)".to_string(),
+            Change::Refused => format!(
+                "KEPT YOURS: apigen did not write this file and generates one here; its rendering is in {} (move your file elsewhere, or delete it, then run `apigen generate`)",
+                apigen::project::beside(path)
+            ),
+            Change::Removed => "removed (no longer in the contract)".to_string(),
+            Change::KeptOrphan => {
                 "kept (no longer in the contract, but edited or yours: delete it when ready)"
+                    .to_string()
             }
         };
         println!("{}{path}: {what}", if dry_run { "would be " } else { "" });
@@ -402,16 +440,28 @@ fn run_generate(
             conflicts.len(),
             conflicts.join(", ")
         );
-        return Ok(ExitCode::from(1));
     }
-    if plan.report.is_empty() {
-        println!("{} is up to date with {}", dir.display(), old.contract);
+    let refused = plan.refused();
+    if !refused.is_empty() {
+        eprintln!(
+            "{} file(s) of yours stand where apigen generates one, and were kept: {}",
+            refused.len(),
+            refused.join(", ")
+        );
     }
-    Ok(ExitCode::SUCCESS)
+    if conflicts.is_empty() && refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// `apigen add-resource`: adds the resource to the contract file (keeping its formatting
-/// and comments), then regenerates and writes the migration.
+/// and comments), regenerates and writes the migration. Everything is decided before
+/// anything is written: a refused migration, an invalid addition or unresolved markers
+/// exit 2 (or 1 for markers) with the project untouched; then the contract, the files and
+/// the migration are written together ([`apigen::write::apply`], all or nothing). Exit 1
+/// when the regeneration left conflicts or kept a file of the user's.
 fn add_resource(
     dir: &std::path::Path,
     name: &str,
@@ -434,44 +484,85 @@ fn add_resource(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    apigen::write::write_atomic(&path, new_text.as_bytes())?;
-    println!("added `{resource}` to {}", manifest.contract);
-    let code = run_generate(dir, None, false)?;
-    if code != ExitCode::SUCCESS {
+    if let Some(code) = refuse_unresolved(dir, &manifest)? {
         return Ok(code);
     }
-    migrate(
-        dir,
-        Some(format!("add_{}", apigen::resolve::names::plural(&resource))),
-        false,
-        false,
-    )
-}
-
-/// `apigen migrate`: exit 0 when written (or nothing to do), 2 when refused.
-fn migrate(
-    dir: &std::path::Path,
-    name: Option<String>,
-    allow_destructive: bool,
-    dry_run: bool,
-) -> anyhow::Result<ExitCode> {
-    use apigen::project::NextMigration;
-    let (manifest, generated) = apigen::regenerate(dir, None)?;
-    let next = apigen::project::next_migration(
+    let new_loaded = load_str(&path.display().to_string(), &new_text)?;
+    let generated = apigen::regenerate_from(dir, &manifest, &new_loaded, None)?;
+    warn(&generated);
+    let plan = apigen::project::plan_generate(dir, &manifest, &generated.files)?;
+    let migration_name = format!("add_{}", apigen::resolve::names::plural(&resource));
+    let Some(migration) = plan_migration(
         dir,
         &generated.model,
         &manifest.contract,
-        name.as_deref(),
-        allow_destructive,
-    )?;
-    let (stem, files, schema, changes) = match next {
-        NextMigration::UpToDate => {
+        Some(&migration_name),
+        false,
+    )?
+    else {
+        eprintln!("nothing was written: {} is unchanged", manifest.contract);
+        return Ok(ExitCode::from(2));
+    };
+    let mut writes = vec![apigen::render::File {
+        path: manifest.contract.clone(),
+        contents: new_text,
+        owner: apigen::plan::Owner::User,
+    }];
+    writes.extend(plan.writes.iter().cloned());
+    if let Some(m) = &migration {
+        writes.extend(m.files.iter().map(|(p, sql)| apigen::render::File {
+            path: p.clone(),
+            contents: sql.clone(),
+            owner: apigen::plan::Owner::Generated,
+        }));
+        writes.push(apigen::render::File {
+            path: apigen::project::SCHEMA.into(),
+            contents: m.schema.clone(),
+            owner: apigen::plan::Owner::Generated,
+        });
+    }
+    apigen::write::apply(dir, &writes, &plan.deletes)?;
+    println!("added `{resource}` to {}", manifest.contract);
+    let code = report_generate(&plan, false);
+    match &migration {
+        Some(m) => {
+            for c in &m.changes {
+                println!("  {c}");
+            }
             println!(
-                "the database schema is up to date with {}",
-                manifest.contract
+                "wrote migration {} (up and down, SQLite and PostgreSQL)",
+                m.stem
             );
-            return Ok(ExitCode::SUCCESS);
         }
+        None => println!(
+            "the database schema is up to date with {}",
+            manifest.contract
+        ),
+    }
+    Ok(code)
+}
+
+/// A migration ready to write.
+struct Migration {
+    stem: String,
+    files: Vec<(String, String)>,
+    schema: String,
+    changes: Vec<String>,
+}
+
+/// The next migration for `model`: `Some(None)` when the schema is up to date,
+/// `Some(Some(m))` when one is to be written, `None` when it is refused (the reasons are
+/// printed).
+fn plan_migration(
+    dir: &std::path::Path,
+    model: &apigen::model::Model,
+    contract: &str,
+    name: Option<&str>,
+    allow_destructive: bool,
+) -> anyhow::Result<Option<Option<Migration>>> {
+    use apigen::project::NextMigration;
+    match apigen::project::next_migration(dir, model, contract, name, allow_destructive)? {
+        NextMigration::UpToDate => Ok(Some(None)),
         NextMigration::Refused {
             reasons,
             destructive,
@@ -484,29 +575,72 @@ fn migrate(
             } else {
                 eprintln!("no migration was written");
             }
-            return Ok(ExitCode::from(2));
+            Ok(None)
         }
         NextMigration::Ready {
             stem,
             files,
             schema,
             changes,
-        } => (stem, files, schema, changes),
+        } => Ok(Some(Some(Migration {
+            stem,
+            files,
+            schema,
+            changes,
+        }))),
+    }
+}
+
+/// `apigen migrate`: exit 0 when written (or nothing to do), 2 when refused.
+fn migrate(
+    dir: &std::path::Path,
+    name: Option<String>,
+    allow_destructive: bool,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let (manifest, generated) = apigen::regenerate(dir, None)?;
+    let Some(migration) = plan_migration(
+        dir,
+        &generated.model,
+        &manifest.contract,
+        name.as_deref(),
+        allow_destructive,
+    )?
+    else {
+        return Ok(ExitCode::from(2));
     };
-    for c in &changes {
+    let Some(m) = migration else {
+        println!(
+            "the database schema is up to date with {}",
+            manifest.contract
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    for c in &m.changes {
         println!("  {c}");
     }
     if dry_run {
-        for (path, sql) in &files {
+        for (path, sql) in &m.files {
             println!("--- would write {path}\n{sql}");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    for (path, sql) in &files {
-        apigen::write::write_atomic(&dir.join(path), sql.as_bytes())?;
-    }
-    apigen::write::write_atomic(&dir.join(apigen::project::SCHEMA), schema.as_bytes())?;
-    println!("wrote migration {stem} (up and down, SQLite and PostgreSQL); run `apigen generate` if the code is not yet up to date");
+    let mut writes: Vec<apigen::render::File> = m
+        .files
+        .iter()
+        .map(|(p, sql)| apigen::render::File {
+            path: p.clone(),
+            contents: sql.clone(),
+            owner: apigen::plan::Owner::Generated,
+        })
+        .collect();
+    writes.push(apigen::render::File {
+        path: apigen::project::SCHEMA.into(),
+        contents: m.schema,
+        owner: apigen::plan::Owner::Generated,
+    });
+    apigen::write::apply(dir, &writes, &[])?;
+    println!("wrote migration {} (up and down, SQLite and PostgreSQL); run `apigen generate` if the code is not yet up to date", m.stem);
     Ok(ExitCode::SUCCESS)
 }
 

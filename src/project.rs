@@ -91,12 +91,42 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, Error> {
         )));
     }
     let text = fs_err::read_to_string(&path)?;
-    serde_json::from_str(&text).map_err(|e| {
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
         Error::Target(format!(
             "{}: invalid manifest: {e}; restore it from version control",
             path.display()
         ))
-    })
+    })?;
+    confine(dir, &path, "contract", &manifest.contract)?;
+    for (i, entry) in manifest.files.iter().enumerate() {
+        confine(dir, &path, &format!("files[{i}].path"), &entry.path)?;
+    }
+    Ok(manifest)
+}
+
+/// Refuses a path read from the manifest that leaves the project: absolute, with `..`,
+/// empty, or (for one that exists) resolving through a symbolic link to a place outside
+/// `dir`. `field` names where in the manifest it was read.
+fn confine(dir: &Path, manifest: &Path, field: &str, path: &str) -> Result<(), Error> {
+    let refuse = |why: &str| {
+        Error::Target(format!(
+            "{}: {field} is `{path}`, {why}; apigen reads and writes only inside the project (restore the manifest from version control)",
+            manifest.display()
+        ))
+    };
+    if crate::write::safe_relative(path).is_err() {
+        return Err(refuse("which is outside the project folder"));
+    }
+    let full = dir.join(path);
+    if let (Ok(real), Ok(root)) = (full.canonicalize(), dir.canonicalize()) {
+        if !real.starts_with(&root) {
+            return Err(refuse(&format!(
+                "which leads outside the project folder (to {})",
+                real.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What `apigen migrate` finds to do.
@@ -207,6 +237,9 @@ pub enum Change {
     Merged,
     /// A user-owned file written with conflict markers; the user must resolve them.
     Conflict,
+    /// A file apigen did not write (the user's) at a path apigen now generates: kept as it
+    /// is, with apigen's rendering written beside it ([`beside`]).
+    Refused,
     /// A generated file of something the contract no longer has, deleted.
     Removed,
     /// A file of something the contract no longer has, kept because it was edited or is yours.
@@ -222,13 +255,29 @@ pub struct GeneratePlan {
 }
 
 impl GeneratePlan {
+    /// User files written with conflict markers.
     pub fn conflicts(&self) -> Vec<&str> {
+        self.of(Change::Conflict)
+    }
+
+    /// The user's files kept at paths apigen generates (renderings written beside them).
+    pub fn refused(&self) -> Vec<&str> {
+        self.of(Change::Refused)
+    }
+
+    fn of(&self, change: Change) -> Vec<&str> {
         self.report
             .iter()
-            .filter(|(c, _)| *c == Change::Conflict)
+            .filter(|(c, _)| *c == change)
             .map(|(_, p)| p.as_str())
             .collect()
     }
+}
+
+/// Where apigen puts its rendering of `path` when a file of the user's is in the way:
+/// `path.apigen-new` (not a `.rs` file, so the build never picks it up).
+pub fn beside(path: &str) -> String {
+    format!("{path}.apigen-new")
 }
 
 fn read_opt(dir: &Path, path: &str) -> Result<Option<String>, Error> {
@@ -244,20 +293,131 @@ fn is_migration(path: &str) -> bool {
     path.starts_with("migrations/")
 }
 
+/// Three-way merge of a user-owned file (diff3 style, as `git merge-file --diff3`): `base`
+/// is apigen's previous rendering, `ours` the file on disk, `theirs` the new rendering.
+/// `Ok` is the clean merge; `Err` the merge with conflict blocks between `<<<<<<< ours`,
+/// `||||||| original`, `=======` and `>>>>>>> theirs`, each marker at the start of its own
+/// line. A missing final newline in any input is added before merging, so a marker never
+/// joins the last line of a side; a clean merge that ends with the user's unterminated last
+/// line gives it back without the newline.
+pub fn merge(base: &str, ours: &str, theirs: &str) -> Result<String, String> {
+    fn terminated(s: &str) -> std::borrow::Cow<'_, str> {
+        if s.is_empty() || s.ends_with('\n') {
+            s.into()
+        } else {
+            format!("{s}\n").into()
+        }
+    }
+    let (b, o, t) = (terminated(base), terminated(ours), terminated(theirs));
+    match diffy::merge(&b, &o, &t) {
+        Ok(mut merged) => {
+            if !ours.is_empty() && !ours.ends_with('\n') {
+                let last = ours.rsplit('\n').next().unwrap_or(ours);
+                if merged.ends_with(&format!("\n{last}\n")) || merged == format!("{last}\n") {
+                    merged.pop();
+                }
+            }
+            Ok(merged)
+        }
+        Err(conflicted) => Err(conflicted),
+    }
+}
+
+/// The 1-based numbers of the lines of `text` that are conflict markers left by a merge:
+/// lines that start with `<<<<<<<`, `|||||||` or `>>>>>>>` followed by a space or the end
+/// of the line. (`=======` alone is not counted: Markdown underlines headings with it.)
+pub fn conflict_markers(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            ["<<<<<<<", "|||||||", ">>>>>>>"].iter().any(|m| {
+                line.strip_prefix(m)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\r']))
+            })
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+/// Files of the user's in `dir` that still hold conflict markers, with the marker lines
+/// ([`conflict_markers`]): every user-owned file of the manifest, the contract, and every
+/// file under `src/` and `tests/` (so files apigen never wrote are included).
+/// Files that are not UTF-8 text are skipped.
+pub fn unresolved_conflicts(
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<Vec<(String, Vec<usize>)>, Error> {
+    let mut paths: std::collections::BTreeSet<String> = manifest
+        .files
+        .iter()
+        .filter(|e| e.owner == Owner::User)
+        .map(|e| e.path.clone())
+        .collect();
+    paths.insert(manifest.contract.clone());
+    for top in ["src", "tests"] {
+        for entry in walkdir::WalkDir::new(dir.join(top))
+            .follow_links(false)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+        {
+            if let Ok(rel) = entry.path().strip_prefix(dir) {
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                if !rel.ends_with(".apigen-new") {
+                    paths.insert(rel);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        let Ok(bytes) = std::fs::read(dir.join(&path)) else {
+            continue;
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        let lines = conflict_markers(&text);
+        if !lines.is_empty() {
+            out.push((path, lines));
+        }
+    }
+    Ok(out)
+}
+
+/// `unresolved conflict markers at lines 3, 9, 12` (or `at line 3`).
+pub fn marker_lines(lines: &[usize]) -> String {
+    let numbers: Vec<String> = lines.iter().map(usize::to_string).collect();
+    format!(
+        "unresolved conflict markers at line{} {}",
+        if numbers.len() == 1 { "" } else { "s" },
+        numbers.join(", ")
+    )
+}
+
 /// Decides what `apigen generate` writes. Generated files are rewritten; user-owned files
-/// are three-way merged (base: pristine copy, ours: the file on disk, theirs: the new
-/// rendering) and never overwritten; existing migrations and `schema.json` are never
-/// rewritten (that is `apigen migrate`'s job); files of removed resources are deleted only
-/// when generated and untouched since apigen wrote them.
+/// are three-way merged ([`merge`]; base: the pristine copy, ours: the file on disk,
+/// theirs: the new rendering) and never overwritten; existing migrations and `schema.json`
+/// are never rewritten (that is `apigen migrate`'s job); files of removed resources are
+/// deleted only when generated and untouched since apigen wrote them.
+///
+/// A file on disk that apigen did not write (its path is not in the old manifest) is the
+/// user's and is never overwritten: at a user-owned path it is merged with an empty base
+/// (both sides survive, as one conflict where they differ); at a generated path it is kept
+/// as it is, apigen's rendering goes [`beside`] it, and the manifest leaves the path out
+/// (so the next run refuses again until the user moves or deletes the file).
 pub fn plan_generate(
     dir: &Path,
     old: &Manifest,
     new_files: &[File],
 ) -> Result<GeneratePlan, Error> {
     let mut plan = GeneratePlan::default();
+    let known = |path: &str| old.files.iter().any(|e| e.path == path);
+    let mut refused: Vec<String> = Vec::new();
     for f in new_files {
         let on_disk = read_opt(dir, &f.path)?;
         if f.path == old.contract
+            || f.path == MANIFEST
             || (f.path == SCHEMA && on_disk.is_some())
             || (is_migration(&f.path) && on_disk.is_some())
         {
@@ -275,13 +435,32 @@ pub fn plan_generate(
                 plan.report.push((Change::Created, f.path.clone()));
             }
             (Owner::Generated | Owner::Runtime, Some(disk)) => {
-                if disk != f.contents {
+                if disk == f.contents {
+                    continue;
+                }
+                if known(&f.path) {
                     plan.writes.push(f.clone());
                     plan.report.push((Change::Updated, f.path.clone()));
+                } else {
+                    let aside = beside(&f.path);
+                    if read_opt(dir, &aside)?.as_deref() != Some(f.contents.as_str()) {
+                        plan.writes.push(File {
+                            path: aside,
+                            contents: f.contents.clone(),
+                            owner: Owner::User,
+                        });
+                    }
+                    refused.push(f.path.clone());
+                    plan.report.push((Change::Refused, f.path.clone()));
                 }
             }
             (Owner::User, Some(ours)) => {
-                let base = read_opt(dir, &pristine_path(&f.path))?.unwrap_or_else(|| ours.clone());
+                let pristine = if known(&f.path) {
+                    read_opt(dir, &pristine_path(&f.path))?
+                } else {
+                    None
+                };
+                let base = pristine.unwrap_or_default();
                 if f.contents == base || ours == f.contents {
                     continue;
                 }
@@ -290,25 +469,38 @@ pub fn plan_generate(
                     plan.report.push((Change::Updated, f.path.clone()));
                     continue;
                 }
-                match diffy::merge(&base, &ours, &f.contents) {
-                    Ok(merged) => {
-                        plan.writes.push(File {
-                            path: f.path.clone(),
-                            contents: merged,
-                            owner: Owner::User,
-                        });
-                        plan.report.push((Change::Merged, f.path.clone()));
-                    }
-                    Err(conflicted) => {
-                        plan.writes.push(File {
-                            path: f.path.clone(),
-                            contents: conflicted,
-                            owner: Owner::User,
-                        });
-                        plan.report.push((Change::Conflict, f.path.clone()));
-                    }
+                let (contents, change) = match merge(&base, &ours, &f.contents) {
+                    Ok(merged) => (merged, Change::Merged),
+                    Err(conflicted) => (conflicted, Change::Conflict),
+                };
+                if contents != ours {
+                    plan.writes.push(File {
+                        path: f.path.clone(),
+                        contents,
+                        owner: Owner::User,
+                    });
+                    plan.report.push((change, f.path.clone()));
                 }
             }
+        }
+    }
+    if let Some(f) = new_files.iter().find(|f| f.path == MANIFEST) {
+        let contents = if refused.is_empty() {
+            f.contents.clone()
+        } else {
+            let mut manifest: Manifest = serde_json::from_str(&f.contents)
+                .map_err(|e| Error::Target(format!("internal error: rendered manifest: {e}")))?;
+            manifest.files.retain(|e| !refused.contains(&e.path));
+            let mut s = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+            s.push('\n');
+            s
+        };
+        if read_opt(dir, MANIFEST)?.as_deref() != Some(contents.as_str()) {
+            plan.writes.push(File {
+                path: MANIFEST.into(),
+                contents,
+                owner: Owner::Generated,
+            });
         }
     }
     for entry in &old.files {
@@ -341,8 +533,22 @@ pub struct Drift {
 /// Lists drift for `apigen check`: generated files that differ from the rendering (hand
 /// edits included), missing files, user-owned files whose rendering changed since the last
 /// `apigen generate`, and database-schema changes without a migration.
+///
+/// Unresolved conflict markers in any file of the user's ([`unresolved_conflicts`]) are
+/// drift too, listed first with their line numbers.
 pub fn check(dir: &Path, old: &Manifest, new_files: &[File]) -> Result<Vec<Drift>, Error> {
-    let mut drift = Vec::new();
+    let mut drift: Vec<Drift> = unresolved_conflicts(dir, old)?
+        .into_iter()
+        .map(|(path, lines)| Drift {
+            reason: format!(
+                "{}; resolve them (keep what you want, delete the marker lines), then run `apigen generate`",
+                marker_lines(&lines)
+            ),
+            path,
+            diff: String::new(),
+        })
+        .collect();
+    let known = |path: &str| old.files.iter().any(|e| e.path == path);
     for f in new_files {
         if f.path == old.contract || f.path == MANIFEST || f.path.starts_with(PRISTINE) {
             continue;
@@ -378,7 +584,13 @@ pub fn check(dir: &Path, old: &Manifest, new_files: &[File]) -> Result<Vec<Drift
                 if is_migration(&f.path) {
                     continue;
                 }
-                if disk != f.contents {
+                if disk != f.contents && !known(&f.path) {
+                    drift.push(Drift {
+                        path: f.path.clone(),
+                        reason: format!("yours (apigen did not write it), at a path apigen generates; apigen's rendering is in {}: move your file elsewhere, or delete it and run `apigen generate`", beside(&f.path)),
+                        diff: unified(&f.path, &disk, &f.contents),
+                    });
+                } else if disk != f.contents {
                     let reason = if old
                         .files
                         .iter()
@@ -394,6 +606,9 @@ pub fn check(dir: &Path, old: &Manifest, new_files: &[File]) -> Result<Vec<Drift
                         diff: unified(&f.path, &disk, &f.contents),
                     });
                 }
+            }
+            (Owner::User, Some(_)) if !known(&f.path) => {
+                drift.push(Drift { path: f.path.clone(), reason: "yours (apigen did not write it), and apigen now renders a file at this path; run `apigen generate` to merge the two (nothing of yours is dropped)".into(), diff: String::new() });
             }
             (Owner::User, Some(_)) => {
                 let base = read_opt(dir, &pristine_path(&f.path))?.unwrap_or_default();

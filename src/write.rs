@@ -119,16 +119,48 @@ fn move_if_same(from: &Path, to: &Path, contents: &str) -> bool {
     std::fs::read(from).is_ok_and(|b| b == contents.as_bytes()) && std::fs::rename(from, to).is_ok()
 }
 
-/// Applies a regeneration to the project in `dir`: each file replaced atomically, then
-/// the deletions. Paths are checked to stay inside `dir`.
+/// Applies a regeneration to the project in `dir`, all or nothing: every path is checked
+/// to stay inside `dir` and every file it replaces is read first; then each file is
+/// replaced atomically and the deletions follow. When any step fails, the files already
+/// written or deleted are put back as they were (files that did not exist are removed)
+/// and the first error is returned, naming its path.
 pub fn apply(dir: &Path, writes: &[File], deletes: &[String]) -> Result<(), Error> {
-    for f in writes {
-        write_atomic(&dir.join(safe_relative(&f.path)?), f.contents.as_bytes())?;
+    let mut before: Vec<(PathBuf, Option<Vec<u8>>)> = Vec::new();
+    for path in writes
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain(deletes.iter().map(String::as_str))
+    {
+        let full = dir.join(safe_relative(path)?);
+        let old = if full.is_file() {
+            Some(fs_err::read(&full)?)
+        } else {
+            None
+        };
+        before.push((full, old));
     }
-    for d in deletes {
-        fs_err::remove_file(dir.join(safe_relative(d)?))?;
+    let mut done = 0;
+    let result = (|| {
+        for f in writes {
+            write_atomic(&dir.join(&f.path), f.contents.as_bytes())?;
+            done += 1;
+        }
+        for d in deletes {
+            fs_err::remove_file(dir.join(d))?;
+            done += 1;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for (path, old) in before[..done].iter().rev() {
+            // Best effort: the original error is the one to report.
+            let _ = match old {
+                Some(bytes) => write_atomic(path, bytes),
+                None => std::fs::remove_file(path).map_err(Error::from),
+            };
+        }
     }
-    Ok(())
+    result
 }
 
 /// Replaces `path` with `bytes` atomically: a temporary file in the same folder, then rename.
