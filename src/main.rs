@@ -226,7 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            let generated = apigen::generate(&apigen::Input {
+            let mut generated = apigen::generate(&apigen::Input {
                 loaded: &loaded,
                 opts: &opts,
                 templates: templates.as_deref(),
@@ -234,6 +234,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 user_code: &Default::default(),
             })?;
             warn(&generated);
+            let kept_yours = if force && dir.is_dir() {
+                apigen::project::keep_unknown_files(&dir, &mut generated.files)?
+            } else {
+                Vec::new()
+            };
             let report = apigen::timing::stage("write", || {
                 apigen::write::write_project(
                     &dir,
@@ -268,6 +273,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 m.resources.len(),
                 dir.display()
             );
+            for p in &kept_yours {
+                println!(
+                    "{}: KEPT YOURS: apigen did not write this file and generates one here; its rendering is in {} (move your file elsewhere, or delete it, then run `apigen generate`)",
+                    dir.join(p).display(),
+                    apigen::project::beside(p)
+                );
+            }
+            if !kept_yours.is_empty() {
+                eprintln!(
+                    "{} file(s) of yours stand where apigen generates one, and were kept",
+                    kept_yours.len()
+                );
+                return Ok(ExitCode::from(1));
+            }
             if !dry_run {
                 println!("next: cd {} && cargo run", dir.display());
             }

@@ -485,16 +485,7 @@ pub fn plan_generate(
         }
     }
     if let Some(f) = new_files.iter().find(|f| f.path == MANIFEST) {
-        let contents = if refused.is_empty() {
-            f.contents.clone()
-        } else {
-            let mut manifest: Manifest = serde_json::from_str(&f.contents)
-                .map_err(|e| Error::Target(format!("internal error: rendered manifest: {e}")))?;
-            manifest.files.retain(|e| !refused.contains(&e.path));
-            let mut s = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-            s.push('\n');
-            s
-        };
+        let contents = manifest_without(&f.contents, &refused)?;
         if read_opt(dir, MANIFEST)?.as_deref() != Some(contents.as_str()) {
             plan.writes.push(File {
                 path: MANIFEST.into(),
@@ -519,6 +510,48 @@ pub fn plan_generate(
         }
     }
     Ok(plan)
+}
+
+/// The rendered manifest `json` without the entries of `paths` (files of the user's that
+/// apigen kept in place of its rendering, so that it never takes them for its own).
+fn manifest_without(json: &str, paths: &[String]) -> Result<String, Error> {
+    if paths.is_empty() {
+        return Ok(json.to_string());
+    }
+    let mut manifest: Manifest = serde_json::from_str(json)
+        .map_err(|e| Error::Target(format!("internal error: rendered manifest: {e}")))?;
+    manifest.files.retain(|e| !paths.contains(&e.path));
+    let mut s = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    s.push('\n');
+    Ok(s)
+}
+
+/// For `apigen new --force` into an existing folder: every generated or runtime file of
+/// `files` whose path holds a different file that apigen did not write (no manifest in
+/// `dir` lists it) is moved [`beside`] that path in `files`, and left out of the manifest,
+/// so the user's file is kept. Returns the paths kept. User-owned files are kept by
+/// [`crate::write::write_project`] itself.
+pub fn keep_unknown_files(dir: &Path, files: &mut [File]) -> Result<Vec<String>, Error> {
+    let known: Vec<String> = read_manifest(dir)
+        .map(|m| m.files.into_iter().map(|e| e.path).collect())
+        .unwrap_or_default();
+    let mut kept = Vec::new();
+    for f in files.iter_mut() {
+        if f.owner == Owner::User || f.path.starts_with(".apigen/") || known.contains(&f.path) {
+            continue;
+        }
+        if let Some(disk) = read_opt(dir, &f.path)? {
+            if disk != f.contents {
+                kept.push(f.path.clone());
+                f.path = beside(&f.path);
+                f.owner = Owner::Generated;
+            }
+        }
+    }
+    if let Some(m) = files.iter_mut().find(|f| f.path == MANIFEST) {
+        m.contents = manifest_without(&m.contents, &kept)?;
+    }
+    Ok(kept)
 }
 
 /// One way the project differs from what its contract gives.

@@ -321,3 +321,39 @@ fn generated_tests_follow_an_operation_the_user_implemented() {
     assert!(!read(&dir, "tests/api/books.rs").contains("publish_book_answers_501"));
     run(&dir, &["check"]).success();
 }
+
+#[test]
+fn new_with_force_never_overwrites_a_file_apigen_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("svc");
+    write(&dir, "src/main.rs", "fn main() { println!(\"mine\"); }\n");
+    write(&dir, "src/services/books.rs", "// my business logic\n");
+    apigen()
+        .arg("new")
+        .arg(&dir)
+        .arg("--force")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("src/main.rs: KEPT YOURS"));
+    assert_eq!(
+        read(&dir, "src/main.rs"),
+        "fn main() { println!(\"mine\"); }\n"
+    );
+    assert_eq!(
+        read(&dir, "src/services/books.rs"),
+        "// my business logic\n"
+    );
+    assert!(read(&dir, "src/main.rs.apigen-new").contains("@generated"));
+    assert!(!read(&dir, ".apigen/manifest.json").contains("\"src/main.rs\""));
+    // apigen's own files, listed in the manifest, are rewritten by a second `new --force`.
+    edit(&dir, "src/lib.rs", |s| s + "// stale\n");
+    std::fs::remove_file(dir.join("src/main.rs")).unwrap();
+    apigen()
+        .arg("new")
+        .arg(&dir)
+        .arg("--force")
+        .assert()
+        .success();
+    assert!(!read(&dir, "src/lib.rs").contains("// stale"));
+    assert!(read(&dir, "src/main.rs").contains("@generated"));
+}
