@@ -318,10 +318,25 @@ fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut boo
                 c.name
             ));
         }
-        // Only PostgreSQL reaches here with changed columns.
+        // Only PostgreSQL reaches here with changed columns. The old CHECK and default go
+        // before a type change (both are written for the old type: `ALTER ... TYPE` fails
+        // when the check no longer applies or the default cannot be cast), the new ones
+        // after it.
         for (a, b) in &changed {
             let col = &b.name;
-            if a.postgres_type != b.postgres_type {
+            let retyped = a.postgres_type != b.postgres_type;
+            let check_changed = renamed_def(table, a, b, &a.postgres_check) != b.postgres_check;
+            if (check_changed || retyped) && !a.postgres_check.is_empty() {
+                out.push(format!(
+                    "ALTER TABLE \"{table}\" DROP CONSTRAINT IF EXISTS \"{table}_{col}_check\";"
+                ));
+            }
+            if retyped && !a.default.is_empty() {
+                out.push(format!(
+                    "ALTER TABLE \"{table}\" ALTER COLUMN \"{col}\" DROP DEFAULT;"
+                ));
+            }
+            if retyped {
                 let ty = b
                     .postgres_type
                     .split(" GENERATED")
@@ -335,7 +350,12 @@ fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut boo
                     if b.not_null { "SET" } else { "DROP" }
                 ));
             }
-            if a.default != b.default {
+            if retyped && !b.default.is_empty() {
+                out.push(format!(
+                    "ALTER TABLE \"{table}\" ALTER COLUMN \"{col}\" SET DEFAULT {};",
+                    b.default
+                ));
+            } else if a.default != b.default && !retyped {
                 if b.default.is_empty() {
                     out.push(format!(
                         "ALTER TABLE \"{table}\" ALTER COLUMN \"{col}\" DROP DEFAULT;"
@@ -356,14 +376,11 @@ fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut boo
                     out.push(format!("ALTER TABLE \"{table}\" ADD CONSTRAINT \"{table}_{col}_key\" UNIQUE (\"{col}\");"));
                 }
             }
-            if renamed_def(table, a, b, &a.postgres_check) != b.postgres_check {
+            if (check_changed || retyped) && !b.postgres_check.is_empty() {
                 out.push(format!(
-                    "ALTER TABLE \"{table}\" DROP CONSTRAINT IF EXISTS \"{table}_{}_check\";",
-                    a.name
+                    "ALTER TABLE \"{table}\" ADD CONSTRAINT \"{table}_{col}_check\" CHECK ({});",
+                    b.postgres_check
                 ));
-                if !b.postgres_check.is_empty() {
-                    out.push(format!("ALTER TABLE \"{table}\" ADD CONSTRAINT \"{table}_{col}_check\" CHECK ({});", b.postgres_check));
-                }
             }
         }
         if fks_changed && postgres {

@@ -898,10 +898,14 @@ fn field_schema(
         o.insert("x-apigen-trim".into(), Value::Bool(true));
     }
     if let Some(r) = &f.renamed_from {
-        o.insert(
-            "x-apigen-renamed-from".into(),
-            Value::String(r.to_lower_camel_case()),
-        );
+        // `renamed_from` names the field as the contract wrote it; a reference's property
+        // (and column) carries `Id` (`_id`), so the old one did too.
+        let old = if f.reference.is_some() {
+            format!("{}Id", r.to_lower_camel_case())
+        } else {
+            r.to_lower_camel_case()
+        };
+        o.insert("x-apigen-renamed-from".into(), Value::String(old));
     }
     if let Some(p) = &f.pattern {
         if !super::types::pattern_compiles(p) {
