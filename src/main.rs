@@ -585,9 +585,13 @@ fn plan_migration(
         NextMigration::Refused {
             reasons,
             destructive,
+            hints,
         } => {
             for r in &reasons {
                 eprintln!("error: {r}");
+            }
+            for h in &hints {
+                eprintln!("hint: {h}");
             }
             if destructive {
                 eprintln!("refused: pass --allow-destructive to write this migration (the data is lost when it runs)");

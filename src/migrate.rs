@@ -30,6 +30,10 @@ pub struct TableSnap {
     pub foreign_keys: Vec<String>,
     /// `CREATE INDEX` statements, identical in both dialects.
     pub indexes: Vec<String>,
+    /// Declared previous name of the table, or of its resource or schema (`books`, `book`,
+    /// `Book`); empty for none. See [`table_renames`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub renamed_from: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,9 +84,162 @@ pub fn snapshot(model: &Model) -> Snapshot {
                     .collect(),
                 foreign_keys: e.foreign_keys.clone(),
                 indexes: e.indexes.clone(),
+                renamed_from: e.renamed_from.clone(),
             })
             .collect(),
     }
+}
+
+/// Declared table renames from `old` to `new`: (old table, new table) for each new table
+/// whose `renamed_from` names a table of `old` that `new` no longer has. The name matches
+/// the old table itself, or (a resource or schema name) its snake_case plural.
+pub fn table_renames(old: &Snapshot, new: &Snapshot) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for t in &new.tables {
+        if t.renamed_from.is_empty() || old.tables.iter().any(|o| o.table == t.table) {
+            continue;
+        }
+        let raw = t.renamed_from.as_str();
+        let plural =
+            crate::resolve::names::plural(&crate::resolve::names::snake_ident(raw, "items"));
+        let found = old
+            .tables
+            .iter()
+            .find(|o| o.table == raw)
+            .or_else(|| old.tables.iter().find(|o| o.table == plural));
+        if let Some(o) = found {
+            let taken = new.tables.iter().any(|n| n.table == o.table)
+                || out.iter().any(|(from, _)| from == &o.table);
+            if !taken {
+                out.push((o.table.clone(), t.table.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// A name of table `from`'s own (`books_title_check`, `books_author_id_idx`) as it reads
+/// once the table is `to`; other names unchanged.
+fn own_name(name: &str, from: &str, to: &str) -> String {
+    match name.strip_prefix(&format!("{from}_")) {
+        Some(rest) => format!("{to}_{rest}"),
+        None => name.to_string(),
+    }
+}
+
+/// Rewrites the constraint and index names of `text` (a column definition, a foreign key
+/// or an index statement of table `from`) and its references to `from` itself, as they
+/// read once the table is renamed `to`.
+fn renamed_table_text(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    // Quoted identifiers: the table itself becomes `to`; its own names take `to`'s prefix.
+    while let Some(start) = rest.find('"') {
+        out.push_str(&rest[..=start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('"') else {
+            out.push_str(after);
+            return out;
+        };
+        let ident = &after[..end];
+        let before = out[..out.len() - 1].trim_end();
+        let is_name = before.ends_with("CONSTRAINT") || before.ends_with("INDEX");
+        let replaced = if ident == from {
+            to.to_string()
+        } else if is_name {
+            own_name(ident, from, to)
+        } else {
+            ident.to_string()
+        };
+        out.push_str(&replaced);
+        out.push('"');
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `t` (a table of the old snapshot) as it reads after being renamed `to`.
+fn renamed_table(t: &TableSnap, to: &str) -> TableSnap {
+    let from = t.table.as_str();
+    let fix = |s: &String| renamed_table_text(s, from, to);
+    TableSnap {
+        table: to.to_string(),
+        columns: t
+            .columns
+            .iter()
+            .map(|c| ColumnSnap {
+                sqlite: fix(&c.sqlite),
+                postgres: fix(&c.postgres),
+                sqlite_check: fix(&c.sqlite_check),
+                postgres_check: fix(&c.postgres_check),
+                ..c.clone()
+            })
+            .collect(),
+        foreign_keys: t.foreign_keys.iter().map(fix).collect(),
+        indexes: t.indexes.iter().map(fix).collect(),
+        renamed_from: String::new(),
+    }
+}
+
+/// `old` with its declared table renames applied (see [`table_renames`]), and the renames.
+fn with_renamed_tables(old: &Snapshot, new: &Snapshot) -> (Snapshot, Vec<(String, String)>) {
+    let renames = table_renames(old, new);
+    let mut out = old.clone();
+    for t in &mut out.tables {
+        if let Some((_, to)) = renames.iter().find(|(from, _)| from == &t.table) {
+            *t = renamed_table(t, to);
+        }
+    }
+    (out, renames)
+}
+
+/// The statements that rename table `o` to `to` in one dialect, keeping its rows, with the
+/// names of its own constraints and indexes (so later migrations find them under the new
+/// name). Foreign keys of other tables follow the table in both dialects (SQLite since
+/// 3.26 rewrites them; PostgreSQL refers to the table itself).
+fn rename_table_statements(o: &TableSnap, to: &str, postgres: bool) -> Vec<String> {
+    let from = o.table.as_str();
+    let mut out = vec![format!("ALTER TABLE \"{from}\" RENAME TO \"{to}\";")];
+    if postgres {
+        let mut names: Vec<String> = vec![format!("{from}_pkey")];
+        for text in o
+            .columns
+            .iter()
+            .map(|c| &c.postgres)
+            .chain(o.foreign_keys.iter())
+        {
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find("CONSTRAINT \"") {
+                let after = &rest[at + 12..];
+                let end = after.find('"').unwrap_or(after.len());
+                names.push(after[..end].to_string());
+                rest = &after[end..];
+            }
+        }
+        for name in names.iter().filter(|n| n.starts_with(&format!("{from}_"))) {
+            out.push(format!(
+                "ALTER TABLE \"{to}\" RENAME CONSTRAINT \"{name}\" TO \"{}\";",
+                own_name(name, from, to)
+            ));
+        }
+        for i in &o.indexes {
+            let name = index_name(i);
+            if name.starts_with(&format!("{from}_")) {
+                out.push(format!(
+                    "ALTER INDEX \"{name}\" RENAME TO \"{}\";",
+                    own_name(&name, from, to)
+                ));
+            }
+        }
+    } else {
+        // SQLite cannot rename an index: recreate each under the table's new name.
+        for i in &o.indexes {
+            out.push(format!("DROP INDEX IF EXISTS \"{}\";", index_name(i)));
+            out.push(renamed_table_text(i, from, to));
+        }
+    }
+    out
 }
 
 /// The snapshot as pretty JSON with a trailing newline.
@@ -107,6 +264,24 @@ pub struct Migration {
     pub impossible: Vec<String>,
     /// A short snake_case description for the file name (`add_pages_to_books`).
     pub name: String,
+    /// Drops that may be undeclared renames: a table dropped while one is created with
+    /// mostly the same columns, or a column dropped while one of the same type is added to
+    /// its table. `apigen migrate` shows the `renamed_from` to declare for each.
+    pub possible_renames: Vec<PossibleRename>,
+}
+
+/// A drop and an add in one migration that look like a rename nobody declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PossibleRename {
+    /// Table `from` dropped, `to` created.
+    Table { from: String, to: String },
+    /// Column `from` of `table` dropped, `to` added; `reference`: `from` held a foreign key.
+    Column {
+        table: String,
+        from: String,
+        to: String,
+        reference: bool,
+    },
 }
 
 impl Migration {
@@ -228,6 +403,13 @@ fn index_name(stmt: &str) -> String {
 /// SQL taking a database from `old` to `new` in one dialect, with `renames` per table.
 fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut bool) -> Vec<String> {
     let mut out = Vec::new();
+    let (renamed, table_renames) = with_renamed_tables(old, new);
+    for (from, to) in &table_renames {
+        if let Some(o) = old.tables.iter().find(|o| &o.table == from) {
+            out.extend(rename_table_statements(o, to, postgres));
+        }
+    }
+    let old = &renamed;
     for t in &new.tables {
         let Some(o) = old.tables.iter().find(|o| o.table == t.table) else {
             out.push(create_table(t, postgres));
@@ -422,16 +604,26 @@ fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut boo
 
 /// The old snapshot with declared renames turned around, so diffing `new → old` renames back.
 fn reversed(old: &Snapshot, new: &Snapshot) -> (Snapshot, Snapshot) {
+    let (old_renamed, table_renames) = with_renamed_tables(old, new);
     let mut from = new.clone();
     let mut to = old.clone();
     for t in &mut from.tables {
         t.columns.iter_mut().for_each(|c| c.renamed_from.clear());
+        t.renamed_from.clear();
     }
     for t in &mut to.tables {
         t.columns.iter_mut().for_each(|c| c.renamed_from.clear());
+        t.renamed_from.clear();
+        let now = match table_renames.iter().find(|(f, _)| f == &t.table) {
+            Some((_, to_name)) => {
+                t.renamed_from = to_name.clone();
+                to_name.clone()
+            }
+            None => t.table.clone(),
+        };
         if let (Some(o), Some(n)) = (
-            old.tables.iter().find(|x| x.table == t.table),
-            new.tables.iter().find(|x| x.table == t.table),
+            old_renamed.tables.iter().find(|x| x.table == now),
+            new.tables.iter().find(|x| x.table == now),
         ) {
             for (a, b) in renames_of(o, n) {
                 if let Some(c) = t.columns.iter_mut().find(|c| c.name == a) {
@@ -467,6 +659,12 @@ fn file(body: &[String], rebuilds: bool, header: &str) -> String {
 /// Plans the migration from `old` to `new`. `header` starts every file (comment lines).
 pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
     let mut m = Migration::default();
+    let (renamed, table_renames) = with_renamed_tables(old, new);
+    for (from, to) in &table_renames {
+        m.changes.push(format!("rename table {from} to {to}"));
+    }
+    let original = old;
+    let old = &renamed;
     for t in &new.tables {
         match old.tables.iter().find(|o| o.table == t.table) {
             None => m.changes.push(format!("create table {}", t.table)),
@@ -490,6 +688,24 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
                         "dropping column {}.{} deletes its data",
                         t.table, c.name
                     ));
+                    let base_type = |c: &ColumnSnap| {
+                        c.postgres_type
+                            .split(" GENERATED")
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    };
+                    for n in p.added.iter().filter(|n| base_type(n) == base_type(c)) {
+                        m.possible_renames.push(PossibleRename::Column {
+                            table: t.table.clone(),
+                            from: c.name.clone(),
+                            to: n.name.clone(),
+                            reference: o
+                                .foreign_keys
+                                .iter()
+                                .any(|f| f.contains(&format!("FOREIGN KEY (\"{}\")", c.name))),
+                        });
+                    }
                 }
                 for (a, b) in &p.matched {
                     if differs(&t.table, a, b, false) || differs(&t.table, a, b, true) {
@@ -521,6 +737,27 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
         m.changes.push(format!("drop table {}", o.table));
         m.destructive
             .push(format!("dropping table {} deletes all its rows", o.table));
+        let names = |t: &TableSnap| -> Vec<String> {
+            t.columns
+                .iter()
+                .filter(|c| !c.key)
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        let before = names(o);
+        for t in new
+            .tables
+            .iter()
+            .filter(|t| !old.tables.iter().any(|x| x.table == t.table))
+        {
+            let shared = names(t).iter().filter(|c| before.contains(c)).count();
+            if shared * 2 >= before.len().max(1) {
+                m.possible_renames.push(PossibleRename::Table {
+                    from: o.table.clone(),
+                    to: t.table.clone(),
+                });
+            }
+        }
     }
     if m.changes.is_empty() {
         return m;
@@ -533,10 +770,16 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
         .filter(|c| !c.starts_with("change indexes of "))
         .cloned()
         .collect();
-    m.name = match (m.changes.as_slice(), principal.as_slice()) {
-        ([one], _) | (_, [one]) => file_name_of(one),
+    m.name = match (
+        m.changes.as_slice(),
+        principal.as_slice(),
+        table_renames.as_slice(),
+    ) {
+        (_, _, [(from, to)]) => format!("rename_{from}_to_{to}"),
+        ([one], _, _) | (_, [one], _) => file_name_of(one),
         _ => "update_schema".to_string(),
     };
+    let old = original;
     let (down_from, down_to) = reversed(old, new);
     for postgres in [false, true] {
         let mut rebuild_up = false;
@@ -675,8 +918,58 @@ mod tests {
                 columns: cols,
                 foreign_keys: vec![],
                 indexes: vec![],
+                renamed_from: String::new(),
             }],
         }
+    }
+
+    #[test]
+    fn a_renamed_table_takes_its_own_names_and_leaves_other_tables_alone() {
+        let text = r#"CONSTRAINT "books_shelf_id_fkey" FOREIGN KEY ("shelf_id") REFERENCES "books_archive" ("id"), CONSTRAINT "books_parent_fkey" FOREIGN KEY ("parent") REFERENCES "books" ("id")"#;
+        assert_eq!(
+            renamed_table_text(text, "books", "volumes"),
+            r#"CONSTRAINT "volumes_shelf_id_fkey" FOREIGN KEY ("shelf_id") REFERENCES "books_archive" ("id"), CONSTRAINT "volumes_parent_fkey" FOREIGN KEY ("parent") REFERENCES "volumes" ("id")"#
+        );
+        assert_eq!(
+            renamed_table_text(
+                r#"CREATE UNIQUE INDEX "books_isbn_key" ON "books" ("isbn");"#,
+                "books",
+                "volumes"
+            ),
+            r#"CREATE UNIQUE INDEX "volumes_isbn_key" ON "volumes" ("isbn");"#
+        );
+        // A column named like the table keeps its name.
+        assert_eq!(
+            renamed_table_text(r#""books_count" INTEGER"#, "books", "volumes"),
+            r#""books_count" INTEGER"#
+        );
+    }
+
+    #[test]
+    fn a_declared_table_rename_is_a_rename_both_ways() {
+        let old = table(vec![col("id", "BIGINT", true), col("name", "TEXT", true)]);
+        let mut new = old.clone();
+        new.tables[0].table = "u".into();
+        new.tables[0].renamed_from = "t".into();
+        let m = plan(&old, &new, "");
+        assert_eq!(m.changes, vec!["rename table t to u".to_string()]);
+        assert!(m.destructive.is_empty(), "{:?}", m.destructive);
+        assert!(m.postgres_up.contains("ALTER TABLE \"t\" RENAME TO \"u\";"));
+        assert!(m
+            .postgres_down
+            .contains("ALTER TABLE \"u\" RENAME TO \"t\";"));
+        assert!(!m.sqlite_up.contains("DROP TABLE"));
+        // Undeclared, it is a drop and a create, flagged as a possible rename.
+        new.tables[0].renamed_from.clear();
+        let m = plan(&old, &new, "");
+        assert!(!m.destructive.is_empty());
+        assert_eq!(
+            m.possible_renames,
+            vec![PossibleRename::Table {
+                from: "t".into(),
+                to: "u".into()
+            }]
+        );
     }
 
     #[test]

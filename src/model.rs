@@ -262,6 +262,10 @@ pub struct Entity {
     /// The Rust struct stored in the table.
     pub type_name: String,
     pub table: String,
+    /// `x-apigen-renamed-from` on the schema (domain spec: the resource's `renamed_from`):
+    /// the previous table, or the previous schema or resource name (`Book`, `book`), whose
+    /// table the migration renames to `table`. Empty for none.
+    pub renamed_from: String,
     /// Columns in declaration order; the key first.
     pub columns: Vec<Column>,
     pub key: Column,

@@ -139,6 +139,9 @@ pub enum NextMigration {
     Refused {
         reasons: Vec<String>,
         destructive: bool,
+        /// For each drop that may be an undeclared rename: what to declare in the contract
+        /// so that the migration renames instead ([`rename_hint`]).
+        hints: Vec<String>,
     },
     /// The migration to write: its stem, its files (path, SQL), the new `schema.json`, and
     /// one line per change.
@@ -194,10 +197,17 @@ pub fn next_migration(
     if m.is_empty() {
         return Ok(NextMigration::UpToDate);
     }
+    let hints = || {
+        m.possible_renames
+            .iter()
+            .map(|r| rename_hint(r, model))
+            .collect::<Vec<_>>()
+    };
     if !m.impossible.is_empty() {
         return Ok(NextMigration::Refused {
             reasons: m.impossible,
             destructive: false,
+            hints: hints(),
         });
     }
     if !m.destructive.is_empty() && !allow_destructive {
@@ -209,6 +219,7 @@ pub fn next_migration(
         return Ok(NextMigration::Refused {
             reasons,
             destructive: true,
+            hints: hints(),
         });
     }
     let stem = migrate::file_stem(version, requested, &m.name).map_err(Error::Target)?;
@@ -225,6 +236,73 @@ pub fn next_migration(
         schema: migrate::to_json(&new),
         changes: m.changes,
     })
+}
+
+/// What to declare when a drop may be an undeclared rename, in the contract's own terms
+/// (domain spec or OpenAPI): Django asks "Did you rename ...?"; apigen runs in CI, so it
+/// says which line makes the migration a rename that keeps the data.
+pub fn rename_hint(r: &crate::migrate::PossibleRename, model: &Model) -> String {
+    use crate::migrate::PossibleRename;
+    use crate::resolve::names::singular;
+    use heck::ToUpperCamelCase;
+    let domain = model.source_kind == "domain";
+    match r {
+        PossibleRename::Table { from, to } => {
+            let (old, new) = (singular(from), singular(to));
+            let schema = model
+                .tables
+                .iter()
+                .find(|e| &e.table == to)
+                .map(|e| e.type_name.clone())
+                .unwrap_or_else(|| new.to_upper_camel_case());
+            if domain {
+                format!("table {to} may be {from} renamed: if `{new}` was `{old}`, declare it and the migration renames the table, keeping every row: `{new}: {{ renamed_from: {old} }}` (under `resources:`)")
+            } else {
+                format!("table {to} may be {from} renamed: if schema `{schema}` holds what table {from} held, declare it and the migration renames the table, keeping every row: `x-apigen-renamed-from: {from}` on the schema `{schema}`")
+            }
+        }
+        PossibleRename::Column {
+            table,
+            from,
+            to,
+            reference,
+        } => {
+            let entity = model.tables.iter().find(|e| &e.table == table);
+            let new_is_reference = entity.is_some_and(|e| {
+                e.foreign_keys
+                    .iter()
+                    .any(|f| f.contains(&format!("FOREIGN KEY (\"{to}\")")))
+            });
+            let new_field = entity
+                .and_then(|e| e.columns.iter().find(|c| &c.name == to))
+                .map(|c| {
+                    if !domain {
+                        c.json_name.clone()
+                    } else if new_is_reference {
+                        c.field.strip_suffix("_id").unwrap_or(&c.field).to_string()
+                    } else {
+                        c.field.clone()
+                    }
+                })
+                .unwrap_or_else(|| to.clone());
+            let old_field = if domain {
+                let f = if *reference {
+                    from.strip_suffix("_id").unwrap_or(from)
+                } else {
+                    from
+                };
+                f.to_string()
+            } else {
+                // The old column's name: `x-apigen-renamed-from` is matched by column.
+                from.clone()
+            };
+            if domain {
+                format!("column {table}.{to} may be {table}.{from} renamed: if field `{new_field}` was `{old_field}`, declare it and the migration renames the column, keeping its data: `renamed_from: {old_field}` in the field `{new_field}`")
+            } else {
+                format!("column {table}.{to} may be {table}.{from} renamed: if property `{new_field}` holds what column {from} held, declare it and the migration renames the column, keeping its data: `x-apigen-renamed-from: {old_field}` on the property `{new_field}`")
+            }
+        }
+    }
 }
 
 /// What `apigen generate` did (or, in a dry run, would do) to one file.

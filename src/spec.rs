@@ -92,6 +92,11 @@ pub struct ResourceSpec {
     /// Deleting sets `deleted_at` instead of removing the row.
     #[serde(default)]
     pub soft_delete: bool,
+    /// The resource's previous name (`volume: {renamed_from: book}`): the migration renames
+    /// its table (`ALTER TABLE books RENAME TO volumes`), keeping every row, instead of
+    /// dropping one table and creating another.
+    #[serde(default)]
+    pub renamed_from: Option<String>,
     /// `required`: creates and updates must carry `Idempotency-Key` (400 without); by
     /// default the header is honoured when sent.
     #[serde(default)]

@@ -328,3 +328,140 @@ fn integer_to_string_applies_on_both_dialects_and_keeps_every_value() {
         up_and_down(&p, d, "int2str", BOOKS_BEFORE, BOOKS_BEFORE);
     }
 }
+
+#[test]
+fn a_declared_rename_of_a_resource_renames_its_table_and_keeps_its_rows() {
+    let p = Project::new();
+    p.edit_contract(
+        "  book:\n    description: A book in the catalogue.\n",
+        "  volume:\n    renamed_from: book\n    description: A book in the catalogue.\n",
+    );
+    let (ok, out) = p.migrate(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("rename table books to volumes"), "{out}");
+    assert!(out.contains("0002_rename_books_to_volumes"), "{out}");
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        let up = std::fs::read_to_string(last(&p, d, ".up.sql")).unwrap();
+        assert!(
+            up.contains("ALTER TABLE \"books\" RENAME TO \"volumes\";"),
+            "{up}"
+        );
+        assert!(!up.contains("DROP TABLE"), "{up}");
+    }
+    let after = BOOKS_BEFORE.replace("FROM books b", "FROM volumes b");
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        up_and_down(&p, d, "resrename", BOOKS_BEFORE, &after);
+    }
+    // The renamed table's own constraints and indexes carry its new name, so the next
+    // migration finds them: narrowing the title's length replaces `volumes_title_check`.
+    apigen()
+        .arg("generate")
+        .arg("--dir")
+        .arg(&p.dir)
+        .assert()
+        .success();
+    p.edit_contract("max_length: 300", "max_length: 400");
+    let (ok, out) = p.migrate(&[]);
+    assert!(ok, "{out}");
+    let db = Db::create(Dialect::Postgres, "resrename2");
+    for f in p.files(Dialect::Postgres, ".up.sql") {
+        db.apply(&f)
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+    }
+    let checks = db.rows("SELECT conname FROM pg_constraint WHERE conrelid = 'volumes'::regclass AND conname LIKE '%title%'");
+    assert_eq!(checks, vec!["volumes_title_check".to_string()]);
+    let long = "t".repeat(350);
+    db.exec(&format!("INSERT INTO authors (id, name, email, created_at, updated_at) VALUES (gen_random_uuid(), 'a', 'a@example.com', now(), now()); INSERT INTO volumes (id, title, author_id, price_cents, created_at, updated_at) VALUES (gen_random_uuid(), '{long}', (SELECT id FROM authors), 1, now(), now());"))
+        .expect("a 350-character title fits the new limit");
+}
+
+/// `apigen migrate` in a project of `spec` after `edit`: (exit code, output).
+fn refused_with(spec: Option<&str>, from: &str, to: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    let mut new = apigen();
+    new.arg("new").arg(&dir);
+    if let Some(s) = spec {
+        new.arg("--spec")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs").join(s));
+    }
+    new.assert().success();
+    let contract = dir.join(spec.unwrap_or("bookstore.yaml"));
+    let text = std::fs::read_to_string(&contract).unwrap();
+    assert!(text.contains(from), "{from}");
+    std::fs::write(&contract, text.replacen(from, to, 1)).unwrap();
+    let out = apigen()
+        .arg("migrate")
+        .arg("--dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "refused");
+    assert!(!dir.join("migrations/sqlite").read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("0002")));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn an_undeclared_rename_is_refused_with_the_line_to_declare() {
+    let err = refused_with(
+        None,
+        "      author: { ref: author }",
+        "      writer: { ref: author }",
+    );
+    assert!(
+        err.contains("hint: column books.writer_id may be books.author_id renamed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`renamed_from: author` in the field `writer`"),
+        "{err}"
+    );
+    let err = refused_with(None, "      bio: {", "      biography: {");
+    assert!(
+        err.contains("`renamed_from: bio` in the field `biography`"),
+        "{err}"
+    );
+    let err = refused_with(None, "  book:\n", "  volume:\n");
+    assert!(
+        err.contains("hint: table volumes may be books renamed"),
+        "{err}"
+    );
+    assert!(err.contains("`volume: { renamed_from: book }`"), "{err}");
+    let err = refused_with(
+        Some("tasks.openapi.yaml"),
+        "        owner_email: { type: string, format: email }",
+        "        ownerMail: { type: string, format: email }",
+    );
+    assert!(
+        err.contains("`x-apigen-renamed-from: owner_email` on the property `ownerMail`"),
+        "{err}"
+    );
+    // Following the hint makes it a rename.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    apigen()
+        .arg("new")
+        .arg(&dir)
+        .arg("--spec")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/tasks.openapi.yaml"))
+        .assert()
+        .success();
+    let contract = dir.join("tasks.openapi.yaml");
+    let text = std::fs::read_to_string(&contract).unwrap();
+    std::fs::write(&contract, text.replacen("        owner_email: { type: string, format: email }", "        ownerMail: { type: string, format: email, x-apigen-renamed-from: owner_email }", 1)).unwrap();
+    let out = apigen()
+        .arg("migrate")
+        .arg("--dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("rename column projects.owner_email to owner_mail"),
+        "{text}"
+    );
+}

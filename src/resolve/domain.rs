@@ -708,6 +708,9 @@ fn entity_schema(
     if res.soft_delete {
         schema["x-apigen-soft-delete"] = Value::Bool(true);
     }
+    if let Some(old) = &res.renamed_from {
+        schema["x-apigen-renamed-from"] = Value::String(old.clone());
+    }
     (schema, filters, sorts)
 }
 

@@ -612,6 +612,9 @@ impl Resolver<'_> {
         };
         Entity {
             type_name: e.ty.rust.clone(),
+            renamed_from: self
+                .raw_schema_ext(&e.ty.rust, "x-apigen-renamed-from")
+                .unwrap_or_default(),
             table,
             key: key.clone(),
             key_ty: key_inner,
