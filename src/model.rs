@@ -56,6 +56,8 @@ pub struct Model {
     pub resources: Vec<Resource>,
     /// Routes grouped by axum path (one `route()` call each).
     pub routes: Vec<Route>,
+    /// Where the service's own endpoints go by default ([`ServicePaths::for_routes`]).
+    pub service_paths: ServicePaths,
     /// The `axum::routing` functions the router starts routes with (`get`, `post`, …).
     pub route_methods: Vec<String>,
     /// The OpenAPI document the service serves at `/openapi.json`, pretty-printed.
@@ -602,6 +604,10 @@ pub struct Touch {
 pub struct Location {
     pub key_field: String,
     pub optional: bool,
+    /// The created item's URL is `{prefix}{key}{suffix}`: the collection path with one
+    /// `/`, and `/` when the contract's item paths end with one.
+    pub prefix: String,
+    pub suffix: String,
 }
 
 /// One OpenAPI operation.
@@ -1122,4 +1128,99 @@ pub enum ErrorValue {
     RequestId,
     Json(String),
     Object(String),
+}
+
+/// The default paths of the generated service's own endpoints (liveness, readiness,
+/// metrics, the served document, the reference page): `/healthz`, `/readyz`, `/metrics`,
+/// `/openapi.json`, `/docs`, except where the contract routes that path itself, whatever
+/// the method: the contract's operation keeps it and the endpoint moves to `/_service/…`
+/// (with more underscores while that is taken too). The runtime reads overrides from the
+/// environment (`HEALTH_PATH`, …).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServicePaths {
+    pub health: String,
+    pub ready: String,
+    pub metrics: String,
+    pub openapi: String,
+    pub docs: String,
+    /// Those that moved from their default: (default, path).
+    pub moved: Vec<(String, String)>,
+}
+
+impl ServicePaths {
+    /// The paths for a contract whose routes are `routes` and whose account routes live
+    /// under `auth_prefix` (never claimed: apigen moves those itself).
+    pub fn for_routes(routes: &[Route], auth_prefix: &str) -> ServicePaths {
+        let taken = |p: &str| {
+            routes.iter().any(|r| r.path == p)
+                || p == auth_prefix
+                || p.starts_with(&format!("{auth_prefix}/"))
+        };
+        let place = |default: &str| {
+            if !taken(default) {
+                return default.to_string();
+            }
+            let mut dir = "/_service".to_string();
+            loop {
+                let candidate = format!("{dir}{default}");
+                if !taken(&candidate) {
+                    return candidate;
+                }
+                dir.push('_');
+            }
+        };
+        let [health, ready, metrics, openapi, docs] =
+            ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"].map(place);
+        let moved = [
+            ("/healthz", &health),
+            ("/readyz", &ready),
+            ("/metrics", &metrics),
+            ("/openapi.json", &openapi),
+            ("/docs", &docs),
+        ]
+        .into_iter()
+        .filter(|(d, p)| d != p)
+        .map(|(d, p)| (d.to_string(), p.clone()))
+        .collect();
+        ServicePaths {
+            health,
+            ready,
+            metrics,
+            openapi,
+            docs,
+            moved,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes(paths: &[&str]) -> Vec<Route> {
+        paths
+            .iter()
+            .map(|p| Route {
+                path: p.to_string(),
+                handlers: vec![],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_service_endpoints_move_aside_from_paths_the_contract_claims() {
+        let free = ServicePaths::for_routes(&routes(&["/pets", "/pets/{id}"]), "/auth");
+        assert_eq!(free.health, "/healthz");
+        assert_eq!(free.docs, "/docs");
+        assert!(free.moved.is_empty());
+        let claimed = ServicePaths::for_routes(
+            &routes(&["/metrics", "/docs", "/_service/docs", "/openapi.json"]),
+            "/auth",
+        );
+        assert_eq!(claimed.metrics, "/_service/metrics");
+        assert_eq!(claimed.docs, "/_service_/docs", "past a taken fallback too");
+        assert_eq!(claimed.openapi, "/_service/openapi.json");
+        assert_eq!(claimed.health, "/healthz");
+        assert_eq!(claimed.moved.len(), 3);
+    }
 }

@@ -121,6 +121,74 @@ pub struct Config {
     /// `HSTS_MAX_AGE_SECS`: send `Strict-Transport-Security` with this max-age (set it when
     /// clients reach the service over TLS; default: not sent).
     pub hsts_max_age: Option<u64>,
+    /// `HEALTH_PATH`, `READY_PATH`, `METRICS_PATH`, `OPENAPI_PATH`, `DOCS_PATH`: where the
+    /// service's own endpoints are served (default: [`Service::paths`]). Each must be an
+    /// absolute path of literal segments, none the same as another, a path of the
+    /// contract, or under the account routes.
+    pub paths: EndpointPaths,
+}
+
+/// The paths the service's own endpoints are served at ([`Config::paths`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointPaths {
+    pub health: String,
+    pub ready: String,
+    pub metrics: String,
+    pub openapi: String,
+    pub docs: String,
+}
+
+impl EndpointPaths {
+    /// Reads the five variables (defaults from `service`) and checks them. Errors: a path
+    /// that is not absolute, holds a parameter or wildcard, is configured twice, is one of
+    /// the contract's or lies under the account routes: the router would refuse it.
+    fn from_lookup(
+        service: &Service,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<EndpointPaths, ConfigError> {
+        let d = &service.paths;
+        let get =
+            |name: &str, default: &str| text(lookup, name).unwrap_or_else(|| default.to_string());
+        let paths = EndpointPaths {
+            health: get("HEALTH_PATH", d.health),
+            ready: get("READY_PATH", d.ready),
+            metrics: get("METRICS_PATH", d.metrics),
+            openapi: get("OPENAPI_PATH", d.openapi),
+            docs: get("DOCS_PATH", d.docs),
+        };
+        let all = [
+            ("HEALTH_PATH", &paths.health),
+            ("READY_PATH", &paths.ready),
+            ("METRICS_PATH", &paths.metrics),
+            ("OPENAPI_PATH", &paths.openapi),
+            ("DOCS_PATH", &paths.docs),
+        ];
+        for (i, (name, path)) in all.iter().enumerate() {
+            if !path.starts_with('/')
+                || path.contains(['{', '}', '*', '?', '#'])
+                || path.contains("//")
+            {
+                return Err(ConfigError(format!("{name}: `{path}` is not an absolute path of literal segments (write /_service/metrics)")));
+            }
+            if let Some((other, _)) = all[..i].iter().find(|(_, p)| p == path) {
+                return Err(ConfigError(format!(
+                    "{name} and {other} are both `{path}`; give each endpoint a path of its own"
+                )));
+            }
+            if service.contract_paths.iter().any(|p| p == path) {
+                return Err(ConfigError(format!("{name}: `{path}` is a path of the contract; choose another (the contract's operations keep their paths)")));
+            }
+            let prefix = service.auth_prefix;
+            if !prefix.is_empty()
+                && (path.as_str() == prefix || path.starts_with(&format!("{prefix}/")))
+            {
+                return Err(ConfigError(format!(
+                    "{name}: `{path}` is under the account routes ({prefix}); choose another"
+                )));
+            }
+        }
+        Ok(paths)
+    }
 }
 
 /// A variable that is set but cannot be parsed.
@@ -282,6 +350,7 @@ impl Config {
                 .transpose()?
                 .unwrap_or_default(),
             hsts_max_age: Some(setting(lookup, "HSTS_MAX_AGE_SECS", 0u64)?).filter(|age| *age > 0),
+            paths: EndpointPaths::from_lookup(service, lookup)?,
         })
     }
 }

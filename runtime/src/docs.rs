@@ -8,10 +8,12 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
 
-pub fn router() -> Router<AppState> {
+/// Both at the paths `state`'s configuration gives ([`crate::Config::paths`]).
+pub fn router(state: &AppState) -> Router<AppState> {
+    let paths = &state.config.paths;
     Router::new()
-        .route("/openapi.json", get(openapi))
-        .route("/docs", get(docs))
+        .route(&paths.openapi, get(openapi))
+        .route(&paths.docs, get(docs))
 }
 
 /// The OpenAPI document, byte for byte as apigen wrote it.

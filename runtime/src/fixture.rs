@@ -57,6 +57,8 @@ pub const fn service() -> Service {
         docs_html: "<!doctype html><title>fixture</title>",
         migrator: &MIGRATOR,
         soft_delete_tables: &[],
+        paths: crate::service::Paths::DEFAULT,
+        contract_paths: &[],
     }
 }
 

@@ -12,11 +12,13 @@ use axum::Router;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-pub fn router() -> Router<AppState> {
+/// The three endpoints at the paths `state`'s configuration gives ([`crate::Config::paths`]).
+pub fn router(state: &AppState) -> Router<AppState> {
+    let paths = &state.config.paths;
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route(&paths.health, get(healthz))
+        .route(&paths.ready, get(readyz))
+        .route(&paths.metrics, get(metrics))
 }
 
 async fn healthz() -> impl IntoResponse {

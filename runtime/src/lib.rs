@@ -53,5 +53,5 @@ pub use auth::Caller;
 pub use config::Config;
 pub use error::ApiError;
 pub use server::app;
-pub use service::Service;
+pub use service::{Paths, Service};
 pub use state::AppState;

@@ -34,8 +34,8 @@ pub fn app(state: &AppState, routes: Router<AppState>) -> Router {
     let _ = observability::metrics_handle();
     let router = routes
         .merge(accounts::router(state))
-        .merge(health::router())
-        .merge(docs::router())
+        .merge(health::router(state))
+        .merge(docs::router(state))
         .fallback(not_found);
     // CORS only when origins are configured: the layer answers every OPTIONS request as a
     // preflight, which would shadow OPTIONS operations the contract declares.
@@ -252,6 +252,120 @@ async fn shutdown_signal() {
 mod tests {
     use crate::fixture::{app, app_with};
     use axum::http::StatusCode;
+
+    /// A contract that claims every path of the service's own endpoints: apigen moves them
+    /// aside, as it does in the generated `SERVICE`.
+    static CLAIMING: crate::Service = crate::Service {
+        paths: crate::Paths {
+            health: "/_service/healthz",
+            ready: "/_service/readyz",
+            metrics: "/_service/metrics",
+            openapi: "/_service/openapi.json",
+            docs: "/_service/docs",
+        },
+        contract_paths: &["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"],
+        ..crate::fixture::service()
+    };
+
+    fn claiming_routes(_: &crate::AppState) -> axum::Router<crate::AppState> {
+        use axum::routing::{get, post};
+        let mut r = axum::Router::new();
+        for path in CLAIMING.contract_paths {
+            r = r.route(
+                path,
+                get(|| async { "the contract's" }).post(|| async { "posted" }),
+            );
+        }
+        r.route("/public", post(|| async { "ok" }))
+    }
+
+    static CLAIMING_HARNESS: crate::testing::Harness = crate::testing::Harness {
+        service: &CLAIMING,
+        routes: claiming_routes,
+        route_creds: &[],
+        basic: false,
+        api_key: false,
+    };
+
+    #[tokio::test]
+    async fn a_contract_claiming_the_service_paths_wins_and_the_endpoints_move_aside() {
+        let app = crate::testing::TestApp::new(&CLAIMING_HARNESS, &[]).await;
+        for path in CLAIMING.contract_paths {
+            let r = app.send("GET", path, None).await;
+            assert_eq!(
+                (r.status, r.body.as_str()),
+                (StatusCode::OK, Some("the contract's")),
+                "{path}"
+            );
+        }
+        let r = app.send("GET", "/_service/healthz", None).await;
+        assert_eq!(r.body["status"], "ok");
+        assert_eq!(
+            app.send("GET", "/_service/readyz", None).await.status,
+            StatusCode::OK
+        );
+        let metrics = app.send("GET", "/_service/metrics", None).await;
+        assert!(metrics
+            .body
+            .as_str()
+            .unwrap_or_default()
+            .contains("http_requests_total"));
+        let doc = app.send("GET", "/_service/openapi.json", None).await;
+        assert_eq!(doc.body["openapi"], "3.0.3");
+        assert_eq!(
+            app.send("GET", "/_service/docs", None).await.status,
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn configured_endpoint_paths_are_served_and_checked() {
+        let app = app_with(&[
+            ("METRICS_PATH", "/internal/metrics"),
+            ("HEALTH_PATH", "/live"),
+        ])
+        .await;
+        assert_eq!(app.send("GET", "/live", None).await.status, StatusCode::OK);
+        assert_eq!(
+            app.send("GET", "/internal/metrics", None).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.send("GET", "/metrics", None).await.status,
+            StatusCode::NOT_FOUND
+        );
+        let config = |pairs: &'static [(&'static str, &'static str)]| {
+            crate::Config::from_lookup(&CLAIMING, &move |k| {
+                if k == "JWT_SECRET" {
+                    return Some("k3J9xQ2mZp7Lw4Rt8Vb1Nc6Hy0Ds5Fg_Ue-Aq".into());
+                }
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            })
+        };
+        assert!(config(&[]).is_ok());
+        for (pairs, needle) in [
+            (
+                &[("METRICS_PATH", "/metrics")][..],
+                "is a path of the contract",
+            ),
+            (
+                &[("HEALTH_PATH", "/x"), ("READY_PATH", "/x")],
+                "are both `/x`",
+            ),
+            (&[("DOCS_PATH", "docs")], "not an absolute path"),
+            (&[("DOCS_PATH", "/docs/{page}")], "not an absolute path"),
+            (
+                &[("OPENAPI_PATH", "/auth/openapi.json")],
+                "under the account routes",
+            ),
+        ] {
+            let err = config(pairs).unwrap_err().to_string();
+            assert!(err.contains(needle), "{pairs:?}: {err}");
+        }
+    }
 
     #[tokio::test]
     async fn health_readiness_and_metrics() {

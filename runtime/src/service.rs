@@ -41,6 +41,35 @@ pub struct Service {
     /// Tables whose DELETE keeps the row (soft delete, a `deleted_at` column): with
     /// `SOFT_DELETE_RETENTION_DAYS` set, rows deleted longer ago are purged.
     pub soft_delete_tables: &'static [&'static str],
+    /// Where the service's own endpoints are served when the environment does not say
+    /// (`HEALTH_PATH`, …; [`crate::Config::paths`]). apigen moves one aside
+    /// (`/_service/metrics`) when the contract claims its path: the contract always wins.
+    pub paths: Paths,
+    /// Every path the contract routes (axum templates, `/pets/{id}`): a configured path of
+    /// the service's own endpoints may not be one of them.
+    pub contract_paths: &'static [&'static str],
+}
+
+/// The paths of the service's own endpoints: liveness, readiness, Prometheus metrics, the
+/// served OpenAPI document and the reference page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub health: &'static str,
+    pub ready: &'static str,
+    pub metrics: &'static str,
+    pub openapi: &'static str,
+    pub docs: &'static str,
+}
+
+impl Paths {
+    /// `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`.
+    pub const DEFAULT: Paths = Paths {
+        health: "/healthz",
+        ready: "/readyz",
+        metrics: "/metrics",
+        openapi: "/openapi.json",
+        docs: "/docs",
+    };
 }
 
 static INSTALLED: OnceLock<&'static Service> = OnceLock::new();

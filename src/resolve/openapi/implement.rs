@@ -154,6 +154,16 @@ impl Resolver<'_> {
             };
         }
         let entity = res.entity.clone();
+        // The contract's item paths end in `/` (`/things/{id}/`): so does `Location`.
+        let item_slash = res.operations.iter().any(|o| {
+            matches!(
+                o.kind,
+                OperationKind::Read
+                    | OperationKind::Replace
+                    | OperationKind::Update
+                    | OperationKind::Delete
+            ) && o.path.ends_with('/')
+        });
         for op in &mut res.operations {
             op.response_kind = if op.success_ty.is_empty() {
                 ResponseKind::Empty
@@ -230,6 +240,12 @@ impl Resolver<'_> {
                     op.location = Some(Location {
                         key_field: e.key.field.clone(),
                         optional: e.key.optional,
+                        prefix: format!("{}/", op.path.trim_end_matches('/')),
+                        suffix: if item_slash {
+                            "/".into()
+                        } else {
+                            String::new()
+                        },
                     });
                 }
             }

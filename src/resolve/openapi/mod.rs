@@ -613,6 +613,18 @@ impl<'a> Resolver<'a> {
         document_control_characters(&mut doc);
         let mut openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
         openapi_json.push('\n');
+        let service_paths = crate::model::ServicePaths::for_routes(&routes, &security.auth_prefix);
+        for (default, path) in &service_paths.moved {
+            self.diags.push(
+                Diagnostic::new(
+                    Severity::Info,
+                    &self.file,
+                    "#/paths",
+                    format!("the contract routes `{default}`, a path of the service's own endpoints: its operation keeps it, and the endpoint is served at `{path}`"),
+                )
+                .hint("probes and scrapers use the moved path (see the generated README); the environment can choose another"),
+            );
+        }
         Model {
             package,
             title,
@@ -632,6 +644,7 @@ impl<'a> Resolver<'a> {
             schemas,
             resources,
             routes,
+            service_paths,
             route_methods,
             openapi_json,
             tables,

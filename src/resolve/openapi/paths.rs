@@ -37,8 +37,10 @@ pub(super) fn placement(path: &str) -> Placement {
                 module_hint: segs[segs.len() - 2].to_string(),
             }
         }
+        // `/things/` is the collection `/things` (its items are `/things/{id}/`); the routes
+        // keep the contract's own paths.
         Some(_) => Placement {
-            collection: path.to_string(),
+            collection: format!("/{}", segs.join("/")),
             item: false,
             module_hint: last_static(&segs),
         },
