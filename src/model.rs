@@ -424,6 +424,21 @@ pub struct Filter {
     pub field: String,
     pub column: String,
     pub ty: String,
+    /// Membership: the filter holds a list, and a row matches when its column equals any
+    /// of the values (`?tags=a&tags=b`, `?tags=a,b` → `"tag" IN ('a', 'b')`).
+    pub many: bool,
+}
+
+/// The suffix of a membership filter's field (`tag_one_of` filters `tag` by a list).
+pub const MANY_SUFFIX: &str = "_one_of";
+
+/// A query parameter apigen's implementation of an operation does not apply.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnappliedParam {
+    /// The query struct's field.
+    pub field: String,
+    /// The parameter as the contract names it.
+    pub name: String,
 }
 
 /// A query parameter of a list that filters it: the query struct's field, the repository
@@ -678,6 +693,10 @@ pub struct Operation {
     pub checks_parent: bool,
     /// A list reads its query struct (else the argument is `_query`).
     pub query_used: bool,
+    /// Optional query parameters apigen's implementation does not apply (neither a filter
+    /// nor paging): a request that sends one answers 501 naming it, rather than the
+    /// parameter being ignored. The user's own implementation may apply them.
+    pub unapplied_query: Vec<UnappliedParam>,
     /// A list's filter leaves fields unset (`..Default::default()` is needed).
     pub filter_rest: bool,
     /// Ident of this operation's `Requirement` static in the generated `security.rs`.
@@ -854,6 +873,11 @@ pub struct Param {
     pub ty: String,
     pub required: bool,
     pub serde: String,
+    /// The serialization style (OpenAPI 3 section 4.8.12.4) when the service does not parse
+    /// it: `pipeDelimited`, `spaceDelimited`, `deepObject` (query), `label`, `matrix`
+    /// (path). Empty for `form` and `simple`, which it parses (arrays exploded as
+    /// repeated keys or comma-separated).
+    pub unparsed_style: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -949,6 +973,16 @@ pub struct ResourceTests {
     pub missing_url: String,
     /// Operations answering 501 (method, concrete URL) for the stub tests.
     pub stubs: Vec<StubCase>,
+    /// A membership filter the two samples disagree on: the query name, the property, and
+    /// each sample's value as URL text (`?tags=a` finds one row, `?tags=a&tags=b` both).
+    pub many_param: String,
+    pub many_prop: String,
+    pub many_a: String,
+    pub many_b: String,
+    /// A query parameter of the list apigen does not apply, and a value for it: a request
+    /// that sends it answers 501.
+    pub unapplied_param: String,
+    pub unapplied_value: String,
     /// A filter the two samples disagree on: (query name, value as URL text, JSON value).
     pub filter_param: String,
     pub filter_value: String,

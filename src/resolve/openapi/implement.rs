@@ -20,7 +20,11 @@ impl Resolver<'_> {
         e.filters = wanted
             .iter()
             .filter_map(|field| {
-                let c = e.columns.iter().find(|c| c.field == *field)?;
+                let (base, many) = match field.strip_suffix(crate::model::MANY_SUFFIX) {
+                    Some(b) if !e.columns.iter().any(|c| c.field == *field) => (b, true),
+                    _ => (field.as_str(), false),
+                };
+                let c = e.columns.iter().find(|c| c.field == base)?;
                 let inner = c
                     .row_ty
                     .strip_prefix("Option<")
@@ -30,6 +34,7 @@ impl Resolver<'_> {
                     field: field.clone(),
                     column: c.name.clone(),
                     ty: inner.to_string(),
+                    many,
                 })
             })
             .collect();

@@ -364,12 +364,28 @@ impl Resolver<'_> {
                 references: None,
                 renamed_from: None,
             });
+            let unparsed_style = match &param {
+                Parameter::Query { style, .. } => match style {
+                    openapiv3::QueryStyle::Form => "",
+                    openapiv3::QueryStyle::SpaceDelimited => "spaceDelimited",
+                    openapiv3::QueryStyle::PipeDelimited => "pipeDelimited",
+                    openapiv3::QueryStyle::DeepObject => "deepObject",
+                },
+                Parameter::Path { style, .. } => match style {
+                    openapiv3::PathStyle::Simple => "",
+                    openapiv3::PathStyle::Label => "label",
+                    openapiv3::PathStyle::Matrix => "matrix",
+                },
+                _ => "",
+            }
+            .to_string();
             out.push(Param {
                 field,
                 name_lit: rust_str(&name),
                 ty: rust,
                 required,
                 serde: serde.join(", "),
+                unparsed_style,
             });
             tys.push((name, ty));
         }
@@ -434,6 +450,19 @@ impl Resolver<'_> {
         let (query_params, query_node, query_tys, _) =
             self.params(o, "query", &format!("{pascal} query"));
         let mut reasons: Vec<String> = Vec::new();
+        for p in path_params.iter().filter(|p| !p.unparsed_style.is_empty()) {
+            let name: String = serde_json::from_str(&p.name_lit).unwrap_or_default();
+            reasons.push(format!(
+                "its path parameter `{name}` has style `{}`, which the service does not parse",
+                p.unparsed_style
+            ));
+            self.diag(
+                Severity::Warning,
+                &o.pointer,
+                format!("path parameter `{name}` of `{} {}` has style `{}`, which the service does not parse: the operation answers 501", o.method.to_uppercase(), o.path, p.unparsed_style),
+                "use the default `simple` style for path parameters",
+            );
+        }
         let body = self.request_body(o, &pascal, &mut reasons);
         let mut list_wrapper = String::new();
         let (status, success_ty, success_node) = self.success_response(
@@ -490,6 +519,7 @@ impl Resolver<'_> {
             uses_now: false,
             checks_parent: false,
             query_used: false,
+            unapplied_query: vec![],
             filter_rest: false,
             guard: String::new(),
             written_by_user: false,
@@ -895,18 +925,33 @@ impl Resolver<'_> {
             ];
             if kind == "list" {
                 for (p, (name, ty)) in op.query_params.iter().zip(query_tys.iter()) {
-                    if let Some((_, f)) = props.iter().zip(fields.iter()).find(|(x, _)| {
-                        &x.name == name && x.ty.rust == ty.rust && !matches!(x.ty.sql, Sql::Json)
-                    }) {
-                        if !understood.iter().any(|u| **u == p.field) {
-                            // A required parameter always filters.
-                            op.filters.push(QueryFilter {
-                                query_field: p.field.clone(),
-                                filter: f.name.clone(),
-                                required: !p.ty.starts_with("Option<"),
-                            });
-                        }
+                    if understood.iter().any(|u| **u == p.field) || !p.unparsed_style.is_empty() {
+                        continue;
                     }
+                    let scalar =
+                        |x: &Prop| !matches!(x.ty.sql, Sql::Json) && !x.ty.rust.starts_with("Vec<");
+                    let equal = props
+                        .iter()
+                        .zip(fields.iter())
+                        .find(|(x, _)| &x.name == name && x.ty.rust == ty.rust && scalar(x));
+                    // An array of the property's type, named after it or its plural
+                    // (`tags` for `tag`): membership.
+                    let member = props.iter().zip(fields.iter()).find(|(x, _)| {
+                        (&x.name == name || crate::resolve::names::plural(&x.name) == *name)
+                            && ty.rust == format!("Vec<{}>", x.ty.rust)
+                            && scalar(x)
+                    });
+                    let filter = match (equal, member) {
+                        (Some((_, f)), _) => f.name.clone(),
+                        (None, Some((_, f))) => format!("{}{}", f.name, crate::model::MANY_SUFFIX),
+                        (None, None) => continue,
+                    };
+                    // A required parameter always filters.
+                    op.filters.push(QueryFilter {
+                        query_field: p.field.clone(),
+                        filter,
+                        required: !p.ty.starts_with("Option<"),
+                    });
                 }
             }
             // A list must honour every required query parameter, or it would ignore it.
@@ -924,7 +969,44 @@ impl Resolver<'_> {
                 op.filters.clear();
                 op.not_implemented_reason = format!("its required query parameter {} is not a filter, page or sort parameter apigen understands", p.name_lit);
             }
-            op.query_used = !used.iter().all(String::is_empty) && op.implemented;
+            if op.implemented {
+                op.unapplied_query = op
+                    .query_params
+                    .iter()
+                    .filter(|p| !used.contains(&p.field))
+                    .map(|p| UnappliedParam {
+                        field: p.field.clone(),
+                        name: serde_json::from_str(&p.name_lit).unwrap_or_default(),
+                    })
+                    .collect();
+                if !op.unapplied_query.is_empty() {
+                    let names: Vec<String> = op
+                        .query_params
+                        .iter()
+                        .filter(|p| op.unapplied_query.iter().any(|u| u.field == p.field))
+                        .map(|p| {
+                            let name: String =
+                                serde_json::from_str(&p.name_lit).unwrap_or_default();
+                            if p.unparsed_style.is_empty() {
+                                format!("`{name}`")
+                            } else {
+                                format!(
+                                    "`{name}` (style `{}`, which the service does not parse)",
+                                    p.unparsed_style
+                                )
+                            }
+                        })
+                        .collect();
+                    self.diag(
+                        Severity::Warning,
+                        &ptr(&ptr("/paths", &op.path), &op.method),
+                        format!("query parameter(s) {} of `{} {}` are not applied by apigen's implementation: a request that sends one answers 501, naming it", names.join(", "), op.method_upper, op.path),
+                        "take the operation over in its service file to apply them (a list filters by a parameter named like a property, or its plural for an array: `tags` for `tag`)",
+                    );
+                }
+            }
+            op.query_used = (!used.iter().all(String::is_empty) || !op.unapplied_query.is_empty())
+                && op.implemented;
         } else {
             op.not_implemented_reason = why;
         }

@@ -248,6 +248,55 @@ impl Resolver<'_> {
                     break;
                 }
             }
+            for f in l
+                .filters
+                .iter()
+                .filter(|f| f.filter.ends_with(crate::model::MANY_SUFFIX))
+            {
+                let Some(qp) = l.query_params.iter().find(|p| p.field == f.query_field) else {
+                    continue;
+                };
+                let param: String = serde_json::from_str(&qp.name_lit).unwrap_or_default();
+                let Some(prop) = node
+                    .properties
+                    .iter()
+                    .find(|p| p.name == param || crate::resolve::names::plural(&p.name) == param)
+                else {
+                    continue;
+                };
+                let (Some(a), Some(b)) = (s1.get(&prop.name), s2.get(&prop.name)) else {
+                    continue;
+                };
+                let text = |v: &Value| match v {
+                    Value::String(s) => Some(percent_encode(s)),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                };
+                if let (Some(x), Some(y)) = (text(a), text(b)) {
+                    if a != b && prop.references.is_none() {
+                        t.many_param = param;
+                        t.many_prop = prop.name.clone();
+                        t.many_a = x;
+                        t.many_b = y;
+                        break;
+                    }
+                }
+            }
+            if let Some(u) = l.unapplied_query.first() {
+                if let Some(qp) = l.query_params.iter().find(|p| p.field == u.field) {
+                    let base = qp.ty.trim_start_matches("Option<").trim_end_matches('>');
+                    let value = match base {
+                        "bool" => Some("true"),
+                        "i32" | "i64" | "f64" | "f32" => Some("1"),
+                        "String" | "Vec<String" => Some("x"),
+                        _ => None,
+                    };
+                    if let Some(v) = value {
+                        t.unapplied_param = u.name.clone();
+                        t.unapplied_value = v.to_string();
+                    }
+                }
+            }
             t.sort_newest =
                 ent.sorts.iter().any(|s| s.value == "-createdAt") && !l.paging.sort.is_empty();
         }
