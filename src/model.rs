@@ -649,6 +649,10 @@ pub struct Operation {
     /// resource that take the same parameters) and its validation node.
     pub path_params: Vec<Param>,
     pub path_struct: String,
+    /// When a captured segment holds several parameters or text around one: the Rust
+    /// expression of its templates (`&[extract::Segment::Split(&[…])]`) for
+    /// `extract::path_segments`; empty otherwise.
+    pub path_segments: String,
     pub path_schema: String,
     pub query_params: Vec<Param>,
     pub query_struct: String,

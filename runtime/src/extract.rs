@@ -28,6 +28,85 @@ pub fn path<T: DeserializeOwned>(
     params(pairs, schema)
 }
 
+/// One captured path segment of a route, as the contract's path template writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment {
+    /// The whole segment is one parameter (`/{id}`).
+    Whole,
+    /// Several parameters, or literal text around one (`/{x},{y}.{format}`,
+    /// `/{sid}.json`): the pieces in order.
+    Split(&'static [Piece]),
+}
+
+/// A piece of a [`Segment::Split`] template: literal text, or the next parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece {
+    Lit(&'static str),
+    Param,
+}
+
+/// Splits one captured segment by its template: each literal piece must appear, in order
+/// (a parameter takes the longest text that still lets the rest match, so `{name}.{ext}`
+/// reads `a.b.c` as `a.b` and `c`), and every parameter gets at least one character.
+/// `None` when the segment does not fit the template.
+pub fn split_segment(value: &str, pieces: &[Piece]) -> Option<Vec<String>> {
+    fn go(value: &str, pieces: &[Piece], out: &mut Vec<String>) -> bool {
+        match pieces.split_first() {
+            None => value.is_empty(),
+            Some((Piece::Lit(l), rest)) => value.strip_prefix(l).is_some_and(|v| go(v, rest, out)),
+            Some((Piece::Param, rest)) => {
+                // Longest first: try every end, from the last.
+                let ends: Vec<usize> = value
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .skip(1)
+                    .chain(std::iter::once(value.len()))
+                    .collect();
+                for &end in ends.iter().rev() {
+                    out.push(value[..end].to_string());
+                    if go(&value[end..], rest, out) {
+                        return true;
+                    }
+                    out.pop();
+                }
+                false
+            }
+        }
+    }
+    let mut out = Vec::new();
+    go(value, pieces, &mut out).then_some(out)
+}
+
+/// Path parameters of a route with [`Segment::Split`] segments: each captured segment is
+/// split by its template, and the pieces are matched by position to the contract's
+/// parameters in `schema`. Errors: a segment that does not fit its template is 404 (no
+/// operation has that path); pieces that break their schema are 400.
+pub fn path_segments<T: DeserializeOwned>(
+    raw: &RawPathParams,
+    schema: &'static Schema,
+    segments: &'static [Segment],
+) -> Result<T, ApiError> {
+    let names: Vec<&str> = match &schema.kind {
+        Kind::Object(o) => o.properties.iter().map(|p| p.name).collect(),
+        _ => vec![],
+    };
+    let mut values: Vec<String> = Vec::new();
+    for ((_, v), segment) in raw.iter().zip(segments) {
+        match segment {
+            Segment::Whole => values.push(v.to_string()),
+            Segment::Split(pieces) => {
+                values.extend(split_segment(v, pieces).ok_or(ApiError::NotFound)?)
+            }
+        }
+    }
+    let pairs = values
+        .into_iter()
+        .zip(names)
+        .map(|(v, name)| (name.to_string(), v))
+        .collect();
+    params(pairs, schema)
+}
+
 /// The most query parameters one request may carry; more are refused (400) before any is
 /// read into a value.
 pub const MAX_QUERY_PARAMS: usize = 100;
@@ -157,6 +236,38 @@ pub fn json_value(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_segment_is_split_by_its_template() {
+        use Piece::{Lit, Param};
+        let coords = [Param, Lit(","), Param, Lit("."), Param];
+        assert_eq!(
+            split_segment("1.5,2.5.png", &coords),
+            Some(vec!["1.5".into(), "2.5".into(), "png".into()])
+        );
+        let json = [Param, Lit(".json")];
+        assert_eq!(
+            split_segment("CA123.json", &json),
+            Some(vec!["CA123".into()])
+        );
+        assert_eq!(split_segment("CA123.xml", &json), None, "does not fit: 404");
+        assert_eq!(
+            split_segment(".json", &json),
+            None,
+            "a parameter is never empty"
+        );
+        let rates = [Lit("rates@"), Param, Lit("@"), Param];
+        assert_eq!(
+            split_segment("rates@EUR@USD", &rates),
+            Some(vec!["EUR".into(), "USD".into()])
+        );
+        assert_eq!(split_segment("rates@EUR", &rates), None);
+        assert_eq!(
+            split_segment("é.json", &json),
+            Some(vec!["é".into()]),
+            "characters, not bytes"
+        );
+    }
     use crate::validation::{Additional, Property, StringRule};
 
     static NAME: Schema = Schema::string(StringRule {

@@ -267,12 +267,7 @@ impl Resolver<'_> {
         }
         // Path parameters follow the order in the path template.
         if location == "path" {
-            let order: Vec<String> = o
-                .path
-                .split('/')
-                .filter(|s| s.starts_with('{') && s.ends_with('}'))
-                .map(|s| s.trim_matches(['{', '}']).to_string())
-                .collect();
+            let order: Vec<String> = super::paths::template_params(&o.path);
             let mut sorted = IndexMap::new();
             for name in &order {
                 match merged.shift_remove(name) {
@@ -490,6 +485,7 @@ impl Resolver<'_> {
             implemented: false,
             not_implemented_reason: String::new(),
             path_struct,
+            path_segments: path_segments_expr(&o.path, route),
             path_schema: self.tb.nodes[path_node].ident.clone(),
             path_params,
             query_struct: if query_params.is_empty() {
@@ -1190,4 +1186,32 @@ pub(super) fn operation_kind(kind: &str) -> OperationKind {
         "restore" => OperationKind::Restore,
         _ => OperationKind::Custom,
     }
+}
+
+/// The `extract::path_segments` templates of `path` routed as `route`, as a Rust
+/// expression; empty when every captured segment is one whole parameter, or when the
+/// compound segments stayed literal (see [`super::paths::canonical_routes`]).
+fn path_segments_expr(path: &str, route: &str) -> String {
+    use super::paths::{segment_templates, TemplatePiece};
+    let templates = segment_templates(path);
+    if route.contains("{{") || templates.iter().all(Option::is_none) {
+        return String::new();
+    }
+    let parts: Vec<String> = templates
+        .iter()
+        .map(|t| match t {
+            None => "extract::Segment::Whole".to_string(),
+            Some(pieces) => {
+                let ps: Vec<String> = pieces
+                    .iter()
+                    .map(|p| match p {
+                        TemplatePiece::Lit(l) => format!("extract::Piece::Lit({})", rust_str(l)),
+                        TemplatePiece::Param(_) => "extract::Piece::Param".to_string(),
+                    })
+                    .collect();
+                format!("extract::Segment::Split(&[{}])", ps.join(", "))
+            }
+        })
+        .collect();
+    format!("&[{}]", parts.join(", "))
 }

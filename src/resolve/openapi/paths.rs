@@ -54,40 +54,156 @@ pub(super) fn placement(path: &str) -> Placement {
 
 /// axum routes for OpenAPI paths: each parameter is renamed after the first parameter seen
 /// at the same position under the same prefix, so sibling routes never clash in the router
-/// (`/pets/{petId}` and `/pets/{id}/toys` share one name).
+/// (`/pets/{petId}` and `/pets/{id}/toys` share one name). A segment holding several
+/// parameters or text around one (`/{x},{y}.{format}`, `/{sid}.json`) is captured whole, to
+/// be split by its template ([`segment_templates`]); when that capture would make it the
+/// same route as another contract path (`/files/{id}` beside `/files/{id}.json`), it stays
+/// a literal route instead, which no request reaches (no router panic either way).
 pub fn canonical_routes<'p>(paths: impl Iterator<Item = &'p str>) -> IndexMap<String, String> {
     let mut names: IndexMap<String, String> = IndexMap::new();
-    let mut out = IndexMap::new();
+    let mut captured: IndexMap<String, (String, String, bool)> = IndexMap::new();
     for path in paths {
-        if out.contains_key(path) {
+        if captured.contains_key(path) {
             continue;
         }
         let mut prefix = String::new();
         let mut route = String::new();
+        let mut literal = String::new();
+        let mut compound = false;
         let mut used = Namespace::new();
         for seg in path.split('/').skip(1) {
-            if seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1 {
+            let whole = seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1;
+            let split = !whole && template_pieces(seg).is_some();
+            if whole || split {
                 let key = format!("{prefix}/{{}}");
+                let first = seg
+                    .split('{')
+                    .nth(1)
+                    .and_then(|r| r.split('}').next())
+                    .unwrap_or("param");
                 let candidate = names
                     .entry(key.clone())
-                    .or_insert_with(|| snake_ident(seg.trim_matches(['{', '}']), "param"))
+                    .or_insert_with(|| snake_ident(first, "param"))
                     .clone();
                 let name = used.claim(&candidate);
                 route.push_str(&format!("/{{{name}}}"));
+                if whole {
+                    literal.push_str(&format!("/{{{name}}}"));
+                } else {
+                    compound = true;
+                    literal.push('/');
+                    literal.push_str(&seg.replace('{', "{{").replace('}', "}}"));
+                }
                 prefix = key;
             } else {
                 let lit = seg.replace('{', "{{").replace('}', "}}");
                 route.push('/');
                 route.push_str(&lit);
+                literal.push('/');
+                literal.push_str(&lit);
                 prefix = format!("{prefix}/{seg}");
             }
         }
         if route.is_empty() {
             route.push('/');
+            literal.push('/');
         }
-        out.insert(path.to_string(), route);
+        captured.insert(path.to_string(), (route, literal, compound));
+    }
+    let mut out = IndexMap::new();
+    for (path, (route, literal, compound)) in &captured {
+        let shared = captured
+            .iter()
+            .any(|(other, (r, _, _))| other != path && r == route);
+        let chosen = if *compound && shared { literal } else { route };
+        out.insert(path.clone(), chosen.clone());
     }
     out
+}
+
+/// One piece of a path segment's template: literal text, or a parameter (its name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplatePiece {
+    Lit(String),
+    Param(String),
+}
+
+/// The pieces of a segment with parameters (`{x},{y}.{format}` → x, `,`, y, `.`, format),
+/// or `None` when it has none or its braces do not pair up. Two parameters with nothing
+/// between them cannot be told apart and give `None` too.
+pub fn template_pieces(seg: &str) -> Option<Vec<TemplatePiece>> {
+    let mut out = Vec::new();
+    let mut rest = seg;
+    while !rest.is_empty() {
+        match rest.find('{') {
+            Some(0) => {
+                let end = rest.find('}')?;
+                let name = &rest[1..end];
+                if name.is_empty() || name.contains('{') {
+                    return None;
+                }
+                if matches!(out.last(), Some(TemplatePiece::Param(_))) {
+                    return None;
+                }
+                out.push(TemplatePiece::Param(name.to_string()));
+                rest = &rest[end + 1..];
+            }
+            Some(i) => {
+                if rest[..i].contains('}') {
+                    return None;
+                }
+                out.push(TemplatePiece::Lit(rest[..i].to_string()));
+                rest = &rest[i..];
+            }
+            None => {
+                if rest.contains('}') {
+                    return None;
+                }
+                out.push(TemplatePiece::Lit(rest.to_string()));
+                rest = "";
+            }
+        }
+    }
+    out.iter()
+        .any(|p| matches!(p, TemplatePiece::Param(_)))
+        .then_some(out)
+}
+
+/// The templates of a path's captured segments, in order: `None` for a segment that is one
+/// parameter, the pieces for one that holds more (see [`canonical_routes`]).
+pub fn segment_templates(path: &str) -> Vec<Option<Vec<TemplatePiece>>> {
+    path.split('/')
+        .skip(1)
+        .filter_map(|seg| {
+            let whole = seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1;
+            if whole {
+                Some(None)
+            } else {
+                template_pieces(seg).map(Some)
+            }
+        })
+        .collect()
+}
+
+/// The parameter names of a path template, in order (`/a/{x},{y}/{id}` → x, y, id).
+pub fn template_params(path: &str) -> Vec<String> {
+    segment_templates(path)
+        .into_iter()
+        .zip(path.split('/').skip(1).filter(|s| {
+            s.starts_with('{') && s.ends_with('}') && s.matches('{').count() == 1
+                || template_pieces(s).is_some()
+        }))
+        .flat_map(|(t, seg)| match t {
+            None => vec![seg.trim_matches(['{', '}']).to_string()],
+            Some(pieces) => pieces
+                .into_iter()
+                .filter_map(|p| match p {
+                    TemplatePiece::Param(n) => Some(n),
+                    TemplatePiece::Lit(_) => None,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 pub(super) fn percent_encode(s: &str) -> String {
@@ -100,4 +216,42 @@ pub(super) fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compound_segments_are_captured_whole_unless_that_clashes() {
+        let routes = canonical_routes(
+            [
+                "/tiles/{x},{y}.{format}",
+                "/Calls/{Sid}.json",
+                "/Calls/{CallSid}/Recordings.json",
+                "/files/{id}",
+                "/files/{id}.json",
+                "/fx/rates@{from}@{to}",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(routes["/tiles/{x},{y}.{format}"], "/tiles/{x}");
+        assert_eq!(routes["/Calls/{Sid}.json"], "/Calls/{sid}");
+        assert_eq!(routes["/Calls/{CallSid}/Recordings.json"], "/Calls/{sid}/Recordings.json");
+        assert_eq!(routes["/files/{id}"], "/files/{id}");
+        assert_eq!(routes["/files/{id}.json"], "/files/{{id}}.json", "stays literal beside /files/{{id}}");
+        assert_eq!(routes["/fx/rates@{from}@{to}"], "/fx/{from}");
+    }
+
+    #[test]
+    fn template_parameters_come_in_path_order() {
+        assert_eq!(template_params("/a/{x},{y}/b/{id}.json"), ["x", "y", "id"]);
+        assert_eq!(template_params("/a/{id}/b"), ["id"]);
+        assert_eq!(template_pieces("{a}{b}"), None, "adjacent parameters cannot be split");
+        assert_eq!(template_pieces("plain"), None);
+        assert_eq!(
+            template_pieces("{sid}.json"),
+            Some(vec![TemplatePiece::Param("sid".into()), TemplatePiece::Lit(".json".into())])
+        );
+    }
 }
