@@ -264,6 +264,8 @@ pub struct Migration {
     pub impossible: Vec<String>,
     /// A short snake_case description for the file name (`add_pages_to_books`).
     pub name: String,
+    /// What the down migration cannot put back as it was (written at the top of it).
+    pub down_caveats: Vec<String>,
     /// Drops that may be undeclared renames: a table dropped while one is created with
     /// mostly the same columns, or a column dropped while one of the same type is added to
     /// its table. `apigen migrate` shows the `renamed_from` to declare for each.
@@ -363,6 +365,12 @@ fn differs(table: &str, a: &ColumnSnap, b: &ColumnSnap, postgres: bool) -> bool 
     renamed_def(table, a, b, old) != *new
 }
 
+/// Column `a` becomes `b`, required where it was optional, with a default: existing NULLs
+/// take the default in the same migration, before the column is made NOT NULL.
+fn backfills(a: &ColumnSnap, b: &ColumnSnap) -> bool {
+    !a.not_null && b.not_null && !b.default.is_empty() && !b.key
+}
+
 /// A type change that keeps every value (`INTEGER` → `BIGINT`, anything → `TEXT`).
 fn widening(old: &str, new: &str) -> bool {
     old == new
@@ -453,10 +461,17 @@ fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut boo
                     .iter()
                     .map(|(_, n)| format!("\"{}\"", n.name))
                     .collect();
+                // A column that becomes required with a default: its NULLs take the default.
                 let from: Vec<String> = p
                     .matched
                     .iter()
-                    .map(|(o, _)| format!("\"{}\"", o.name))
+                    .map(|(o, n)| {
+                        if backfills(o, n) {
+                            format!("COALESCE(\"{}\", {})", o.name, n.default)
+                        } else {
+                            format!("\"{}\"", o.name)
+                        }
+                    })
                     .collect();
                 out.push(format!(
                     "INSERT INTO \"{tmp}\" ({}) SELECT {} FROM \"{table}\";",
@@ -525,6 +540,12 @@ fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut boo
                     .next()
                     .unwrap_or(&b.postgres_type);
                 out.push(format!("ALTER TABLE \"{table}\" ALTER COLUMN \"{col}\" TYPE {ty} USING \"{col}\"::{ty};"));
+            }
+            if backfills(a, b) {
+                out.push(format!(
+                    "UPDATE \"{table}\" SET \"{col}\" = {} WHERE \"{col}\" IS NULL;",
+                    b.default
+                ));
             }
             if a.not_null != b.not_null && !b.key {
                 out.push(format!(
@@ -708,6 +729,16 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
                     }
                 }
                 for (a, b) in &p.matched {
+                    if backfills(a, b) {
+                        m.changes.push(format!(
+                            "fill NULLs of {}.{} with its default {}",
+                            t.table, b.name, b.default
+                        ));
+                        m.down_caveats.push(format!(
+                            "the NULLs of {}.{} that the up migration set to {} stay {} (which rows held NULL is not recorded)",
+                            t.table, b.name, b.default, b.default
+                        ));
+                    }
                     if differs(&t.table, a, b, false) || differs(&t.table, a, b, true) {
                         m.changes
                             .push(format!("change column {}.{}", t.table, b.name));
@@ -767,7 +798,7 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
     let principal: Vec<String> = m
         .changes
         .iter()
-        .filter(|c| !c.starts_with("change indexes of "))
+        .filter(|c| !c.starts_with("change indexes of ") && !c.starts_with("fill NULLs of "))
         .cloned()
         .collect();
     m.name = match (
@@ -787,7 +818,11 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
         let up = statements(old, new, postgres, &mut rebuild_up);
         let down = statements(&down_from, &down_to, postgres, &mut rebuild_down);
         let up_file = file(&up, rebuild_up, header);
-        let down_file = file(&down, rebuild_down, header);
+        let mut down_header = header.to_string();
+        for c in &m.down_caveats {
+            down_header.push_str(&format!("-- Not restored exactly: {c}.\n"));
+        }
+        let down_file = file(&down, rebuild_down, &down_header);
         if postgres {
             m.postgres_up = up_file;
             m.postgres_down = down_file;

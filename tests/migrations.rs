@@ -243,7 +243,7 @@ fn seed(db: &Db) {
         INSERT INTO books (id, title, author_id, price_cents, status, isbn, published_on, owner_id, created_at, updated_at, version) VALUES
             ({uuid}, 'The Dispossessed', (SELECT id FROM authors WHERE email = 'ursula@example.com'), 0, 'published', '978-0-06-051275-0', '1974-05-01', {uuid}, {now}, {now}, 1),
             ({uuid}, 'Exhalation', (SELECT id FROM authors WHERE email = 'ted@example.com'), 10000000, 'draft', NULL, NULL, NULL, {now}, {now}, 2),
-            ({uuid}, 'Stories of Your Life', (SELECT id FROM authors WHERE email = 'ted@example.com'), 1299, NULL, '0-330-45096-X', NULL, {uuid}, {now}, {now}, 1);"
+            ({uuid}, 'Stories of Your Life', (SELECT id FROM authors WHERE email = 'ted@example.com'), 1299, 'draft', '0-330-45096-X', NULL, {uuid}, {now}, {now}, 1);"
     );
     db.exec(&sql)
         .unwrap_or_else(|e| panic!("seeding {:?}: {e}", db.dialect));
@@ -464,4 +464,54 @@ fn an_undeclared_rename_is_refused_with_the_line_to_declare() {
         out.status.success() && text.contains("rename column projects.owner_email to owner_mail"),
         "{text}"
     );
+}
+
+#[test]
+fn a_field_made_required_with_a_default_is_not_null_and_its_nulls_take_the_default() {
+    let p = Project::new();
+    p.edit_contract(
+        "      bio: { type: text, optional: true, max_length: 5000 }",
+        "      bio: { type: text, max_length: 5000, default: \"(no bio yet)\" }",
+    );
+    let (ok, out) = p.migrate(&[]);
+    assert!(ok, "{out}");
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        let db = at_previous(&p, d, "reqdefault");
+        let before = db.rows(AUTHORS);
+        assert!(
+            before.iter().any(|r| r.contains("|<null>|")),
+            "a NULL bio to fill: {before:?}"
+        );
+        db.apply(&last(&p, d, ".up.sql"))
+            .unwrap_or_else(|e| panic!("{d:?}: {e}"));
+        let after = db.rows(AUTHORS);
+        let expected: Vec<String> = before
+            .iter()
+            .map(|r| r.replace("|<null>|", "|(no bio yet)|"))
+            .collect();
+        assert_eq!(
+            after, expected,
+            "{d:?}: NULLs took the default, every other value kept"
+        );
+        // The column is NOT NULL now, with the default for rows that omit it.
+        let now = if d == Dialect::Sqlite {
+            "'2026-01-02T03:04:05Z'"
+        } else {
+            "now()"
+        };
+        let id = if d == Dialect::Sqlite {
+            "randomblob(16)"
+        } else {
+            "gen_random_uuid()"
+        };
+        assert!(db.exec(&format!("INSERT INTO authors (id, name, email, bio, created_at, updated_at) VALUES ({id}, 'n', 'n@example.com', NULL, {now}, {now});")).is_err(), "{d:?}: NOT NULL");
+        db.exec(&format!("INSERT INTO authors (id, name, email, created_at, updated_at) VALUES ({id}, 'm', 'm@example.com', {now}, {now});")).unwrap();
+        assert_eq!(
+            db.rows("SELECT bio FROM authors WHERE email = 'm@example.com'"),
+            vec!["(no bio yet)".to_string()]
+        );
+        db.apply(&last(&p, d, ".down.sql"))
+            .unwrap_or_else(|e| panic!("{d:?} down: {e}"));
+        assert!(db.exec(&format!("INSERT INTO authors (id, name, email, bio, created_at, updated_at) VALUES ({id}, 'o', 'o@example.com', NULL, {now}, {now});")).is_ok(), "{d:?}: optional again after down");
+    }
 }

@@ -181,6 +181,7 @@ impl Resolver<'_> {
             .unwrap_or(&field.ty)
             .to_string();
         let node = &self.tb.nodes[p.node];
+        let node_nullable = node.nullable;
         let (lite, pg) = match &p.ty.sql {
             Sql::Text => ("TEXT", "TEXT"),
             Sql::Int32 => ("INTEGER", "INTEGER"),
@@ -259,7 +260,11 @@ impl Resolver<'_> {
             json_name: p.name.clone(),
             sqlite_type: lite.to_string(),
             postgres_type: pg.to_string(),
-            not_null: !optional || is_key,
+            // A property with a default is never absent from a row (the service fills the
+            // default in), so unless the schema allows null its column is NOT NULL.
+            not_null: !optional
+                || is_key
+                || (p.default.as_ref().is_some_and(|d| !d.is_null()) && !node_nullable),
             unique: p.unique && !is_key,
             sqlite_checks: lite_checks,
             postgres_checks: pg_checks,

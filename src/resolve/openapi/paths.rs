@@ -237,9 +237,15 @@ mod tests {
         );
         assert_eq!(routes["/tiles/{x},{y}.{format}"], "/tiles/{x}");
         assert_eq!(routes["/Calls/{Sid}.json"], "/Calls/{sid}");
-        assert_eq!(routes["/Calls/{CallSid}/Recordings.json"], "/Calls/{sid}/Recordings.json");
+        assert_eq!(
+            routes["/Calls/{CallSid}/Recordings.json"],
+            "/Calls/{sid}/Recordings.json"
+        );
         assert_eq!(routes["/files/{id}"], "/files/{id}");
-        assert_eq!(routes["/files/{id}.json"], "/files/{{id}}.json", "stays literal beside /files/{{id}}");
+        assert_eq!(
+            routes["/files/{id}.json"], "/files/{{id}}.json",
+            "stays literal beside /files/{{id}}"
+        );
         assert_eq!(routes["/fx/rates@{from}@{to}"], "/fx/{from}");
     }
 
@@ -247,11 +253,18 @@ mod tests {
     fn template_parameters_come_in_path_order() {
         assert_eq!(template_params("/a/{x},{y}/b/{id}.json"), ["x", "y", "id"]);
         assert_eq!(template_params("/a/{id}/b"), ["id"]);
-        assert_eq!(template_pieces("{a}{b}"), None, "adjacent parameters cannot be split");
+        assert_eq!(
+            template_pieces("{a}{b}"),
+            None,
+            "adjacent parameters cannot be split"
+        );
         assert_eq!(template_pieces("plain"), None);
         assert_eq!(
             template_pieces("{sid}.json"),
-            Some(vec![TemplatePiece::Param("sid".into()), TemplatePiece::Lit(".json".into())])
+            Some(vec![
+                TemplatePiece::Param("sid".into()),
+                TemplatePiece::Lit(".json".into())
+            ])
         );
     }
 }
