@@ -266,6 +266,9 @@ pub struct Migration {
     pub name: String,
     /// What the down migration cannot put back as it was (written at the top of it).
     pub down_caveats: Vec<String>,
+    /// The risks the up migration checks the data for before it changes anything (the
+    /// rules of its [`PreCheck`]s).
+    pub prechecks: Vec<String>,
     /// Drops that may be undeclared renames: a table dropped while one is created with
     /// mostly the same columns, or a column dropped while one of the same type is added to
     /// its table. `apigen migrate` shows the `renamed_from` to declare for each.
@@ -365,6 +368,215 @@ fn differs(table: &str, a: &ColumnSnap, b: &ColumnSnap, postgres: bool) -> bool 
     renamed_def(table, a, b, old) != *new
 }
 
+/// A check of the data a migration runs before it changes anything: the rows that would
+/// break a change (a tighter CHECK, a new NOT NULL without default, a new unique index, a
+/// new foreign key, text that would not convert exactly to an integer) are counted, and the
+/// migration stops, naming the table, the column and the rule, when there are any. Atlas
+/// and Prisma lint such changes; apigen checks the live rows as the migration applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreCheck {
+    /// What would break, for people: `books.title: longer than 250 characters` style.
+    pub rule: String,
+    /// `SELECT count(*) …` of the offending rows, per dialect (old names: it runs first).
+    pub sqlite: String,
+    pub postgres: String,
+}
+
+impl PreCheck {
+    /// The statement that stops the migration when the count is not 0: PostgreSQL raises
+    /// with the count; SQLite inserts the count into a temporary table whose named CHECK
+    /// fails (its error message names the rule).
+    fn sql(&self, postgres: bool) -> String {
+        if postgres {
+            format!(
+                "DO $apigen$ DECLARE n bigint; BEGIN SELECT ({}) INTO n; IF n > 0 THEN RAISE EXCEPTION 'apigen pre-check failed: % row(s) break %; fix them, then migrate again', n, '{}'; END IF; END $apigen$;",
+                self.postgres,
+                self.rule.replace('\'', "''")
+            )
+        } else {
+            format!(
+                "CREATE TEMP TABLE \"_apigen_precheck\" (\"rows\" INTEGER CONSTRAINT \"apigen pre-check failed: rows break {}; fix them, then migrate again\" CHECK (\"rows\" = 0));\nINSERT INTO \"_apigen_precheck\" SELECT ({});\nDROP TABLE \"_apigen_precheck\";",
+                self.rule.replace('"', "'"),
+                self.sqlite
+            )
+        }
+    }
+}
+
+/// `text` (written for column `b`) with `b`'s quoted name replaced by `a`'s.
+fn as_old(text: &str, a: &ColumnSnap, b: &ColumnSnap) -> String {
+    text.replace(&format!("\"{}\"", b.name), &format!("\"{}\"", a.name))
+}
+
+/// The pre-checks of the migration from `old` to `new` (see [`PreCheck`]).
+pub fn prechecks(old: &Snapshot, new: &Snapshot) -> Vec<PreCheck> {
+    let (renamed, table_renames) = with_renamed_tables(old, new);
+    let original = |table: &str| -> String {
+        table_renames
+            .iter()
+            .find(|(_, to)| to == table)
+            .map(|(from, _)| from.clone())
+            .unwrap_or_else(|| table.to_string())
+    };
+    let mut out = Vec::new();
+    for t in &new.tables {
+        let Some(o) = renamed.tables.iter().find(|o| o.table == t.table) else {
+            continue;
+        };
+        let table = original(&t.table);
+        let renames = renames_of(o, t);
+        let p = pair(o, t, &renames);
+        let count = |cond: &str| format!("SELECT count(*) FROM \"{table}\" WHERE {cond}");
+        for (a, b) in &p.matched {
+            let (qa, name) = (format!("\"{}\"", a.name), format!("{}.{}", t.table, b.name));
+            let retyped = a.postgres_type != b.postgres_type;
+            let check_changed = renamed_def(&t.table, a, b, &a.postgres_check) != b.postgres_check;
+            if check_changed && !retyped && !b.postgres_check.is_empty() {
+                out.push(PreCheck {
+                    rule: format!("{name}: the new rule {}", b.postgres_check),
+                    sqlite: count(&format!(
+                        "{qa} IS NOT NULL AND NOT ({})",
+                        as_old(&b.sqlite_check, a, b)
+                    )),
+                    postgres: count(&format!(
+                        "{qa} IS NOT NULL AND NOT ({})",
+                        as_old(&b.postgres_check, a, b)
+                    )),
+                });
+            }
+            if !a.not_null && b.not_null && b.default.is_empty() && !b.key {
+                let c = count(&format!("{qa} IS NULL"));
+                out.push(PreCheck {
+                    rule: format!(
+                        "{name}: required now (NOT NULL, no default), and NULL in these rows"
+                    ),
+                    sqlite: c.clone(),
+                    postgres: c,
+                });
+            }
+            if !a.unique && b.unique && !b.key {
+                let c = format!("SELECT count(*) FROM (SELECT 1 FROM \"{table}\" WHERE {qa} IS NOT NULL GROUP BY {qa} HAVING count(*) > 1) AS \"duplicates\"");
+                out.push(PreCheck {
+                    rule: format!("{name}: unique now, and these values appear more than once"),
+                    sqlite: c.clone(),
+                    postgres: c,
+                });
+            }
+            let integer = |ty: &str| ty.starts_with("BIGINT") || ty.starts_with("INTEGER");
+            if a.postgres_type == "TEXT" && integer(&b.postgres_type) {
+                out.push(PreCheck {
+                    rule: format!("{name}: text to integer, and these values are not exactly an integer (leading zeros, signs, other text)"),
+                    sqlite: count(&format!("{qa} IS NOT NULL AND CAST(CAST({qa} AS INTEGER) AS TEXT) <> {qa}")),
+                    postgres: count(&format!("{qa} IS NOT NULL AND {qa} !~ '^-?(0|[1-9][0-9]*)$'")),
+                });
+            }
+        }
+        let old_col = |new_name: &str| -> String {
+            p.matched
+                .iter()
+                .find(|(_, b)| b.name == new_name)
+                .map(|(a, _)| a.name.clone())
+                .unwrap_or_else(|| new_name.to_string())
+        };
+        let added_cols: Vec<&str> = p.added.iter().map(|c| c.name.as_str()).collect();
+        // New unique indexes: duplicates among the rows they cover.
+        for i in t
+            .indexes
+            .iter()
+            .filter(|i| i.starts_with("CREATE UNIQUE INDEX") && !o.indexes.contains(i))
+        {
+            let Some((cols, filter)) = index_columns(i) else {
+                continue;
+            };
+            if cols.iter().any(|c| added_cols.contains(&c.as_str())) {
+                continue;
+            }
+            let old_cols: Vec<String> =
+                cols.iter().map(|c| format!("\"{}\"", old_col(c))).collect();
+            let mut cond: Vec<String> = old_cols
+                .iter()
+                .map(|c| format!("{c} IS NOT NULL"))
+                .collect();
+            if let Some(f) = &filter {
+                let mut f = f.clone();
+                for c in &cols {
+                    f = f.replace(&format!("\"{c}\""), &format!("\"{}\"", old_col(c)));
+                }
+                cond.push(format!("({f})"));
+            }
+            let c = format!(
+                "SELECT count(*) FROM (SELECT 1 FROM \"{table}\" WHERE {} GROUP BY {} HAVING count(*) > 1) AS \"duplicates\"",
+                cond.join(" AND "),
+                old_cols.join(", ")
+            );
+            out.push(PreCheck {
+                rule: format!(
+                    "{}: unique ({}) now, and these values appear more than once",
+                    t.table,
+                    cols.join(", ")
+                ),
+                sqlite: c.clone(),
+                postgres: c,
+            });
+        }
+        // New foreign keys: rows whose reference leads nowhere.
+        for f in t
+            .foreign_keys
+            .iter()
+            .filter(|f| !o.foreign_keys.contains(f))
+        {
+            let Some((col, target, key)) = foreign_key_parts(f) else {
+                continue;
+            };
+            if added_cols.contains(&col.as_str()) {
+                continue;
+            }
+            let target_old = original(&target);
+            if !old.tables.iter().any(|x| x.table == target_old) {
+                continue;
+            }
+            let oc = old_col(&col);
+            let c = count(&format!(
+                "\"{oc}\" IS NOT NULL AND \"{oc}\" NOT IN (SELECT \"{key}\" FROM \"{target_old}\")"
+            ));
+            out.push(PreCheck {
+                rule: format!(
+                    "{}.{col}: a reference to {target} now, and these rows refer to none",
+                    t.table
+                ),
+                sqlite: c.clone(),
+                postgres: c,
+            });
+        }
+    }
+    out
+}
+
+/// The columns of an index statement and its `WHERE` condition, if any.
+fn index_columns(stmt: &str) -> Option<(Vec<String>, Option<String>)> {
+    let on = stmt.find(" ON ")?;
+    let open = stmt[on..].find('(')? + on;
+    let close = stmt[open..].find(')')? + open;
+    let cols = stmt[open + 1..close]
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_string())
+        .collect();
+    let filter = stmt[close..]
+        .split_once(" WHERE ")
+        .map(|(_, w)| w.trim_end_matches(';').to_string());
+    Some((cols, filter))
+}
+
+/// (column, referenced table, referenced key) of `CONSTRAINT … FOREIGN KEY ("c") REFERENCES "t" ("k")`.
+fn foreign_key_parts(fk: &str) -> Option<(String, String, String)> {
+    let quoted: Vec<&str> = fk.split('"').skip(1).step_by(2).collect();
+    // name, column, table, key
+    match quoted.as_slice() {
+        [_, col, table, key, ..] => Some((col.to_string(), table.to_string(), key.to_string())),
+        _ => None,
+    }
+}
+
 /// Column `a` becomes `b`, required where it was optional, with a default: existing NULLs
 /// take the default in the same migration, before the column is made NOT NULL.
 fn backfills(a: &ColumnSnap, b: &ColumnSnap) -> bool {
@@ -410,7 +622,10 @@ fn index_name(stmt: &str) -> String {
 
 /// SQL taking a database from `old` to `new` in one dialect, with `renames` per table.
 fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut bool) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = prechecks(old, new)
+        .iter()
+        .map(|c| c.sql(postgres))
+        .collect();
     let (renamed, table_renames) = with_renamed_tables(old, new);
     for (from, to) in &table_renames {
         if let Some(o) = old.tables.iter().find(|o| &o.table == from) {
@@ -811,6 +1026,7 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
         _ => "update_schema".to_string(),
     };
     let old = original;
+    m.prechecks = prechecks(old, new).into_iter().map(|c| c.rule).collect();
     let (down_from, down_to) = reversed(old, new);
     for postgres in [false, true] {
         let mut rebuild_up = false;

@@ -234,7 +234,14 @@ pub fn next_migration(
         stem,
         files,
         schema: migrate::to_json(&new),
-        changes: m.changes,
+        changes: m
+            .changes
+            .iter()
+            .cloned()
+            .chain(m.prechecks.iter().map(|r| {
+                format!("pre-check (the migration stops, changing nothing, if rows break it): {r}")
+            }))
+            .collect(),
     })
 }
 

@@ -61,7 +61,10 @@ impl Db {
                 }
             }
             Dialect::Postgres => {
-                let db = format!("apigen_mig_{name}_{}", std::process::id());
+                static NEXT: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let db = format!("apigen_mig_{name}_{}_{n}", std::process::id());
                 psql(
                     &format!("{}/postgres", pg_server()),
                     &format!("DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db};"),
@@ -513,5 +516,93 @@ fn a_field_made_required_with_a_default_is_not_null_and_its_nulls_take_the_defau
         db.apply(&last(&p, d, ".down.sql"))
             .unwrap_or_else(|e| panic!("{d:?} down: {e}"));
         assert!(db.exec(&format!("INSERT INTO authors (id, name, email, bio, created_at, updated_at) VALUES ({id}, 'o', 'o@example.com', NULL, {now}, {now});")).is_ok(), "{d:?}: optional again after down");
+    }
+}
+
+/// Every row of both tables, for "nothing changed" comparisons.
+fn everything(db: &Db) -> Vec<String> {
+    let mut rows = db.rows(BOOKS_BEFORE);
+    rows.extend(db.rows(AUTHORS));
+    rows
+}
+
+/// A change the seeded rows break: `apigen migrate` names the risk; on both dialects the
+/// migration stops before changing anything, naming the table, the column and the rule
+/// (PostgreSQL with the count), and every row is as it was.
+fn stopped_by_a_precheck(from: &str, to: &str, rule: &str) {
+    let p = Project::new();
+    p.edit_contract(from, to);
+    let (ok, out) = p.migrate(&["--allow-destructive"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("pre-check") && out.contains(rule),
+        "apigen migrate names the risk:\n{out}"
+    );
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        let db = at_previous(&p, d, "precheck");
+        let before = everything(&db);
+        let err = db
+            .apply(&last(&p, d, ".up.sql"))
+            .expect_err("the rows break the change");
+        assert!(
+            err.contains("apigen pre-check failed") && err.contains(rule),
+            "{d:?}: {err}"
+        );
+        if d == Dialect::Postgres {
+            assert!(err.contains("row(s) break"), "{d:?}: the count: {err}");
+        }
+        assert_eq!(everything(&db), before, "{d:?}: nothing changed");
+    }
+}
+
+#[test]
+fn a_narrower_length_over_longer_values_stops_before_changing_anything() {
+    stopped_by_a_precheck("max_length: 300", "max_length: 10", "books.title");
+}
+
+#[test]
+fn optional_to_required_over_nulls_stops_before_changing_anything() {
+    stopped_by_a_precheck(
+        "      bio: { type: text, optional: true, max_length: 5000 }",
+        "      bio: { type: text, max_length: 5000 }",
+        "authors.bio: required now",
+    );
+}
+
+#[test]
+fn a_unique_constraint_over_duplicates_stops_before_changing_anything() {
+    stopped_by_a_precheck(
+        "default: draft, read_only: true }",
+        "default: draft, read_only: true, unique: true }",
+        "unique",
+    );
+}
+
+#[test]
+fn removing_an_enum_value_still_in_use_stops_before_changing_anything() {
+    stopped_by_a_precheck(
+        "status: { enum: [draft, published]",
+        "status: { enum: [draft, archived]",
+        "books.status: the new rule",
+    );
+}
+
+#[test]
+fn text_to_integer_over_values_that_are_not_integers_stops_before_changing_anything() {
+    stopped_by_a_precheck(
+        r#"isbn: { type: string, pattern: "^[0-9-]{10,17}$", unique: owner, optional: true }"#,
+        "isbn: { type: integer, unique: owner, optional: true }",
+        "books.isbn: text to integer",
+    );
+}
+
+#[test]
+fn a_tighter_rule_over_clean_rows_applies_and_keeps_them() {
+    let p = Project::new();
+    p.edit_contract("max_length: 300", "max_length: 100");
+    let (ok, out) = p.migrate(&[]);
+    assert!(ok && out.contains("pre-check"), "{out}");
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        up_and_down(&p, d, "cleanrule", BOOKS_BEFORE, BOOKS_BEFORE);
     }
 }
