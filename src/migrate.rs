@@ -497,6 +497,10 @@ pub fn prechecks(old: &Snapshot, new: &Snapshot) -> Vec<PreCheck> {
                 .iter()
                 .map(|c| format!("{c} IS NOT NULL"))
                 .collect();
+            // A condition on a column this migration adds holds for every existing row alike
+            // (they all take its default), so the old rows are checked without it.
+            let filter =
+                filter.filter(|f| !added_cols.iter().any(|c| f.contains(&format!("\"{c}\""))));
             if let Some(f) = &filter {
                 let mut f = f.clone();
                 for c in &cols {
@@ -655,10 +659,11 @@ fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut boo
                 .added
                 .iter()
                 .all(|c| !c.unique && !c.key && (!c.not_null || !c.default.is_empty()));
+            // Any mention counts: a partial index's WHERE reads the column too.
             let indexed = |c: &ColumnSnap| {
                 o.indexes
                     .iter()
-                    .any(|i| i.contains(&format!("(\"{}\")", c.name)))
+                    .any(|i| i.contains(&format!("\"{}\"", c.name)))
                     || o.foreign_keys
                         .iter()
                         .any(|f| f.contains(&format!("(\"{}\")", c.name)))

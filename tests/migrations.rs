@@ -606,3 +606,19 @@ fn a_tighter_rule_over_clean_rows_applies_and_keeps_them() {
         up_and_down(&p, d, "cleanrule", BOOKS_BEFORE, BOOKS_BEFORE);
     }
 }
+
+#[test]
+fn turning_soft_delete_on_over_existing_rows_applies_and_keeps_them() {
+    // Its partial unique index filters on the `deleted_at` column the same migration adds:
+    // the duplicate pre-check must not read that column from the old table.
+    let p = Project::new();
+    p.edit_contract(
+        "    description: A book in the catalogue.\n    owned: true\n",
+        "    description: A book in the catalogue.\n    owned: true\n    soft_delete: true\n",
+    );
+    let (ok, out) = p.migrate(&[]);
+    assert!(ok, "{out}");
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        up_and_down(&p, d, "softon", BOOKS_BEFORE, BOOKS_BEFORE);
+    }
+}
