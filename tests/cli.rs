@@ -404,3 +404,26 @@ fn usage_errors_exit_2() {
     apigen().arg("frobnicate").assert().code(2);
     apigen().args(["new"]).assert().code(2);
 }
+
+#[test]
+fn a_segment_with_text_around_its_parameter_that_would_clash_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let op = |id: &str| {
+        format!("    get:\n      operationId: {id}\n      parameters: [ {{ name: id, in: path, required: true, schema: {{ type: string }} }} ]\n      responses: {{ \"200\": {{ description: ok }} }}\n")
+    };
+    let text = format!(
+        "openapi: 3.0.3\ninfo: {{ title: Clash, version: \"1\" }}\npaths:\n  /files/{{id}}:\n{}  /files/{{id}}.json:\n{}",
+        op("getFile"),
+        op("getFileJson")
+    );
+    let file = spec(tmp.path(), "clash.yaml", &text);
+    apigen()
+        .arg("inspect")
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "`/files/{id}.json` has a segment with text around its parameter",
+        ))
+        .stdout(predicate::str::contains("served as a literal path"));
+}

@@ -369,6 +369,29 @@ impl<'a> Resolver<'a> {
             groups.entry(p.collection).or_default().push(i);
         }
         let routes_map = canonical_routes(raw_ops.iter().map(|o| o.path.as_str()));
+        // A segment with text around its parameter stays literal when capturing it would
+        // make it one route with another path (see `canonical_routes`): say so, once a path.
+        let mut literal_paths: Vec<&str> = Vec::new();
+        for o in &raw_ops {
+            let route = routes_map
+                .get(&o.path)
+                .map(String::as_str)
+                .unwrap_or_default();
+            let compound = o.path.split('/').any(|seg| {
+                !(seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1)
+                    && paths::template_pieces(seg).is_some()
+            });
+            if compound && route.contains("{{") && !literal_paths.contains(&o.path.as_str()) {
+                literal_paths.push(&o.path);
+                let at = ptr("/paths", &o.path);
+                self.diag(
+                    Severity::Warning,
+                    &at,
+                    format!("`{}` has a segment with text around its parameter, and captured whole it would be the same route as another path of the contract: it is served as a literal path, which no request reaches", o.path),
+                    "give the two paths different literal segments (`/files/{id}/json` rather than `/files/{id}.json` beside `/files/{id}`)",
+                );
+            }
+        }
         let mut modules = Namespace::new();
         // Names a resource module may not take: the test harness's modules, and the layers'
         // own names (`services::services` trips clippy's module_inception).
