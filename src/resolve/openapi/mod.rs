@@ -377,11 +377,9 @@ impl<'a> Resolver<'a> {
                 .get(&o.path)
                 .map(String::as_str)
                 .unwrap_or_default();
-            let compound = o.path.split('/').any(|seg| {
-                !(seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1)
-                    && paths::template_pieces(seg).is_some()
-            });
-            if compound && route.contains("{{") && !literal_paths.contains(&o.path.as_str()) {
+            if paths::split_left_literal(&o.path, route)
+                && !literal_paths.contains(&o.path.as_str())
+            {
                 literal_paths.push(&o.path);
                 let at = ptr("/paths", &o.path);
                 self.diag(

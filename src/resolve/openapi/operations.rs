@@ -1194,7 +1194,7 @@ pub(super) fn operation_kind(kind: &str) -> OperationKind {
 fn path_segments_expr(path: &str, route: &str) -> String {
     use super::paths::{segment_templates, TemplatePiece};
     let templates = segment_templates(path);
-    if route.contains("{{") || templates.iter().all(Option::is_none) {
+    if super::paths::split_left_literal(path, route) || templates.iter().all(Option::is_none) {
         return String::new();
     }
     let parts: Vec<String> = templates

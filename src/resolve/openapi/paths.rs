@@ -72,9 +72,9 @@ pub fn canonical_routes<'p>(paths: impl Iterator<Item = &'p str>) -> IndexMap<St
         let mut compound = false;
         let mut used = Namespace::new();
         for seg in path.split('/').skip(1) {
-            let whole = seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1;
-            let split = !whole && template_pieces(seg).is_some();
-            if whole || split {
+            let kind = segment(seg);
+            let whole = matches!(kind, Segment::Whole(_));
+            if !matches!(kind, Segment::Literal) {
                 let key = format!("{prefix}/{{}}");
                 let first = seg
                     .split('{')
@@ -169,33 +169,53 @@ pub fn template_pieces(seg: &str) -> Option<Vec<TemplatePiece>> {
         .then_some(out)
 }
 
+/// How one path segment reads: literal text, one whole parameter (`{id}`), or several
+/// parameters or text around one (`{x},{y}.{format}`, `{sid}.json`), split by its pieces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Literal,
+    Whole(String),
+    Split(Vec<TemplatePiece>),
+}
+
+/// Classifies `seg` (see [`Segment`]); braces that do not pair up are literal text.
+pub fn segment(seg: &str) -> Segment {
+    let inner = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+    match inner {
+        Some(name) if !name.is_empty() && !name.contains(['{', '}']) => {
+            Segment::Whole(name.to_string())
+        }
+        _ => template_pieces(seg).map_or(Segment::Literal, Segment::Split),
+    }
+}
+
 /// The templates of a path's captured segments, in order: `None` for a segment that is one
 /// parameter, the pieces for one that holds more (see [`canonical_routes`]).
 pub fn segment_templates(path: &str) -> Vec<Option<Vec<TemplatePiece>>> {
     path.split('/')
         .skip(1)
-        .filter_map(|seg| {
-            let whole = seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1;
-            if whole {
-                Some(None)
-            } else {
-                template_pieces(seg).map(Some)
-            }
+        .filter_map(|seg| match segment(seg) {
+            Segment::Literal => None,
+            Segment::Whole(_) => Some(None),
+            Segment::Split(pieces) => Some(Some(pieces)),
         })
         .collect()
 }
 
+/// Whether `path`, routed as `route`, has a split segment that stayed literal because
+/// capturing it would have made it one route with another path (see [`canonical_routes`]).
+pub fn split_left_literal(path: &str, route: &str) -> bool {
+    route.contains("{{") && segment_templates(path).iter().any(Option::is_some)
+}
+
 /// The parameter names of a path template, in order (`/a/{x},{y}/{id}` → x, y, id).
 pub fn template_params(path: &str) -> Vec<String> {
-    segment_templates(path)
-        .into_iter()
-        .zip(path.split('/').skip(1).filter(|s| {
-            s.starts_with('{') && s.ends_with('}') && s.matches('{').count() == 1
-                || template_pieces(s).is_some()
-        }))
-        .flat_map(|(t, seg)| match t {
-            None => vec![seg.trim_matches(['{', '}']).to_string()],
-            Some(pieces) => pieces
+    path.split('/')
+        .skip(1)
+        .flat_map(|seg| match segment(seg) {
+            Segment::Literal => vec![],
+            Segment::Whole(name) => vec![name],
+            Segment::Split(pieces) => pieces
                 .into_iter()
                 .filter_map(|p| match p {
                     TemplatePiece::Param(n) => Some(n),
