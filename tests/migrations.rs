@@ -197,6 +197,16 @@ impl Project {
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
+    /// A new project whose contract had `from` replaced by `to`, migrated with `args`
+    /// (which must succeed), and `apigen migrate`'s output.
+    fn migrated(from: &str, to: &str, args: &[&str]) -> (Project, String) {
+        let p = Project::new();
+        p.edit_contract(from, to);
+        let (ok, out) = p.migrate(args);
+        assert!(ok, "{out}");
+        (p, out)
+    }
+
     /// `apigen migrate ARGS`: its output, and whether it succeeded.
     fn migrate(&self, args: &[&str]) -> (bool, String) {
         let out = apigen()
@@ -272,6 +282,13 @@ const BOOKS_BEFORE: &str = "SELECT title, CAST(price_cents AS TEXT), COALESCE(st
 
 const AUTHORS: &str = "SELECT name, email, COALESCE(bio, '<null>'), version, CASE WHEN deleted_at IS NULL THEN 'live' ELSE 'deleted' END FROM authors ORDER BY email";
 
+/// [`up_and_down`] on SQLite, then on PostgreSQL.
+fn up_and_down_on_both(project: &Project, name: &str, before: &str, after: &str) {
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        up_and_down(project, d, name, before, after);
+    }
+}
+
 /// One case on one dialect: rows before, the migration up (rows as `after` reads them must
 /// equal those `before` read), then down (rows as `before` reads them again).
 fn up_and_down(project: &Project, dialect: Dialect, name: &str, before: &str, after: &str) {
@@ -293,13 +310,11 @@ fn up_and_down(project: &Project, dialect: Dialect, name: &str, before: &str, af
 
 #[test]
 fn a_declared_rename_of_a_reference_field_is_honoured() {
-    let p = Project::new();
-    p.edit_contract(
+    let (p, out) = Project::migrated(
         "      author: { ref: author }",
         "      writer: { ref: author, renamed_from: author }",
+        &[],
     );
-    let (ok, out) = p.migrate(&[]);
-    assert!(ok, "{out}");
     assert!(
         out.contains("rename column books.author_id to writer_id"),
         "{out}"
@@ -311,36 +326,28 @@ fn a_declared_rename_of_a_reference_field_is_honoured() {
     );
     assert!(!up.contains("DROP COLUMN"), "{up}");
     let after = BOOKS_BEFORE.replace("b.author_id", "b.writer_id");
-    for d in [Dialect::Sqlite, Dialect::Postgres] {
-        up_and_down(&p, d, "refrename", BOOKS_BEFORE, &after);
-    }
+    up_and_down_on_both(&p, "refrename", BOOKS_BEFORE, &after);
 }
 
 #[test]
 fn integer_to_string_applies_on_both_dialects_and_keeps_every_value() {
-    let p = Project::new();
-    p.edit_contract(
+    let (p, _) = Project::migrated(
         "      price_cents: { type: integer, minimum: 0, maximum: 10000000 }",
         "      price_cents: { type: string, max_length: 20 }",
+        &[],
     );
-    let (ok, out) = p.migrate(&[]);
-    assert!(ok, "{out}");
     // Both directions keep the values: up writes each integer as its text, down reads the
     // text back (every value came from an integer).
-    for d in [Dialect::Sqlite, Dialect::Postgres] {
-        up_and_down(&p, d, "int2str", BOOKS_BEFORE, BOOKS_BEFORE);
-    }
+    up_and_down_on_both(&p, "int2str", BOOKS_BEFORE, BOOKS_BEFORE);
 }
 
 #[test]
 fn a_declared_rename_of_a_resource_renames_its_table_and_keeps_its_rows() {
-    let p = Project::new();
-    p.edit_contract(
+    let (p, out) = Project::migrated(
         "  book:\n    description: A book in the catalogue.\n",
         "  volume:\n    renamed_from: book\n    description: A book in the catalogue.\n",
+        &[],
     );
-    let (ok, out) = p.migrate(&[]);
-    assert!(ok, "{out}");
     assert!(out.contains("rename table books to volumes"), "{out}");
     assert!(out.contains("0002_rename_books_to_volumes"), "{out}");
     for d in [Dialect::Sqlite, Dialect::Postgres] {
@@ -352,9 +359,7 @@ fn a_declared_rename_of_a_resource_renames_its_table_and_keeps_its_rows() {
         assert!(!up.contains("DROP TABLE"), "{up}");
     }
     let after = BOOKS_BEFORE.replace("FROM books b", "FROM volumes b");
-    for d in [Dialect::Sqlite, Dialect::Postgres] {
-        up_and_down(&p, d, "resrename", BOOKS_BEFORE, &after);
-    }
+    up_and_down_on_both(&p, "resrename", BOOKS_BEFORE, &after);
     // The renamed table's own constraints and indexes carry its new name, so the next
     // migration finds them: narrowing the title's length replaces `volumes_title_check`.
     apigen()
@@ -471,13 +476,11 @@ fn an_undeclared_rename_is_refused_with_the_line_to_declare() {
 
 #[test]
 fn a_field_made_required_with_a_default_is_not_null_and_its_nulls_take_the_default() {
-    let p = Project::new();
-    p.edit_contract(
+    let (p, _) = Project::migrated(
         "      bio: { type: text, optional: true, max_length: 5000 }",
         "      bio: { type: text, max_length: 5000, default: \"(no bio yet)\" }",
+        &[],
     );
-    let (ok, out) = p.migrate(&[]);
-    assert!(ok, "{out}");
     for d in [Dialect::Sqlite, Dialect::Postgres] {
         let db = at_previous(&p, d, "reqdefault");
         let before = db.rows(AUTHORS);
@@ -530,10 +533,7 @@ fn everything(db: &Db) -> Vec<String> {
 /// migration stops before changing anything, naming the table, the column and the rule
 /// (PostgreSQL with the count), and every row is as it was.
 fn stopped_by_a_precheck(from: &str, to: &str, rule: &str) {
-    let p = Project::new();
-    p.edit_contract(from, to);
-    let (ok, out) = p.migrate(&["--allow-destructive"]);
-    assert!(ok, "{out}");
+    let (p, out) = Project::migrated(from, to, &["--allow-destructive"]);
     assert!(
         out.contains("pre-check") && out.contains(rule),
         "apigen migrate names the risk:\n{out}"
@@ -598,27 +598,19 @@ fn text_to_integer_over_values_that_are_not_integers_stops_before_changing_anyth
 
 #[test]
 fn a_tighter_rule_over_clean_rows_applies_and_keeps_them() {
-    let p = Project::new();
-    p.edit_contract("max_length: 300", "max_length: 100");
-    let (ok, out) = p.migrate(&[]);
-    assert!(ok && out.contains("pre-check"), "{out}");
-    for d in [Dialect::Sqlite, Dialect::Postgres] {
-        up_and_down(&p, d, "cleanrule", BOOKS_BEFORE, BOOKS_BEFORE);
-    }
+    let (p, out) = Project::migrated("max_length: 300", "max_length: 100", &[]);
+    assert!(out.contains("pre-check"), "{out}");
+    up_and_down_on_both(&p, "cleanrule", BOOKS_BEFORE, BOOKS_BEFORE);
 }
 
 #[test]
 fn turning_soft_delete_on_over_existing_rows_applies_and_keeps_them() {
     // Its partial unique index filters on the `deleted_at` column the same migration adds:
     // the duplicate pre-check must not read that column from the old table.
-    let p = Project::new();
-    p.edit_contract(
+    let (p, _) = Project::migrated(
         "    description: A book in the catalogue.\n    owned: true\n",
         "    description: A book in the catalogue.\n    owned: true\n    soft_delete: true\n",
+        &[],
     );
-    let (ok, out) = p.migrate(&[]);
-    assert!(ok, "{out}");
-    for d in [Dialect::Sqlite, Dialect::Postgres] {
-        up_and_down(&p, d, "softon", BOOKS_BEFORE, BOOKS_BEFORE);
-    }
+    up_and_down_on_both(&p, "softon", BOOKS_BEFORE, BOOKS_BEFORE);
 }
