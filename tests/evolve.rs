@@ -2,30 +2,11 @@
 //! real project folder, with user edits, hand edits of generated files, conflicts and
 //! removed resources.
 
-use assert_cmd::Command;
+mod support;
+
 use predicates::prelude::*;
-use std::path::{Path, PathBuf};
-
-fn apigen() -> Command {
-    Command::cargo_bin("apigen").expect("binary is built")
-}
-
-/// A new project from the starter bookstore spec.
-fn project() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("shop");
-    apigen().arg("new").arg(&dir).assert().success();
-    (tmp, dir)
-}
-
-fn read(dir: &Path, p: &str) -> String {
-    std::fs::read_to_string(dir.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
-
-fn edit(dir: &Path, p: &str, f: impl FnOnce(String) -> String) {
-    let text = read(dir, p);
-    std::fs::write(dir.join(p), f(text)).unwrap();
-}
+use std::path::Path;
+use support::{apigen, edit, project, read};
 
 fn check(dir: &Path) -> assert_cmd::assert::Assert {
     apigen().arg("check").arg("--dir").arg(dir).assert()

@@ -2,37 +2,12 @@
 //! conflict (issue 21). One test per defect found by the seeded scenarios of
 //! `tests/torture.rs`, named after it.
 
-use assert_cmd::Command;
+mod support;
+
 use predicates::prelude::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-fn apigen() -> Command {
-    Command::cargo_bin("apigen").expect("binary is built")
-}
-
-/// A new project from the starter bookstore spec.
-fn project() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("shop");
-    apigen().arg("new").arg(&dir).assert().success();
-    (tmp, dir)
-}
-
-fn read(dir: &Path, p: &str) -> String {
-    std::fs::read_to_string(dir.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
-
-fn write(dir: &Path, p: &str, text: &str) {
-    let path = dir.join(p);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn edit(dir: &Path, p: &str, f: impl FnOnce(String) -> String) {
-    let text = read(dir, p);
-    write(dir, p, &f(text));
-}
+use std::path::Path;
+use support::{apigen, edit, project, read, write};
 
 fn run(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
     apigen().args(args).arg("--dir").arg(dir).assert()
