@@ -264,8 +264,11 @@ pub struct Migration {
     pub impossible: Vec<String>,
     /// A short snake_case description for the file name (`add_pages_to_books`).
     pub name: String,
-    /// What the down migration cannot put back as it was (written at the top of it).
-    pub down_caveats: Vec<String>,
+    /// What the down migration cannot put back as it was: values the up migration deleted
+    /// or rewrote. Each is an `-- apigen:irreversible REASON` line at the top of the down
+    /// files, and the service's `migrate down` refuses the step with these reasons unless
+    /// forced.
+    pub irreversible: Vec<String>,
     /// The risks the up migration checks the data for before it changes anything (the
     /// rules of its [`PreCheck`]s).
     pub prechecks: Vec<String>,
@@ -377,7 +380,11 @@ fn differs(table: &str, a: &ColumnSnap, b: &ColumnSnap, postgres: bool) -> bool 
 pub struct PreCheck {
     /// What would break, for people: `books.title: longer than 250 characters` style.
     pub rule: String,
-    /// `SELECT count(*) …` of the offending rows, per dialect (old names: it runs first).
+    /// The table the offending rows are in, as named before the migration (it runs first).
+    pub table: String,
+    /// Its key column, as named before the migration.
+    pub key: String,
+    /// The `WHERE` condition that selects the offending rows, per dialect (old names).
     pub sqlite: String,
     pub postgres: String,
 }
@@ -386,20 +393,62 @@ impl PreCheck {
     /// The statement that stops the migration when the count is not 0: PostgreSQL raises
     /// with the count; SQLite inserts the count into a temporary table whose named CHECK
     /// fails (its error message names the rule).
+    ///
+    /// Two comment lines before it carry the rule and the query of the offending rows' keys
+    /// (`-- apigen:pre-check RULE`, `-- apigen:rows SELECT …`), which the service's
+    /// `migrate status` runs against a live database before anything is applied.
     fn sql(&self, postgres: bool) -> String {
+        let count = self.count(postgres);
+        let marker = format!(
+            "-- apigen:pre-check {}\n-- apigen:rows {}\n",
+            self.rule.replace('\n', " "),
+            self.rows(postgres)
+        );
         if postgres {
             format!(
-                "DO $apigen$ DECLARE n bigint; BEGIN SELECT ({}) INTO n; IF n > 0 THEN RAISE EXCEPTION 'apigen pre-check failed: % row(s) break %; fix them, then migrate again', n, '{}'; END IF; END $apigen$;",
-                self.postgres,
+                "{marker}DO $apigen$ DECLARE n bigint; BEGIN SELECT ({count}) INTO n; IF n > 0 THEN RAISE EXCEPTION 'apigen pre-check failed: % row(s) break %; fix them (`migrate status` lists their keys), then migrate again', n, '{}'; END IF; END $apigen$;",
                 self.rule.replace('\'', "''")
             )
         } else {
             format!(
-                "CREATE TEMP TABLE \"_apigen_precheck\" (\"rows\" INTEGER CONSTRAINT \"apigen pre-check failed: rows break {}; fix them, then migrate again\" CHECK (\"rows\" = 0));\nINSERT INTO \"_apigen_precheck\" SELECT ({});\nDROP TABLE \"_apigen_precheck\";",
+                "{marker}CREATE TEMP TABLE \"_apigen_precheck\" (\"rows\" INTEGER CONSTRAINT \"apigen pre-check failed: rows break {}; fix them (`migrate status` lists their keys), then migrate again\" CHECK (\"rows\" = 0));\nINSERT INTO \"_apigen_precheck\" SELECT ({count});\nDROP TABLE \"_apigen_precheck\";",
                 self.rule.replace('"', "'"),
-                self.sqlite
             )
         }
+    }
+
+    /// `SELECT count(*)` of the offending rows.
+    fn count(&self, postgres: bool) -> String {
+        format!(
+            "SELECT count(*) FROM \"{}\" WHERE {}",
+            self.table,
+            if postgres {
+                &self.postgres
+            } else {
+                &self.sqlite
+            }
+        )
+    }
+
+    /// The keys of the first 20 offending rows, as text (a SQLite UUID key, stored as a
+    /// 16-byte BLOB, in its hyphenated form). One line.
+    pub fn rows(&self, postgres: bool) -> String {
+        let k = format!("\"{}\"", self.key);
+        let key = if postgres {
+            format!("CAST({k} AS TEXT)")
+        } else {
+            let h = format!("hex({k})");
+            format!("CASE WHEN typeof({k}) = 'blob' AND length({k}) = 16 THEN lower(substr({h}, 1, 8) || '-' || substr({h}, 9, 4) || '-' || substr({h}, 13, 4) || '-' || substr({h}, 17, 4) || '-' || substr({h}, 21)) WHEN typeof({k}) = 'blob' THEN lower({h}) ELSE CAST({k} AS TEXT) END")
+        };
+        format!(
+            "SELECT {key} FROM \"{}\" WHERE {} ORDER BY 1 LIMIT 20",
+            self.table,
+            if postgres {
+                &self.postgres
+            } else {
+                &self.sqlite
+            }
+        )
     }
 }
 
@@ -424,51 +473,71 @@ pub fn prechecks(old: &Snapshot, new: &Snapshot) -> Vec<PreCheck> {
             continue;
         };
         let table = original(&t.table);
+        let key = o
+            .columns
+            .iter()
+            .find(|c| c.key)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| "id".to_string());
         let renames = renames_of(o, t);
         let p = pair(o, t, &renames);
-        let count = |cond: &str| format!("SELECT count(*) FROM \"{table}\" WHERE {cond}");
+        let check = |rule: String, sqlite: String, postgres: String| PreCheck {
+            rule,
+            table: table.clone(),
+            key: key.clone(),
+            sqlite,
+            postgres,
+        };
+        // Rows whose values of `cols` (under `cond`) appear more than once.
+        let duplicated = |cols: &[String], cond: &str| {
+            let list = cols.join(", ");
+            let lhs = if cols.len() == 1 {
+                list.clone()
+            } else {
+                format!("({list})")
+            };
+            format!("{cond} AND {lhs} IN (SELECT {list} FROM \"{table}\" WHERE {cond} GROUP BY {list} HAVING count(*) > 1)")
+        };
         for (a, b) in &p.matched {
             let (qa, name) = (format!("\"{}\"", a.name), format!("{}.{}", t.table, b.name));
             let retyped = a.postgres_type != b.postgres_type;
             let check_changed = renamed_def(&t.table, a, b, &a.postgres_check) != b.postgres_check;
             if check_changed && !retyped && !b.postgres_check.is_empty() {
-                out.push(PreCheck {
-                    rule: format!("{name}: the new rule {}", b.postgres_check),
-                    sqlite: count(&format!(
+                out.push(check(
+                    format!("{name}: the new rule {}", b.postgres_check),
+                    format!(
                         "{qa} IS NOT NULL AND NOT ({})",
                         as_old(&b.sqlite_check, a, b)
-                    )),
-                    postgres: count(&format!(
+                    ),
+                    format!(
                         "{qa} IS NOT NULL AND NOT ({})",
                         as_old(&b.postgres_check, a, b)
-                    )),
-                });
+                    ),
+                ));
             }
             if !a.not_null && b.not_null && b.default.is_empty() && !b.key {
-                let c = count(&format!("{qa} IS NULL"));
-                out.push(PreCheck {
-                    rule: format!(
-                        "{name}: required now (NOT NULL, no default), and NULL in these rows"
-                    ),
-                    sqlite: c.clone(),
-                    postgres: c,
-                });
+                let c = format!("{qa} IS NULL");
+                out.push(check(
+                    format!("{name}: required now (NOT NULL, no default), and NULL in these rows"),
+                    c.clone(),
+                    c,
+                ));
             }
             if !a.unique && b.unique && !b.key {
-                let c = format!("SELECT count(*) FROM (SELECT 1 FROM \"{table}\" WHERE {qa} IS NOT NULL GROUP BY {qa} HAVING count(*) > 1) AS \"duplicates\"");
-                out.push(PreCheck {
-                    rule: format!("{name}: unique now, and these values appear more than once"),
-                    sqlite: c.clone(),
-                    postgres: c,
-                });
+                let c = duplicated(std::slice::from_ref(&qa), &format!("{qa} IS NOT NULL"));
+                out.push(check(
+                    format!("{name}: unique now, and these values appear more than once"),
+                    c.clone(),
+                    c,
+                ));
             }
             let integer = |ty: &str| ty.starts_with("BIGINT") || ty.starts_with("INTEGER");
             if a.postgres_type == "TEXT" && integer(&b.postgres_type) {
-                out.push(PreCheck {
-                    rule: format!("{name}: text to integer, and these values are not exactly an integer (leading zeros, signs, other text)"),
-                    sqlite: count(&format!("{qa} IS NOT NULL AND CAST(CAST({qa} AS INTEGER) AS TEXT) <> {qa}")),
-                    postgres: count(&format!("{qa} IS NOT NULL AND {qa} !~ '^-?(0|[1-9][0-9]*)$'")),
-                });
+                out.push(check(
+                    format!("{name}: text to integer, and these values are not exactly an integer (leading zeros, signs, other text)"),
+                    format!("{qa} IS NOT NULL AND CAST(CAST({qa} AS INTEGER) AS TEXT) <> {qa}"),
+                    format!("{qa} IS NOT NULL AND {qa} !~ '^-?(0|[1-9][0-9]*)$'"),
+                ));
             }
         }
         let old_col = |new_name: &str| -> String {
@@ -508,20 +577,16 @@ pub fn prechecks(old: &Snapshot, new: &Snapshot) -> Vec<PreCheck> {
                 }
                 cond.push(format!("({f})"));
             }
-            let c = format!(
-                "SELECT count(*) FROM (SELECT 1 FROM \"{table}\" WHERE {} GROUP BY {} HAVING count(*) > 1) AS \"duplicates\"",
-                cond.join(" AND "),
-                old_cols.join(", ")
-            );
-            out.push(PreCheck {
-                rule: format!(
+            let c = duplicated(&old_cols, &cond.join(" AND "));
+            out.push(check(
+                format!(
                     "{}: unique ({}) now, and these values appear more than once",
                     t.table,
                     cols.join(", ")
                 ),
-                sqlite: c.clone(),
-                postgres: c,
-            });
+                c.clone(),
+                c,
+            ));
         }
         // New foreign keys: rows whose reference leads nowhere.
         for f in t
@@ -529,7 +594,7 @@ pub fn prechecks(old: &Snapshot, new: &Snapshot) -> Vec<PreCheck> {
             .iter()
             .filter(|f| !o.foreign_keys.contains(f))
         {
-            let Some((col, target, key)) = foreign_key_parts(f) else {
+            let Some((col, target, target_key)) = foreign_key_parts(f) else {
                 continue;
             };
             if added_cols.contains(&col.as_str()) {
@@ -540,17 +605,17 @@ pub fn prechecks(old: &Snapshot, new: &Snapshot) -> Vec<PreCheck> {
                 continue;
             }
             let oc = old_col(&col);
-            let c = count(&format!(
-                "\"{oc}\" IS NOT NULL AND \"{oc}\" NOT IN (SELECT \"{key}\" FROM \"{target_old}\")"
-            ));
-            out.push(PreCheck {
-                rule: format!(
+            let c = format!(
+                "\"{oc}\" IS NOT NULL AND \"{oc}\" NOT IN (SELECT \"{target_key}\" FROM \"{target_old}\")"
+            );
+            out.push(check(
+                format!(
                     "{}.{col}: a reference to {target} now, and these rows refer to none",
                     t.table
                 ),
-                sqlite: c.clone(),
-                postgres: c,
-            });
+                c.clone(),
+                c,
+            ));
         }
     }
     out
@@ -620,6 +685,41 @@ fn create_table(t: &TableSnap, postgres: bool) -> String {
     out
 }
 
+/// The `-- apigen:rebuild {JSON}` line before a SQLite table rebuild: what apigen's snapshot
+/// knows of the table (`o`, already under its new name if the migration renames it). The
+/// service's migration runner reads it and carries through the rebuild every column,
+/// index and trigger the live table has beyond these (a user's own migration may have
+/// added them), or stops naming what it cannot carry.
+///
+/// JSON members: `before` (the table's name before the migration), `table` (after), `key`
+/// (its key column), `columns` and `indexes` (the names apigen created).
+fn rebuild_marker(
+    o: &TableSnap,
+    original: &Snapshot,
+    table_renames: &[(String, String)],
+) -> String {
+    let before = table_renames
+        .iter()
+        .find(|(_, to)| to == &o.table)
+        .map(|(from, _)| from.clone())
+        .unwrap_or_else(|| o.table.clone());
+    // Index names before the migration's table rename, and after it.
+    let mut indexes: Vec<String> = o.indexes.iter().map(|i| index_name(i)).collect();
+    if let Some(t) = original.tables.iter().find(|t| t.table == before) {
+        indexes.extend(t.indexes.iter().map(|i| index_name(i)));
+    }
+    indexes.sort();
+    indexes.dedup();
+    let marker = serde_json::json!({
+        "before": before,
+        "table": o.table,
+        "key": o.columns.iter().find(|c| c.key).map(|c| c.name.as_str()).unwrap_or("id"),
+        "columns": o.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        "indexes": indexes,
+    });
+    format!("-- apigen:rebuild {marker}")
+}
+
 fn index_name(stmt: &str) -> String {
     stmt.split('"').nth(1).unwrap_or_default().to_string()
 }
@@ -636,6 +736,7 @@ fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut boo
             out.extend(rename_table_statements(o, to, postgres));
         }
     }
+    let original = old;
     let old = &renamed;
     for t in &new.tables {
         let Some(o) = old.tables.iter().find(|o| o.table == t.table) else {
@@ -671,6 +772,7 @@ fn statements(old: &Snapshot, new: &Snapshot, postgres: bool, rebuilds: &mut boo
             let drop_ok = p.dropped.iter().all(|c| !c.unique && !c.key && !indexed(c));
             if !changed.is_empty() || fks_changed || !add_ok || !drop_ok {
                 *rebuilds = true;
+                out.push(rebuild_marker(o, original, &table_renames));
                 let tmp = format!("_apigen_new_{table}");
                 let mut shape = t.clone();
                 shape.table = tmp.clone();
@@ -929,6 +1031,12 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
                         "dropping column {}.{} deletes its data",
                         t.table, c.name
                     ));
+                    m.irreversible.push(format!(
+                        "the values of {}.{}, which the up migration dropped, cannot come back (the column returns {})",
+                        t.table,
+                        c.name,
+                        if c.not_null && c.default.is_empty() { "empty, and as NOT NULL without a default it cannot be added back to a table with rows" } else { "holding NULL or its default" }
+                    ));
                     let base_type = |c: &ColumnSnap| {
                         c.postgres_type
                             .split(" GENERATED")
@@ -954,7 +1062,7 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
                             "fill NULLs of {}.{} with its default {}",
                             t.table, b.name, b.default
                         ));
-                        m.down_caveats.push(format!(
+                        m.irreversible.push(format!(
                             "the NULLs of {}.{} that the up migration set to {} stay {} (which rows held NULL is not recorded)",
                             t.table, b.name, b.default, b.default
                         ));
@@ -967,6 +1075,16 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
                                 "changing {}.{} from {} to {} narrows its type",
                                 t.table, b.name, a.postgres_type, b.postgres_type
                             ));
+                            // Text to integer is exact once its pre-check passed: every
+                            // value was an integer's canonical text, and comes back as it.
+                            let integer =
+                                |ty: &str| ty.starts_with("BIGINT") || ty.starts_with("INTEGER");
+                            if !(a.postgres_type == "TEXT" && integer(&b.postgres_type)) {
+                                m.irreversible.push(format!(
+                                    "the values of {}.{} that the change from {} to {} rounded or cut cannot come back",
+                                    t.table, b.name, a.postgres_type, b.postgres_type
+                                ));
+                            }
                         }
                     }
                 }
@@ -988,6 +1106,10 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
         m.changes.push(format!("drop table {}", o.table));
         m.destructive
             .push(format!("dropping table {} deletes all its rows", o.table));
+        m.irreversible.push(format!(
+            "the rows of table {}, which the up migration dropped, cannot come back (the table returns empty)",
+            o.table
+        ));
         let names = |t: &TableSnap| -> Vec<String> {
             t.columns
                 .iter()
@@ -1040,8 +1162,8 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
         let down = statements(&down_from, &down_to, postgres, &mut rebuild_down);
         let up_file = file(&up, rebuild_up, header);
         let mut down_header = header.to_string();
-        for c in &m.down_caveats {
-            down_header.push_str(&format!("-- Not restored exactly: {c}.\n"));
+        for c in &m.irreversible {
+            down_header.push_str(&format!("-- apigen:irreversible {c}\n"));
         }
         let down_file = file(&down, rebuild_down, &down_header);
         if postgres {

@@ -9,7 +9,14 @@
 //! <name> set-roles ID --role R…          the account's access tokens end at once
 //! <name> disable-user ID                 it can no longer sign in; its sessions end
 //! <name> delete-user ID
+//! <name> migrate status                  applied and pending migrations, pre-checks run
+//! <name> migrate up                      applies the pending migrations
+//! <name> migrate down [--to V] [--force] reverts the newest (or all after V)
 //! ```
+//!
+//! `migrate status` exits 1 when a pending migration's pre-check finds rows that would stop
+//! it, or an applied file was edited; a deployment can run it before it rolls out. `migrate
+//! down` refuses a step whose down file is marked irreversible unless `--force` is given.
 //!
 //! Revocations reach running instances through Redis (`REDIS_URL`); without it, use the
 //! account routes of the running service (`PATCH`/`DELETE …/auth/users/{id}`) instead.
@@ -20,7 +27,7 @@ use std::process::ExitCode;
 
 /// The usage line of `program`.
 fn usage(program: &str) -> String {
-    format!("usage: {program} [serve | create-user --email E [--role R]... | issue-api-key --name N [--role R]... [--scope S]... | revoke-api-key ID | set-roles ID --role R... | disable-user ID | delete-user ID]")
+    format!("usage: {program} [serve | migrate status | migrate up | migrate down [--to VERSION] [--force] | create-user --email E [--role R]... | issue-api-key --name N [--role R]... [--scope S]... | revoke-api-key ID | set-roles ID --role R... | disable-user ID | delete-user ID]")
 }
 
 /// The values of every `--flag value` pair named `flag`.
@@ -67,8 +74,13 @@ async fn command(service: &'static Service, routes: Routes) -> ExitCode {
             }
         };
     }
-    match admin(service, command, &args, config).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = if command == "migrate" {
+        migrate(service, &args, config).await
+    } else {
+        admin(service, command, &args, config).await
+    };
+    match result {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -76,12 +88,98 @@ async fn command(service: &'static Service, routes: Routes) -> ExitCode {
     }
 }
 
+/// `migrate status | up | down`: never applies anything first. `Ok(false)`: status found
+/// a blocked or edited migration (exit 1).
+async fn migrate(
+    service: &'static Service,
+    args: &[String],
+    config: Config,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use crate::migrations::{self, Outcome};
+    let settings = db::PoolSettings {
+        max_connections: 1,
+        min_connections: 0,
+        ..db::PoolSettings::from_config(&config)
+    };
+    let pool = db::connect(&config.database_url, &settings).await?;
+    let m = service.migrator;
+    let code = match args.get(1).map(String::as_str) {
+        Some("status") => {
+            let status = migrations::status(&pool, m).await?;
+            let mut ok = true;
+            for step in &status.steps {
+                let state = match (step.applied, step.changed) {
+                    (true, true) => {
+                        ok = false;
+                        "EDITED after it was applied (the service refuses to start)"
+                    }
+                    (true, false) => "applied",
+                    (false, _) => "pending",
+                };
+                println!("{:04} {:<40} {state}", step.version, step.description);
+                for r in &step.irreversible {
+                    println!("     down is irreversible: {r}");
+                }
+            }
+            for c in &status.checks {
+                match &c.outcome {
+                    Outcome::Clear => println!("pre-check {:04} clear: {}", c.version, c.rule),
+                    Outcome::Blocked(keys) => {
+                        ok = false;
+                        println!(
+                            "pre-check {:04} BLOCKED: {}; rows (first {}): {}",
+                            c.version,
+                            c.rule,
+                            keys.len(),
+                            keys.join(", ")
+                        );
+                    }
+                    Outcome::Unchecked(why) => println!(
+                        "pre-check {:04} runs after an earlier pending migration: {} ({why})",
+                        c.version, c.rule
+                    ),
+                }
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Some("up") => {
+            let done = migrations::up(&pool, m).await?;
+            db::migrate(&pool, m).await?;
+            if done.is_empty() {
+                println!("the database is up to date");
+            }
+            for v in done {
+                println!("applied {v:04}");
+            }
+            ExitCode::SUCCESS
+        }
+        Some("down") => {
+            let to = match values(args, "--to").pop() {
+                Some(v) => Some(v.parse::<i64>().map_err(|_| usage(service.name))?),
+                None => None,
+            };
+            let force = args.iter().any(|a| a == "--force");
+            for v in migrations::down(&pool, m, to, force).await? {
+                println!("reverted {v:04}");
+            }
+            ExitCode::SUCCESS
+        }
+        _ => return Err(usage(service.name).into()),
+    };
+    pool.close().await;
+    Ok(code)
+}
+
 async fn admin(
     service: &'static Service,
     command: &str,
     args: &[String],
     config: Config,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
     // A command needs two connections at most, and none held once it is done.
     let settings = db::PoolSettings {
         max_connections: 2,
@@ -154,5 +252,5 @@ async fn admin(
         _ => return Err(usage().into()),
     }
     state.db.close().await;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@
 //! placeholders, which PostgreSQL reads natively and SQLite reads as parameter number N
 //! (sqlx binds SQLite's `$NNN` parameters by their number).
 
-use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::migrate::Migrator;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -122,50 +122,20 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Pool, sqlx::E
         .await
 }
 
-/// Runs `migrator`'s pending migrations.
-///
-/// SQLite: foreign keys are switched off on the migrating connection around the
-/// migrator's transaction (SQLite ignores the pragma inside one), so migrations that
-/// rebuild a table work; `PRAGMA foreign_key_check` then refuses to finish if any
-/// reference is broken (<https://www.sqlite.org/lang_altertable.html>, "otheralter").
-#[cfg(feature = "sqlite")]
-pub async fn migrate(pool: &Pool, migrator: &Migrator) -> Result<(), MigrateError> {
-    let mut conn = pool.acquire().await.map_err(MigrateError::Execute)?;
-    sqlx::query("PRAGMA foreign_keys = OFF")
-        .execute(&mut *conn)
-        .await
-        .map_err(MigrateError::Execute)?;
-    let result = migrator.run(&mut *conn).await;
-    sqlx::query("PRAGMA foreign_keys = ON")
-        .execute(&mut *conn)
-        .await
-        .map_err(MigrateError::Execute)?;
-    result?;
-    sqlx::query(crate::idempotency::TABLE)
-        .execute(&mut *conn)
-        .await
-        .map_err(MigrateError::Execute)?;
-    let broken = sqlx::query("PRAGMA foreign_key_check")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(MigrateError::Execute)?;
-    if broken.is_empty() {
-        Ok(())
-    } else {
-        Err(MigrateError::Execute(sqlx::Error::Protocol(format!(
-            "{} row(s) break a foreign key after migrating",
-            broken.len()
-        ))))
-    }
-}
-
-/// Runs `migrator`'s pending migrations.
-#[cfg(feature = "postgres")]
-pub async fn migrate(pool: &Pool, migrator: &Migrator) -> Result<(), MigrateError> {
-    migrator.run(pool).await?;
-    crate::idempotency::ensure_table(pool)
-        .await
-        .map_err(MigrateError::Execute)
+/// Runs `migrator`'s pending migrations ([`crate::migrations::up`]: one transaction each,
+/// foreign keys checked inside it, SQLite table rebuilds keeping what apigen did not
+/// create), then creates the runtime's own idempotency table if it is missing.
+/// Errors: see [`crate::migrations::MigrationError`].
+pub async fn migrate(
+    pool: &Pool,
+    migrator: &Migrator,
+) -> Result<(), crate::migrations::MigrationError> {
+    crate::migrations::up(pool, migrator).await?;
+    #[cfg(feature = "sqlite")]
+    sqlx::query(crate::idempotency::TABLE).execute(pool).await?;
+    #[cfg(feature = "postgres")]
+    crate::idempotency::ensure_table(pool).await?;
+    Ok(())
 }
 
 /// Whether `sql`, a `SELECT 1 … WHERE "id" = <placeholder 1>`, finds a row for `key`: how

@@ -37,6 +37,7 @@ pub mod extract;
 mod fixture;
 pub mod health;
 pub mod idempotency;
+pub mod migrations;
 pub mod observability;
 pub mod pagination;
 pub mod patch;
