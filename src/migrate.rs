@@ -601,13 +601,15 @@ pub fn prechecks(old: &Snapshot, new: &Snapshot) -> Vec<PreCheck> {
                 continue;
             }
             let target_old = original(&target);
-            if !old.tables.iter().any(|x| x.table == target_old) {
-                continue;
-            }
             let oc = old_col(&col);
-            let c = format!(
-                "\"{oc}\" IS NOT NULL AND \"{oc}\" NOT IN (SELECT \"{target_key}\" FROM \"{target_old}\")"
-            );
+            // A table the same migration creates is empty: every reference to it is an orphan.
+            let c = if old.tables.iter().any(|x| x.table == target_old) {
+                format!(
+                    "\"{oc}\" IS NOT NULL AND \"{oc}\" NOT IN (SELECT \"{target_key}\" FROM \"{target_old}\")"
+                )
+            } else {
+                format!("\"{oc}\" IS NOT NULL")
+            };
             out.push(check(
                 format!(
                     "{}.{col}: a reference to {target} now, and these rows refer to none",

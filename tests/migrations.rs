@@ -614,3 +614,126 @@ fn turning_soft_delete_on_over_existing_rows_applies_and_keeps_them() {
     );
     up_and_down_on_both(&p, "softon", BOOKS_BEFORE, BOOKS_BEFORE);
 }
+
+/// A column of keys becomes a reference (`translator_id: uuid` → `translator: {ref:
+/// author}`, the same column) while one row's key leads nowhere: on both dialects the
+/// migration stops before changing anything, naming the column and the rule; once the
+/// orphan is cleared it applies, up and down, keeping the reference that was sound.
+#[test]
+fn a_reference_over_orphan_rows_stops_before_changing_anything() {
+    let field = "      published_on: { type: date, optional: true }\n";
+    let (p, _) = Project::migrated(
+        field,
+        &format!("{field}      translator_id: {{ type: uuid, optional: true }}\n"),
+        &[],
+    );
+    p.edit_contract(
+        "      translator_id: { type: uuid, optional: true }\n",
+        "      translator: { ref: author, optional: true }\n",
+    );
+    let (ok, out) = p.migrate(&[]);
+    let rule = "books.translator_id: a reference to authors now, and these rows refer to none";
+    assert!(
+        ok && out.contains(rule),
+        "apigen migrate names the risk:\n{out}"
+    );
+    let translators = "SELECT title, COALESCE((SELECT email FROM authors a WHERE a.id = b.translator_id), CASE WHEN translator_id IS NULL THEN '<null>' ELSE '<orphan>' END) FROM books b ORDER BY title";
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        let db = at_previous(&p, d, "orphans");
+        let nowhere = match d {
+            Dialect::Sqlite => "randomblob(16)",
+            Dialect::Postgres => "gen_random_uuid()",
+        };
+        db.exec(&format!(
+            "UPDATE books SET translator_id = (SELECT id FROM authors WHERE email = 'ursula@example.com') WHERE title = 'Exhalation';
+             UPDATE books SET translator_id = {nowhere} WHERE title = 'The Dispossessed';"
+        ))
+        .unwrap();
+        let before = (everything(&db), db.rows(translators));
+        let up = last(&p, d, ".up.sql");
+        let err = db.apply(&up).expect_err("the orphan breaks the reference");
+        assert!(
+            err.contains("apigen pre-check failed") && err.contains("books.translator_id"),
+            "{d:?}: {err}"
+        );
+        assert_eq!(
+            (everything(&db), db.rows(translators)),
+            before,
+            "{d:?}: nothing changed"
+        );
+        db.exec("UPDATE books SET translator_id = NULL WHERE title = 'The Dispossessed';")
+            .unwrap();
+        let sound = db.rows(translators);
+        assert!(
+            sound.contains(&"Exhalation|ursula@example.com".to_string()),
+            "{sound:?}"
+        );
+        db.apply(&up).unwrap_or_else(|e| panic!("{d:?}: {e}"));
+        assert_eq!(db.rows(translators), sound, "{d:?}: after up");
+        db.apply(&last(&p, d, ".down.sql"))
+            .unwrap_or_else(|e| panic!("{d:?}: {e}"));
+        assert_eq!(db.rows(translators), sound, "{d:?}: after down");
+    }
+}
+
+/// The down file of a migration that dropped a column says, in a line the service's
+/// `migrate down` reads, that the values cannot come back.
+#[test]
+fn a_down_that_cannot_restore_is_marked_irreversible() {
+    let (p, _) = Project::migrated(
+        "      published_on: { type: date, optional: true }\n",
+        "",
+        &["--allow-destructive"],
+    );
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        let down = std::fs::read_to_string(last(&p, d, ".down.sql")).unwrap();
+        assert!(
+            down.contains("-- apigen:irreversible the values of books.published_on, which the up migration dropped, cannot come back"),
+            "{d:?}:\n{down}"
+        );
+        let up = std::fs::read_to_string(last(&p, d, ".up.sql")).unwrap();
+        assert!(!up.contains("apigen:irreversible"), "{d:?}:\n{up}");
+        assert!(
+            up.contains("migrate up"),
+            "the header says how to apply it:\n{up}"
+        );
+    }
+}
+
+/// Text that is exactly an integer converts to that integer on both dialects, and the down
+/// migration gives the same text back.
+#[test]
+fn text_to_integer_over_integer_text_converts_exactly_both_ways() {
+    let (p, _) = Project::migrated(
+        r#"isbn: { type: string, pattern: "^[0-9-]{10,17}$", unique: owner, optional: true }"#,
+        "isbn: { type: integer, unique: owner, optional: true }",
+        &["--allow-destructive"],
+    );
+    let isbns = "SELECT title, COALESCE(CAST(isbn AS TEXT), '<null>') FROM books ORDER BY title";
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        let (type_of, integer) = match d {
+            Dialect::Sqlite => ("typeof(isbn)", "integer"),
+            Dialect::Postgres => ("pg_typeof(isbn)::text", "bigint"),
+        };
+        let typed = format!("SELECT title, CASE WHEN isbn IS NULL THEN '<null>' ELSE {type_of} END FROM books ORDER BY title");
+        let db = at_previous(&p, d, "textint");
+        db.exec("UPDATE books SET isbn = '9780060512750' WHERE title = 'The Dispossessed'; UPDATE books SET isbn = '9780330450966' WHERE title = 'Stories of Your Life';")
+            .unwrap();
+        let before = db.rows(isbns);
+        db.apply(&last(&p, d, ".up.sql"))
+            .unwrap_or_else(|e| panic!("{d:?}: {e}"));
+        assert_eq!(db.rows(isbns), before, "{d:?}: the same numbers");
+        assert_eq!(
+            db.rows(&typed),
+            [
+                "Exhalation|<null>".to_string(),
+                format!("Stories of Your Life|{integer}"),
+                format!("The Dispossessed|{integer}")
+            ],
+            "{d:?}: stored as integers"
+        );
+        db.apply(&last(&p, d, ".down.sql"))
+            .unwrap_or_else(|e| panic!("{d:?}: {e}"));
+        assert_eq!(db.rows(isbns), before, "{d:?}: the same text after down");
+    }
+}

@@ -148,6 +148,47 @@ fn start(dir: &Path, package: &str, database_url: &str) -> (Service, u16) {
     (service, port)
 }
 
+/// Runs the project's built binary with `args` against `database_url`: whether it exited 0,
+/// and what it printed.
+fn binary(dir: &Path, package: &str, database_url: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(root().join("target/e2e/debug").join(package))
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", database_url)
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the service's binary");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// One value a query reads straight from the database (`sqlite3` or `psql`).
+fn query(database: &str, url: &str, select: &str) -> String {
+    let out = match database {
+        "sqlite" => Command::new("sqlite3")
+            .arg(url.trim_start_matches("sqlite://"))
+            .arg(select)
+            .output(),
+        _ => Command::new("psql")
+            .args([url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", select])
+            .output(),
+    }
+    .expect("sqlite3 and psql are installed");
+    assert!(
+        out.status.success(),
+        "{select}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 fn edit(dir: &Path, p: &str, f: impl FnOnce(String) -> String) {
     let path = dir.join(p);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -287,11 +328,30 @@ fn scenario(database: &str) {
         "#[test]\nfn house_rules_hold() {\n    assert_eq!(2 + 2, 4);\n}\n",
     )
     .unwrap();
+    // A migration of the user's own: a column and an index apigen knows nothing of, applied
+    // with the service's `migrate up`, and a value in it for the book.
+    let own = dir.join("migrations").join(database);
+    std::fs::write(
+        own.join("0002_shelf_codes.up.sql"),
+        "-- Ours: where each book stands in the shop.\nALTER TABLE books ADD COLUMN shelf_code TEXT NOT NULL DEFAULT 'unsorted';\nCREATE INDEX books_shelf_code ON books (shelf_code);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        own.join("0002_shelf_codes.down.sql"),
+        "DROP INDEX books_shelf_code;\nALTER TABLE books DROP COLUMN shelf_code;\n",
+    )
+    .unwrap();
+    cargo(&dir, &["build"], &[]);
+    let (ok, out) = binary(&dir, &package, &url, &["migrate", "up"]);
+    assert!(ok && out.contains("applied 0002"), "{out}");
+    query(database, &url, "UPDATE books SET shelf_code = 'B7'");
 
     // 3. Contract changes: a new field, a renamed field, a unique index, soft delete turned
     // on for books (which have rows); then a new resource.
+    // The shorter title rebuilds the books table on SQLite.
     edit(&dir, "bookstore.yaml", |s| {
         s.replace("    description: A book in the catalogue.\n    owned: true\n", "    description: A book in the catalogue.\n    owned: true\n    soft_delete: true\n")
+            .replace("title: { type: string, min_length: 1, max_length: 300,", "title: { type: string, min_length: 1, max_length: 250,")
             .replace("      bio: { type: text, optional: true, max_length: 5000 }", "      biography: { type: text, optional: true, max_length: 5000, renamed_from: bio }\n      website: { type: url, optional: true }")
             .replace("      name: { type: string, min_length: 1, max_length: 200, trim: true, example: Ursula K. Le Guin }", "      name: { type: string, min_length: 1, max_length: 200, trim: true, unique: true, example: Ursula K. Le Guin }")
     });
@@ -300,7 +360,17 @@ fn scenario(database: &str) {
         migrated.contains("rename column authors.bio to biography"),
         "{migrated}"
     );
+    assert!(migrated.contains("wrote migration 0003_"), "{migrated}");
     apigen(&dir, &["generate"]);
+    // `migrate status` runs the pending migration's pre-checks against the live rows.
+    cargo(&dir, &["build"], &[]);
+    let (ok, status) = binary(&dir, &package, &url, &["migrate", "status"]);
+    assert!(ok, "{status}");
+    assert!(status.contains("0002 shelf codes"), "{status}");
+    assert!(
+        status.contains("pre-check 0003 clear: books.title"),
+        "{status}"
+    );
     let added = Command::new(env!("CARGO_BIN_EXE_apigen"))
         .args([
             "add-resource",
@@ -392,6 +462,42 @@ fn scenario(database: &str) {
     );
     assert_eq!(status, 409, "the new unique index holds: {dup}");
     drop(service);
+    // The user's own column kept its value through apigen's migrations (a table rebuild on
+    // SQLite), and its index is still there.
+    let index = match database {
+        "sqlite" => {
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'books_shelf_code'"
+        }
+        _ => "SELECT count(*) FROM pg_indexes WHERE indexname = 'books_shelf_code'",
+    };
+    let shelf = "SELECT shelf_code FROM books";
+    assert_eq!(query(database, &url, shelf), "B7");
+    assert_eq!(query(database, &url, index), "1");
+    // Down and up again with the service's commands: 0004 (reviews), then 0003; the
+    // user's column survives both ways. Migration 0001's down is irreversible.
+    let (ok, out) = binary(&dir, &package, &url, &["migrate", "down", "--to", "2"]);
+    assert!(
+        ok && out.contains("reverted 0004") && out.contains("reverted 0003"),
+        "{out}"
+    );
+    assert_eq!(query(database, &url, shelf), "B7");
+    assert_eq!(query(database, &url, index), "1");
+    let (ok, out) = binary(&dir, &package, &url, &["migrate", "up"]);
+    assert!(
+        ok && out.contains("applied 0003") && out.contains("applied 0004"),
+        "{out}"
+    );
+    assert_eq!(query(database, &url, shelf), "B7");
+    let (ok, out) = binary(&dir, &package, &url, &["migrate", "down", "--to", "0"]);
+    assert!(
+        !ok && out.contains("migration 1 (init) cannot be reverted exactly"),
+        "{out}"
+    );
+    let (ok, out) = binary(&dir, &package, &url, &["migrate", "status"]);
+    assert!(
+        ok && out.contains("0004") && !out.contains("pending"),
+        "nothing was reverted: {out}"
+    );
 
     // 6. The user's edits are still there.
     assert!(std::fs::read_to_string(dir.join("src/services/authors.rs"))
