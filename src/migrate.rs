@@ -539,6 +539,13 @@ pub fn prechecks(old: &Snapshot, new: &Snapshot) -> Vec<PreCheck> {
                     format!("{qa} IS NOT NULL AND {qa} !~ '^-?(0|[1-9][0-9]*)$'"),
                 ));
             }
+            if a.postgres_type == "DOUBLE PRECISION" && integer(&b.postgres_type) {
+                out.push(check(
+                    format!("{name}: number to integer, and these values have a fraction (PostgreSQL would round them)"),
+                    format!("{qa} IS NOT NULL AND {qa} <> CAST({qa} AS INTEGER)"),
+                    format!("{qa} IS NOT NULL AND {qa} <> trunc({qa})"),
+                ));
+            }
         }
         let old_col = |new_name: &str| -> String {
             p.matched
@@ -1077,11 +1084,14 @@ pub fn plan(old: &Snapshot, new: &Snapshot, header: &str) -> Migration {
                                 "changing {}.{} from {} to {} narrows its type",
                                 t.table, b.name, a.postgres_type, b.postgres_type
                             ));
-                            // Text to integer is exact once its pre-check passed: every
-                            // value was an integer's canonical text, and comes back as it.
+                            // Text or a number to integer is exact once its pre-check
+                            // passed: every value was an integer (its canonical text), and
+                            // comes back as it was.
                             let integer =
                                 |ty: &str| ty.starts_with("BIGINT") || ty.starts_with("INTEGER");
-                            if !(a.postgres_type == "TEXT" && integer(&b.postgres_type)) {
+                            let checked =
+                                matches!(a.postgres_type.as_str(), "TEXT" | "DOUBLE PRECISION");
+                            if !(checked && integer(&b.postgres_type)) {
                                 m.irreversible.push(format!(
                                     "the values of {}.{} that the change from {} to {} rounded or cut cannot come back",
                                     t.table, b.name, a.postgres_type, b.postgres_type

@@ -737,3 +737,57 @@ fn text_to_integer_over_integer_text_converts_exactly_both_ways() {
         assert_eq!(db.rows(isbns), before, "{d:?}: the same text after down");
     }
 }
+
+/// A down migration that the rows written since its up would break stops before changing
+/// anything, on both dialects, instead of failing half-way or rewriting values: an enum
+/// value the up added and a row now uses, a fraction in a column the up made a number.
+/// Once the rows fit again, it applies and keeps them.
+#[test]
+fn a_down_the_new_rows_would_break_stops_instead_of_rewriting_them() {
+    let cases = [
+        (
+            "status: { enum: [draft, published]",
+            "status: { enum: [draft, published, archived]",
+            "UPDATE books SET status = 'archived' WHERE title = 'Exhalation';",
+            "books.status: the new rule",
+            "UPDATE books SET status = 'draft' WHERE title = 'Exhalation';",
+            BOOKS_BEFORE,
+        ),
+        (
+            "price_cents: { type: integer, minimum: 0, maximum: 10000000 }",
+            "price_cents: { type: number, minimum: 0, maximum: 10000000 }",
+            "UPDATE books SET price_cents = 12.5 WHERE title = 'Exhalation';",
+            "books.price_cents: number to integer",
+            "UPDATE books SET price_cents = 13 WHERE title = 'Exhalation';",
+            // 13.0 as a number, 13 as an integer: the same value.
+            "SELECT title, CAST(price_cents AS BIGINT), status FROM books ORDER BY title",
+        ),
+    ];
+    for (from, to, break_it, rule, fix, values) in cases {
+        let (p, _) = Project::migrated(from, to, &["--allow-destructive"]);
+        for d in [Dialect::Sqlite, Dialect::Postgres] {
+            let db = at_previous(&p, d, "downcheck");
+            db.apply(&last(&p, d, ".up.sql"))
+                .unwrap_or_else(|e| panic!("{d:?} {to}: {e}"));
+            db.exec(break_it).unwrap();
+            let before = everything(&db);
+            let err = db
+                .apply(&last(&p, d, ".down.sql"))
+                .expect_err("the new rows break the down migration");
+            assert!(
+                err.contains("apigen pre-check failed") && err.contains(rule),
+                "{d:?} {to}: {err}"
+            );
+            assert_eq!(everything(&db), before, "{d:?} {to}: nothing changed");
+            db.exec(fix).unwrap();
+            let fixed = (db.rows(values), db.rows(AUTHORS));
+            db.apply(&last(&p, d, ".down.sql"))
+                .unwrap_or_else(|e| panic!("{d:?} {to}: {e}"));
+            assert_eq!(
+                (db.rows(values), db.rows(AUTHORS)),
+                fixed,
+                "{d:?} {to}: after down"
+            );
+        }
+    }
+}
