@@ -790,6 +790,19 @@ pub struct Requirement {
     /// The runtime's `idempotency::Policy` variant: `Optional` for POST and PATCH,
     /// `Required` with `x-apigen-idempotency: required`, `Off` otherwise.
     pub idempotency: String,
+    /// `deprecated: true` on the operation: what its answers announce.
+    pub deprecation: Option<Deprecation>,
+}
+
+/// A deprecated operation (OpenAPI Operation Object `deprecated: true`), rendered into the
+/// runtime's `auth::Deprecation`: `Deprecation` (RFC 9745) and `Sunset` (RFC 8594) headers.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Deprecation {
+    /// Unix seconds of `x-apigen-deprecated-at`; 0 without it (deprecated since an unknown
+    /// date, which RFC 9745 allows as any date in the past).
+    pub since: i64,
+    /// `x-sunset` or `x-apigen-sunset` as an IMF-fixdate (RFC 9110 §5.6.7), or empty.
+    pub sunset: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -857,6 +870,10 @@ pub struct Probe {
     pub api_key: String,
     /// An alternative is a password (HTTP basic) alone.
     pub basic: bool,
+    /// The operation id.
+    pub operation: String,
+    /// The operation is deprecated: its answers announce it.
+    pub deprecation: Option<Deprecation>,
 }
 
 /// A struct of an operation's path or query parameters.

@@ -668,3 +668,29 @@ fn patterns_pick_the_lightest_regex_engine_that_compiles_them() {
         "an unsupported pattern is reported, not silently dropped"
     );
 }
+
+#[test]
+fn deprecation_dates_are_read_and_bad_ones_located() {
+    let op = |extra: &str| {
+        format!("{HEAD}paths:\n  /a:\n    get:\n      operationId: getA\n      deprecated: true\n{extra}      responses: {{ '204': {{ description: ok }} }}\n")
+    };
+    let m = check_ok(
+        "dep.yaml",
+        &op("      x-apigen-deprecated-at: '2026-01-01'\n      x-sunset: '2027-06-30'\n"),
+        &[
+            r#""deprecation":{"since":1767225600,"sunset":"Wed, 30 Jun 2027 00:00:00 GMT"}"#,
+        ],
+    );
+    assert_eq!(m.security.requirements.len(), 1);
+    check_ok("dep0.yaml", &op(""), &[r#""deprecation":{"since":0,"sunset":""}"#]);
+    check_err(
+        "bad.yaml",
+        &op("      x-sunset: next spring\n"),
+        &["bad.yaml", "#/paths/~1a/get/x-sunset", "not a date"],
+    );
+    check_err(
+        "order.yaml",
+        &op("      x-apigen-deprecated-at: '2027-01-01'\n      x-apigen-sunset: '2026-01-01'\n"),
+        &["the sunset", "before the deprecation"],
+    );
+}

@@ -250,6 +250,7 @@ static OPEN: Requirement = Requirement {
     strip_query: &[],
     bucket: &crate::ratelimit::AUTH,
     idempotency: crate::idempotency::Policy::Off,
+    deprecation: None,
 };
 static SIGNED_IN: Requirement = Requirement {
     operation: "me",
@@ -269,6 +270,7 @@ static SIGNED_IN: Requirement = Requirement {
     strip_query: &[],
     bucket: &crate::ratelimit::DEFAULT,
     idempotency: crate::idempotency::Policy::Off,
+    deprecation: None,
 };
 static ADMIN: Requirement = Requirement {
     operation: "apiKeys",
@@ -288,6 +290,7 @@ static ADMIN: Requirement = Requirement {
     strip_query: &[],
     bucket: &crate::ratelimit::DEFAULT,
     idempotency: crate::idempotency::Policy::Off,
+    deprecation: None,
 };
 
 /// The account routes under the service's `auth_prefix`, each behind its guard.

@@ -23,7 +23,7 @@ use crate::error::ApiError;
 use crate::ratelimit::{Bucket, Key as RateKey};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,47 @@ pub struct Requirement {
     pub bucket: &'static Bucket,
     /// Whether a POST or PATCH takes `Idempotency-Key` ([`crate::idempotency`]).
     pub idempotency: crate::idempotency::Policy,
+    /// The contract marks the operation `deprecated: true`: every answer says so.
+    pub deprecation: Option<&'static Deprecation>,
+}
+
+/// An operation the contract marks `deprecated: true` (OpenAPI 3.x, Operation Object).
+/// Every answer of it, refusals included, carries `Deprecation: @SINCE` (RFC 9745 §2, a
+/// structured-field date) and `Link: <DOCS#OPERATION>; rel="deprecation"` (RFC 9745 §3);
+/// with a sunset, `Sunset: DATE` (RFC 8594 §3) and a second link, `rel="sunset"`. Each use
+/// counts in `deprecated_requests_total{operation}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deprecation {
+    /// When the operation was (or will be) deprecated, Unix seconds (`x-apigen-deprecated-at`);
+    /// 0 when the contract gives no date: deprecated already, since an unknown date.
+    pub since: i64,
+    /// When it stops being served (`x-sunset`, `x-apigen-sunset`), as an IMF-fixdate
+    /// (RFC 9110 §5.6.7): `Sun, 30 Jun 2027 00:00:00 GMT`.
+    pub sunset: Option<&'static str>,
+}
+
+impl Deprecation {
+    /// Writes the headers of `operation`'s answer; the links point at `docs` (the service's
+    /// reference page) with the operation id as the fragment.
+    pub fn write_headers(&self, operation: &str, docs: &str, headers: &mut HeaderMap) {
+        if let Ok(v) = HeaderValue::from_str(&format!("@{}", self.since)) {
+            headers.insert(HeaderName::from_static("deprecation"), v);
+        }
+        let mut links = format!("<{docs}#{operation}>; rel=\"deprecation\"; type=\"text/html\"");
+        if let Some(sunset) = self.sunset {
+            if let Ok(v) = HeaderValue::from_str(sunset) {
+                headers.insert(HeaderName::from_static("sunset"), v);
+            }
+            links.push_str(&format!(
+                ", <{docs}#{operation}>; rel=\"sunset\"; type=\"text/html\""
+            ));
+        }
+        if let Ok(v) = HeaderValue::from_str(&links) {
+            headers.append(header::LINK, v);
+        }
+        metrics::counter!("deprecated_requests_total", "operation" => operation.to_string())
+            .increment(1);
+    }
 }
 
 /// How the caller proved who they are.
@@ -896,10 +937,22 @@ where
                 res.headers_mut()
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             }
-            answered(&guard, &verdict, res)
+            deprecated(&guard, answered(&guard, &verdict, res))
         }
-        Err(refusal) => refusal,
+        Err(refusal) => deprecated(&guard, refusal),
     }
+}
+
+/// `res` with the deprecation headers of the guard's operation, if it is deprecated.
+fn deprecated(guard: &Guard, mut res: Response) -> Response {
+    if let Some(d) = guard.requirement.deprecation {
+        d.write_headers(
+            guard.requirement.operation,
+            &guard.state.config.paths.docs,
+            res.headers_mut(),
+        );
+    }
+    res
 }
 
 /// The checks before the handler: the request to hand on (with its [`Caller`]) and the
@@ -1037,6 +1090,39 @@ mod tests {
     use crate::fixture::{self, app, app_with};
     use crate::testing::{bad_tokens, token, TEST_SECRET};
     use axum::http::StatusCode;
+
+    /// A deprecated operation says so in every answer, a refusal included (RFC 9745,
+    /// RFC 8594); others say nothing.
+    #[tokio::test]
+    async fn a_deprecated_operation_announces_its_deprecation_and_sunset_in_every_answer() {
+        let app = app().await;
+        // `send` signs the request in as the route needs; `send_raw` sends no credential.
+        let signed = app.send("GET", "/old", None).await;
+        let refused = app.send_raw("GET", "/old", None, &[]).await;
+        assert_eq!(signed.status, StatusCode::OK);
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        for reply in [&signed, &refused] {
+            let h = |n: &str| {
+                reply
+                    .headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            assert_eq!(h("deprecation"), "@1767225600");
+            assert_eq!(h("sunset"), "Wed, 30 Jun 2027 00:00:00 GMT");
+            let link = h("link");
+            assert!(
+                link.contains("</docs#oldWhoami>; rel=\"deprecation\""),
+                "{link}"
+            );
+            assert!(link.contains("rel=\"sunset\""), "{link}");
+        }
+        let current = app.send("GET", "/public", None).await;
+        assert!(current.headers.get("deprecation").is_none());
+        assert!(current.headers.get("sunset").is_none());
+    }
 
     #[test]
     fn a_cookie_is_found_by_its_whole_name_among_others() {

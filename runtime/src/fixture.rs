@@ -107,6 +107,7 @@ const fn requirement(
         strip_query: &[],
         bucket,
         idempotency: crate::idempotency::Policy::Off,
+        deprecation: None,
     }
 }
 
@@ -167,6 +168,22 @@ pub static BY_COOKIE: Requirement = requirement(
 );
 pub static NOBODY: Requirement = requirement("nobody", &[], &[], &DEFAULT);
 pub static LIMITED: Requirement = requirement("limited", &[&[]], &[], &TIGHT);
+/// Deprecated since 2026-01-01T00:00:00Z, sunset 2027-06-30; editors only.
+pub static OLD: Requirement = Requirement {
+    deprecation: Some(&crate::auth::Deprecation {
+        since: 1_767_225_600,
+        sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+    }),
+    ..requirement(
+        "oldWhoami",
+        &[&[Need {
+            scheme: &BEARER,
+            scopes: &[],
+        }]],
+        &["editor"],
+        &DEFAULT,
+    )
+};
 /// POST and PATCH honour `Idempotency-Key`.
 pub static IDEMPOTENT: Requirement = Requirement {
     idempotency: crate::idempotency::Policy::Optional,
@@ -250,6 +267,7 @@ fn routes(state: &AppState) -> Router<AppState> {
     use crate::auth::Guard;
     Router::new()
         .route("/public", get(whoami.layer(Guard::new(state, &PUBLIC))))
+        .route("/old", get(whoami.layer(Guard::new(state, &OLD))))
         .route("/editors", get(whoami.layer(Guard::new(state, &EDITORS))))
         .route("/scoped", post(whoami.layer(Guard::new(state, &SCOPED))))
         .route("/keyed", get(whoami.layer(Guard::new(state, &KEYED))))
@@ -278,6 +296,7 @@ fn routes(state: &AppState) -> Router<AppState> {
 const ROUTES: Routes = routes;
 const CREDS: &[RouteCreds] = &[
     ("GET", "/editors", &["bearer"]),
+    ("GET", "/old", &["bearer"]),
     ("POST", "/scoped", &["bearer"]),
     ("GET", "/keyed", &["header:x-api-key"]),
     ("GET", "/password", &["basic"]),

@@ -234,6 +234,64 @@ impl SecurityResolver {
             .push(Diagnostic::new(Severity::Error, &self.file, pointer, msg).hint(hint));
     }
 
+    /// The deprecation of operation `op` (at `pointer`): `deprecated: true`, with the dates
+    /// of `x-apigen-deprecated-at` and of `x-sunset` (or `x-apigen-sunset`), each a date
+    /// (`2027-06-30`, midnight UTC) or an RFC 3339 date-time. A date that does not parse,
+    /// or a sunset before the deprecation (RFC 9745 §2 forbids it), is an error; a date
+    /// without `deprecated: true`, a warning.
+    fn deprecation(&mut self, op: &Value, pointer: &str) -> Option<crate::model::Deprecation> {
+        let deprecated = op.get("deprecated").and_then(Value::as_bool) == Some(true);
+        let mut date = |name: &str| -> Option<chrono::DateTime<chrono::Utc>> {
+            let v = op.get(name)?;
+            let at = format!("{pointer}/{name}");
+            let parsed = v.as_str().and_then(|t| {
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .map(|d| d.with_timezone(&chrono::Utc))
+                    .ok()
+                    .or_else(|| {
+                        chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                            .ok()
+                            .and_then(|d| d.and_hms_opt(0, 0, 0))
+                            .map(|d| d.and_utc())
+                    })
+            });
+            if parsed.is_none() {
+                self.error(
+                    &at,
+                    format!("`{name}` is {v}, not a date"),
+                    "write a date (2027-06-30) or an RFC 3339 date-time (2027-06-30T12:00:00Z)",
+                );
+            } else if !deprecated {
+                self.warn(
+                    &at,
+                    format!("`{name}` is set but the operation is not `deprecated: true`, so it is ignored"),
+                    "add `deprecated: true` to the operation, or remove the date",
+                );
+            }
+            parsed
+        };
+        let since = date("x-apigen-deprecated-at");
+        let sunset = date("x-sunset").or_else(|| date("x-apigen-sunset"));
+        if !deprecated {
+            return None;
+        }
+        if let (Some(s), Some(e)) = (since, sunset) {
+            if e < s {
+                self.error(
+                    pointer,
+                    format!("the sunset ({e}) is before the deprecation ({s})"),
+                    "an operation is deprecated before it is withdrawn (RFC 9745 §2): move one of the dates",
+                );
+            }
+        }
+        Some(crate::model::Deprecation {
+            since: since.map(|d| d.timestamp()).unwrap_or(0),
+            sunset: sunset
+                .map(|d| d.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+                .unwrap_or_default(),
+        })
+    }
+
     /// The requirement of one operation. `op` is the raw Operation Object (for
     /// `security` and the extensions), `pointer` its location, `func` its unique function
     /// name, `owned` whether its entity has an owner column. Returns the requirement's
@@ -251,6 +309,7 @@ impl SecurityResolver {
         owned: bool,
         declared_query: &[String],
     ) -> (String, bool, String) {
+        let deprecation = self.deprecation(op, pointer);
         let list = op.get("security").or(self.default.as_ref()).cloned();
         let mut alternatives: Vec<Vec<Need>> = Vec::new();
         let mut kinds: Vec<Vec<Kind>> = Vec::new();
@@ -429,6 +488,8 @@ impl SecurityResolver {
                 basic: kinds
                     .iter()
                     .any(|ks| ks.len() == 1 && matches!(ks[0], Kind::Basic)),
+                operation: operation_id.to_string(),
+                deprecation: deprecation.clone(),
             });
         }
         if kinds.iter().zip(&alternatives).any(|(ks, needs)| {
@@ -468,6 +529,7 @@ impl SecurityResolver {
             strip_query,
             bucket,
             idempotency: idempotency.into(),
+            deprecation,
         });
         (ident, owner, summary)
     }
