@@ -934,7 +934,23 @@ pub struct Scope {
 #[derive(Debug, Clone, Serialize)]
 pub struct Route {
     pub path: String,
-    /// `get(routes::pets::list_pets).post(…)`, built from handler paths.
+    /// `get(routes::pets::list_pets).post(…)`, built from handler paths: the operations of
+    /// the contract path whose segments are whole parameters.
+    pub handlers: Vec<RouteHandler>,
+    /// Contract paths that share this route but split a segment by a template
+    /// (`/v1/{name}:test` beside `/v1/{name}`), most specific first; served through the
+    /// runtime's `extract::ByTemplate` when not empty.
+    #[serde(default)]
+    pub variants: Vec<RouteVariant>,
+}
+
+/// One contract path of a shared [`Route`]: see the runtime's `extract::Variant`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteVariant {
+    /// `(1, &[apigen_runtime::extract::Piece::Param, …])` per split segment, as Rust.
+    pub segments: Vec<String>,
+    /// The methods it serves, uppercase.
+    pub methods: Vec<String>,
     pub handlers: Vec<RouteHandler>,
 }
 
@@ -945,6 +961,8 @@ pub struct RouteHandler {
     pub func: String,
     /// Ident of the operation's requirement in `security.rs`.
     pub guard: String,
+    /// The contract path of the operation.
+    pub path: String,
 }
 
 /// Test data for a resource, computed from its schemas.
@@ -1258,6 +1276,7 @@ mod tests {
             .map(|p| Route {
                 path: p.to_string(),
                 handlers: vec![],
+                variants: vec![],
             })
             .collect()
     }

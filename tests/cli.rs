@@ -406,24 +406,43 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn a_segment_with_text_around_its_parameter_that_would_clash_is_named() {
+fn paths_differing_inside_a_segment_share_a_route_told_apart_by_template() {
     let tmp = tempfile::tempdir().unwrap();
-    let op = |id: &str| {
-        format!("    get:\n      operationId: {id}\n      parameters: [ {{ name: id, in: path, required: true, schema: {{ type: string }} }} ]\n      responses: {{ \"200\": {{ description: ok }} }}\n")
+    let op = |id: &str, method: &str| {
+        format!("    {method}:\n      operationId: {id}\n      parameters: [ {{ name: id, in: path, required: true, schema: {{ type: string }} }} ]\n      responses: {{ \"200\": {{ description: ok }} }}\n")
     };
+    // `/files/{id}.json` beside `/files/{id}`, and a Google-style custom method.
     let text = format!(
-        "openapi: 3.0.3\ninfo: {{ title: Clash, version: \"1\" }}\npaths:\n  /files/{{id}}:\n{}  /files/{{id}}.json:\n{}",
-        op("getFile"),
-        op("getFileJson")
+        "openapi: 3.0.3\ninfo: {{ title: Clash, version: \"1\" }}\npaths:\n  /files/{{id}}:\n{}  /files/{{id}}.json:\n{}  /files/{{id}}:archive:\n{}",
+        op("getFile", "get"),
+        op("getFileJson", "get"),
+        op("archiveFile", "post")
     );
     let file = spec(tmp.path(), "clash.yaml", &text);
-    apigen()
-        .arg("inspect")
+    let out = apigen()
+        .arg("new")
+        .arg(tmp.path().join("clash"))
+        .arg("--spec")
         .arg(&file)
         .assert()
         .success()
-        .stdout(predicate::str::contains(
-            "`/files/{id}.json` has a segment with text around its parameter",
-        ))
-        .stdout(predicate::str::contains("served as a literal path"));
+        .get_output()
+        .clone();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !said.contains("same route"),
+        "no operation is skipped:\n{said}"
+    );
+    let routes = std::fs::read_to_string(tmp.path().join("clash/src/routes/mod.rs")).unwrap();
+    assert_eq!(routes.matches("route_service(").count(), 1, "{routes}");
+    for needle in [
+        "ByTemplate",
+        "Piece::Lit(\".json\")",
+        "Piece::Lit(\":archive\")",
+        "get_file_json",
+        "archive_file",
+        "get_file",
+    ] {
+        assert!(routes.contains(needle), "{needle}:\n{routes}");
+    }
 }

@@ -677,12 +677,14 @@ fn deprecation_dates_are_read_and_bad_ones_located() {
     let m = check_ok(
         "dep.yaml",
         &op("      x-apigen-deprecated-at: '2026-01-01'\n      x-sunset: '2027-06-30'\n"),
-        &[
-            r#""deprecation":{"since":1767225600,"sunset":"Wed, 30 Jun 2027 00:00:00 GMT"}"#,
-        ],
+        &[r#""deprecation":{"since":1767225600,"sunset":"Wed, 30 Jun 2027 00:00:00 GMT"}"#],
     );
     assert_eq!(m.security.requirements.len(), 1);
-    check_ok("dep0.yaml", &op(""), &[r#""deprecation":{"since":0,"sunset":""}"#]);
+    check_ok(
+        "dep0.yaml",
+        &op(""),
+        &[r#""deprecation":{"since":0,"sunset":""}"#],
+    );
     check_err(
         "bad.yaml",
         &op("      x-sunset: next spring\n"),

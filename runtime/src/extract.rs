@@ -45,6 +45,108 @@ pub enum Piece {
     Param,
 }
 
+/// One contract path among several that share an axum route because they differ only
+/// inside a segment (`/v1/{name}` beside `/v1/{name}:test`, `/files/{id}` beside
+/// `/files/{id}.json`): the segments its template splits, by their 0-based position in the
+/// path (`/v1/{name}:test` → 1), the methods it serves, and its operations' router.
+#[derive(Clone)]
+pub struct Variant {
+    segments: &'static [(usize, &'static [Piece])],
+    methods: &'static [&'static str],
+    router: axum::routing::MethodRouter,
+}
+
+impl Variant {
+    /// `segments` (position, template pieces), `methods` (`"POST"`; `GET` serves `HEAD`
+    /// too), and the operations' handlers.
+    pub fn new(
+        segments: &'static [(usize, &'static [Piece])],
+        methods: &'static [&'static str],
+        router: axum::routing::MethodRouter,
+    ) -> Variant {
+        Variant {
+            segments,
+            methods,
+            router,
+        }
+    }
+
+    fn fits(&self, path: &[String]) -> bool {
+        self.segments.iter().all(|(i, pieces)| {
+            path.get(*i)
+                .is_some_and(|seg| split_segment(seg, pieces).is_some())
+        })
+    }
+
+    fn serves(&self, method: &str) -> bool {
+        self.methods
+            .iter()
+            .any(|m| *m == method || (method == "HEAD" && *m == "GET"))
+    }
+}
+
+/// The service of an axum route that several contract paths share ([`Variant`]): a request
+/// goes to the first variant whose template its path fits and that serves its method, else
+/// to `plain` (the path whose segments are whole parameters), else to a variant that fits
+/// (405 with its `Allow`), else 404. Variants come most specific first (the most literal
+/// text). Segments are matched percent-decoded, as axum decodes what it captures.
+#[derive(Clone)]
+pub struct ByTemplate {
+    variants: std::sync::Arc<[Variant]>,
+    plain: Option<axum::routing::MethodRouter>,
+}
+
+impl ByTemplate {
+    pub fn new(variants: Vec<Variant>, plain: Option<axum::routing::MethodRouter>) -> ByTemplate {
+        ByTemplate {
+            variants: variants.into(),
+            plain,
+        }
+    }
+
+    fn choose(&self, path: &str, method: &str) -> Option<axum::routing::MethodRouter> {
+        let segments: Vec<String> = path
+            .split('/')
+            .skip(1)
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let fitting = || self.variants.iter().filter(|v| v.fits(&segments));
+        fitting()
+            .find(|v| v.serves(method))
+            .map(|v| v.router.clone())
+            .or_else(|| self.plain.clone())
+            .or_else(|| fitting().next().map(|v| v.router.clone()))
+    }
+}
+
+impl tower::Service<Request> for ByTemplate {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        use axum::response::IntoResponse;
+        use tower::ServiceExt;
+        match self.choose(req.uri().path(), req.method().as_str()) {
+            Some(router) => Box::pin(router.oneshot(req)),
+            None => Box::pin(std::future::ready(Ok(ApiError::NotFound.into_response()))),
+        }
+    }
+}
+
 /// Splits one captured segment by its template: each literal piece must appear, in order
 /// (a parameter takes the longest text that still lets the rest match, so `{name}.{ext}`
 /// reads `a.b.c` as `a.b` and `c`), and every parameter gets at least one character.
@@ -236,6 +338,80 @@ pub fn json_value(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Google-style custom methods beside the item path, and a file extension beside it.
+    #[tokio::test]
+    async fn paths_sharing_a_route_reach_the_operation_whose_template_fits() {
+        use axum::body::Body;
+        use axum::routing::{get, post};
+        use tower::ServiceExt;
+        const TEST: &[Piece] = &[Piece::Param, Piece::Lit(":test")];
+        const RUN: &[Piece] = &[Piece::Param, Piece::Lit(":run")];
+        const JSON: &[Piece] = &[Piece::Param, Piece::Lit(".json")];
+        let app: axum::Router = axum::Router::new()
+            .route_service(
+                "/v1/{name}",
+                ByTemplate::new(
+                    vec![
+                        Variant::new(&[(1, TEST)], &["POST"], post(|| async { "test" })),
+                        Variant::new(&[(1, RUN)], &["GET"], get(|| async { "run" })),
+                    ],
+                    Some(get(|| async { "item" }).delete(|| async { "deleted" })),
+                ),
+            )
+            .route_service(
+                "/files/{id}",
+                ByTemplate::new(
+                    vec![Variant::new(
+                        &[(1, JSON)],
+                        &["GET"],
+                        get(|| async { "json" }),
+                    )],
+                    None,
+                ),
+            );
+        let call = |method: &str, uri: &str| {
+            let app = app.clone();
+            let req = Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap();
+            async move {
+                let res = app.oneshot(req).await.unwrap();
+                let status = res.status().as_u16();
+                let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+                    .await
+                    .unwrap();
+                (status, String::from_utf8_lossy(&body).into_owned())
+            }
+        };
+        assert_eq!(call("GET", "/v1/projects").await, (200, "item".into()));
+        assert_eq!(
+            call("DELETE", "/v1/projects").await,
+            (200, "deleted".into())
+        );
+        assert_eq!(
+            call("POST", "/v1/projects:test").await,
+            (200, "test".into())
+        );
+        assert_eq!(
+            call("POST", "/v1/projects%3Atest").await,
+            (200, "test".into()),
+            "matched decoded"
+        );
+        assert_eq!(call("GET", "/v1/projects:run").await, (200, "run".into()));
+        // The item path takes any name, `a:test` included, for the methods it serves.
+        assert_eq!(call("GET", "/v1/a:test").await, (200, "item".into()));
+        assert_eq!(call("POST", "/v1/projects").await.0, 405);
+        assert_eq!(call("GET", "/files/7.json").await, (200, "json".into()));
+        assert_eq!(
+            call("GET", "/files/7").await.0,
+            404,
+            "fits no template, no plain path"
+        );
+        assert_eq!(call("POST", "/files/7.json").await.0, 405);
+    }
 
     #[test]
     fn a_segment_is_split_by_its_template() {

@@ -369,27 +369,6 @@ impl<'a> Resolver<'a> {
             groups.entry(p.collection).or_default().push(i);
         }
         let routes_map = canonical_routes(raw_ops.iter().map(|o| o.path.as_str()));
-        // A segment with text around its parameter stays literal when capturing it would
-        // make it one route with another path (see `canonical_routes`): say so, once a path.
-        let mut literal_paths: Vec<&str> = Vec::new();
-        for o in &raw_ops {
-            let route = routes_map
-                .get(&o.path)
-                .map(String::as_str)
-                .unwrap_or_default();
-            if paths::split_left_literal(&o.path, route)
-                && !literal_paths.contains(&o.path.as_str())
-            {
-                literal_paths.push(&o.path);
-                let at = ptr("/paths", &o.path);
-                self.diag(
-                    Severity::Warning,
-                    &at,
-                    format!("`{}` has a segment with text around its parameter, and captured whole it would be the same route as another path of the contract: it is served as a literal path, which no request reaches", o.path),
-                    "give the two paths different literal segments (`/files/{id}/json` rather than `/files/{id}.json` beside `/files/{id}`)",
-                );
-            }
-        }
         let mut modules = Namespace::new();
         // Names a resource module may not take: the test harness's modules, and the layers'
         // own names (`services::services` trips clippy's module_inception).
@@ -413,7 +392,7 @@ impl<'a> Resolver<'a> {
         }
         let mut funcs = Namespace::new();
         let mut resources = Vec::new();
-        let mut seen_routes: IndexMap<(String, String), String> = IndexMap::new();
+        let mut seen_routes: IndexMap<(String, String, String), String> = IndexMap::new();
         // Choose each group's entity, then fold groups into their owner: a group whose
         // entity is another group's joins it (nested lists), and a group without a table
         // under another group's item path joins it as actions (`/books/{id}/publish`).
@@ -456,11 +435,15 @@ impl<'a> Resolver<'a> {
                     .get(&o.path)
                     .cloned()
                     .unwrap_or_else(|| o.path.clone());
-                if let Some(prev) = seen_routes.get(&(route.clone(), o.method.to_string())) {
+                // Paths sharing a route but splitting a segment differently are told apart
+                // by their templates at run time, so they are different routes here.
+                let template = format!("{:?}", paths::split_positions(&o.path));
+                let seen = (route.clone(), template, o.method.to_string());
+                if let Some(prev) = seen_routes.get(&seen) {
                     self.diag(Severity::Warning, &o.pointer, format!("`{} {}` is the same route as `{prev}`; it is skipped", o.method.to_uppercase(), o.path), "two paths that differ only in parameter names are the same path (OpenAPI 3.0.3 §4.7.8)");
                     continue;
                 }
-                seen_routes.insert((route.clone(), o.method.to_string()), o.path.clone());
+                seen_routes.insert(seen, o.path.clone());
                 let p = placement(&o.path);
                 // Operations folded in from a sub-path are actions, whatever their method.
                 let foreign = p.collection != *coll
@@ -535,24 +518,32 @@ impl<'a> Resolver<'a> {
             resources.push(res);
         }
         link_prereqs(&mut resources);
-        // 3. Routes, grouped by axum path.
-        let mut routes: IndexMap<String, Vec<RouteHandler>> = IndexMap::new();
+        // 3. Routes, grouped by axum path, and within one by the contract path's template.
+        let mut routes: IndexMap<String, IndexMap<String, Vec<RouteHandler>>> = IndexMap::new();
         for r in &resources {
             for o in &r.operations {
+                let key = paths::split_positions(&o.path)
+                    .iter()
+                    .map(|(i, pieces)| format!("{i}:{pieces:?}"))
+                    .collect::<Vec<_>>()
+                    .join("/");
                 routes
                     .entry(o.route.clone())
+                    .or_default()
+                    .entry(key)
                     .or_default()
                     .push(RouteHandler {
                         method: o.method.clone(),
                         module: r.module.clone(),
                         func: o.func.clone(),
                         guard: o.guard.clone(),
+                        path: o.path.clone(),
                     });
             }
         }
         let routes: Vec<Route> = routes
             .into_iter()
-            .map(|(path, handlers)| Route { path, handlers })
+            .map(|(path, by_template)| route_of(path, by_template))
             .collect();
         let mut route_methods: Vec<String> = Vec::new();
         for r in &routes {
@@ -756,5 +747,73 @@ fn action_row_key(path: &str, collection: &str, params: &[Param], key_ty: &str) 
         last.field.clone()
     } else {
         String::new()
+    }
+}
+
+/// The route at axum path `path` from its handlers grouped by template (the empty key: the
+/// contract path whose segments are whole parameters). One group is served as it is;
+/// several are told apart at run time, the most literal text first.
+fn route_of(path: String, by_template: IndexMap<String, Vec<RouteHandler>>) -> Route {
+    use paths::TemplatePiece;
+    if by_template.len() == 1 {
+        let handlers = by_template.into_values().next().unwrap_or_default();
+        return Route {
+            path,
+            handlers,
+            variants: vec![],
+        };
+    }
+    let mut plain = Vec::new();
+    let mut variants: Vec<(usize, RouteVariant)> = Vec::new();
+    for (key, handlers) in by_template {
+        if key.is_empty() {
+            plain = handlers;
+            continue;
+        }
+        let positions = handlers
+            .first()
+            .map(|h| paths::split_positions(&h.path))
+            .unwrap_or_default();
+        let literal: usize = positions
+            .iter()
+            .flat_map(|(_, ps)| ps.iter())
+            .map(|p| match p {
+                TemplatePiece::Lit(l) => l.len(),
+                TemplatePiece::Param(_) => 0,
+            })
+            .sum();
+        let segments = positions
+            .iter()
+            .map(|(i, pieces)| {
+                let ps: Vec<String> = pieces
+                    .iter()
+                    .map(|p| match p {
+                        TemplatePiece::Lit(l) => {
+                            format!("apigen_runtime::extract::Piece::Lit({})", rust_str(l))
+                        }
+                        TemplatePiece::Param(_) => {
+                            "apigen_runtime::extract::Piece::Param".to_string()
+                        }
+                    })
+                    .collect();
+                format!("({i}, &[{}])", ps.join(", "))
+            })
+            .collect();
+        let mut methods: Vec<String> = handlers.iter().map(|h| h.method.to_uppercase()).collect();
+        methods.dedup();
+        variants.push((
+            literal,
+            RouteVariant {
+                segments,
+                methods,
+                handlers,
+            },
+        ));
+    }
+    variants.sort_by_key(|v| std::cmp::Reverse(v.0));
+    Route {
+        path,
+        handlers: plain,
+        variants: variants.into_iter().map(|(_, v)| v).collect(),
     }
 }

@@ -485,7 +485,7 @@ impl Resolver<'_> {
             implemented: false,
             not_implemented_reason: String::new(),
             path_struct,
-            path_segments: path_segments_expr(&o.path, route),
+            path_segments: path_segments_expr(&o.path),
             path_schema: self.tb.nodes[path_node].ident.clone(),
             path_params,
             query_struct: if query_params.is_empty() {
@@ -1189,12 +1189,11 @@ pub(super) fn operation_kind(kind: &str) -> OperationKind {
 }
 
 /// The `extract::path_segments` templates of `path` routed as `route`, as a Rust
-/// expression; empty when every captured segment is one whole parameter, or when the
-/// compound segments stayed literal (see [`super::paths::canonical_routes`]).
-fn path_segments_expr(path: &str, route: &str) -> String {
+/// expression; empty when every captured segment is one whole parameter.
+fn path_segments_expr(path: &str) -> String {
     use super::paths::{segment_templates, TemplatePiece};
     let templates = segment_templates(path);
-    if super::paths::split_left_literal(path, route) || templates.iter().all(Option::is_none) {
+    if templates.iter().all(Option::is_none) {
         return String::new();
     }
     let parts: Vec<String> = templates

@@ -56,25 +56,22 @@ pub(super) fn placement(path: &str) -> Placement {
 /// at the same position under the same prefix, so sibling routes never clash in the router
 /// (`/pets/{petId}` and `/pets/{id}/toys` share one name). A segment holding several
 /// parameters or text around one (`/{x},{y}.{format}`, `/{sid}.json`) is captured whole, to
-/// be split by its template ([`segment_templates`]); when that capture would make it the
-/// same route as another contract path (`/files/{id}` beside `/files/{id}.json`), it stays
-/// a literal route instead, which no request reaches (no router panic either way).
+/// be split by its template ([`segment_templates`]). Paths that differ only inside such a
+/// segment (`/files/{id}` beside `/files/{id}.json`, Google's `/v1/{name}` beside
+/// `/v1/{name}:test`) get the same route; the router tells them apart by their templates
+/// ([`split_positions`], the runtime's `extract::ByTemplate`).
 pub fn canonical_routes<'p>(paths: impl Iterator<Item = &'p str>) -> IndexMap<String, String> {
     let mut names: IndexMap<String, String> = IndexMap::new();
-    let mut captured: IndexMap<String, (String, String, bool)> = IndexMap::new();
+    let mut captured: IndexMap<String, String> = IndexMap::new();
     for path in paths {
         if captured.contains_key(path) {
             continue;
         }
         let mut prefix = String::new();
         let mut route = String::new();
-        let mut literal = String::new();
-        let mut compound = false;
         let mut used = Namespace::new();
         for seg in path.split('/').skip(1) {
-            let kind = segment(seg);
-            let whole = matches!(kind, Segment::Whole(_));
-            if !matches!(kind, Segment::Literal) {
+            if !matches!(segment(seg), Segment::Literal) {
                 let key = format!("{prefix}/{{}}");
                 let first = seg
                     .split('{')
@@ -87,38 +84,33 @@ pub fn canonical_routes<'p>(paths: impl Iterator<Item = &'p str>) -> IndexMap<St
                     .clone();
                 let name = used.claim(&candidate);
                 route.push_str(&format!("/{{{name}}}"));
-                if whole {
-                    literal.push_str(&format!("/{{{name}}}"));
-                } else {
-                    compound = true;
-                    literal.push('/');
-                    literal.push_str(&seg.replace('{', "{{").replace('}', "}}"));
-                }
                 prefix = key;
             } else {
-                let lit = seg.replace('{', "{{").replace('}', "}}");
                 route.push('/');
-                route.push_str(&lit);
-                literal.push('/');
-                literal.push_str(&lit);
+                route.push_str(&seg.replace('{', "{{").replace('}', "}}"));
                 prefix = format!("{prefix}/{seg}");
             }
         }
         if route.is_empty() {
             route.push('/');
-            literal.push('/');
         }
-        captured.insert(path.to_string(), (route, literal, compound));
+        captured.insert(path.to_string(), route);
     }
-    let mut out = IndexMap::new();
-    for (path, (route, literal, compound)) in &captured {
-        let shared = captured
-            .iter()
-            .any(|(other, (r, _, _))| other != path && r == route);
-        let chosen = if *compound && shared { literal } else { route };
-        out.insert(path.clone(), chosen.clone());
-    }
-    out
+    captured
+}
+
+/// The segments of `path` that its template splits, with their 0-based position in the
+/// path (`/v1/{name}:test` → `[(1, [name, ":test"])]`): what tells it apart from another
+/// path routed the same way.
+pub fn split_positions(path: &str) -> Vec<(usize, Vec<TemplatePiece>)> {
+    path.split('/')
+        .skip(1)
+        .enumerate()
+        .filter_map(|(i, seg)| match segment(seg) {
+            Segment::Split(pieces) => Some((i, pieces)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// One piece of a path segment's template: literal text, or a parameter (its name).
@@ -202,12 +194,6 @@ pub fn segment_templates(path: &str) -> Vec<Option<Vec<TemplatePiece>>> {
         .collect()
 }
 
-/// Whether `path`, routed as `route`, has a split segment that stayed literal because
-/// capturing it would have made it one route with another path (see [`canonical_routes`]).
-pub fn split_left_literal(path: &str, route: &str) -> bool {
-    route.contains("{{") && segment_templates(path).iter().any(Option::is_some)
-}
-
 /// The parameter names of a path template, in order (`/a/{x},{y}/{id}` → x, y, id).
 pub fn template_params(path: &str) -> Vec<String> {
     path.split('/')
@@ -243,7 +229,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compound_segments_are_captured_whole_unless_that_clashes() {
+    fn compound_segments_are_captured_whole_and_share_routes_with_their_siblings() {
         let routes = canonical_routes(
             [
                 "/tiles/{x},{y}.{format}",
@@ -263,8 +249,18 @@ mod tests {
         );
         assert_eq!(routes["/files/{id}"], "/files/{id}");
         assert_eq!(
-            routes["/files/{id}.json"], "/files/{{id}}.json",
-            "stays literal beside /files/{{id}}"
+            routes["/files/{id}.json"], "/files/{id}",
+            "one route with /files/{{id}}, told apart by the template"
+        );
+        assert_eq!(
+            split_positions("/files/{id}.json"),
+            [(
+                1,
+                vec![
+                    TemplatePiece::Param("id".into()),
+                    TemplatePiece::Lit(".json".into())
+                ]
+            )]
         );
         assert_eq!(routes["/fx/rates@{from}@{to}"], "/fx/{from}");
     }
