@@ -883,6 +883,10 @@ pub struct ParamStruct {
     /// What it holds: "Path parameters of `GET /books/{id}` and 3 more operations."
     pub doc: String,
     pub fields: Vec<Param>,
+    /// It carries `apigen_sent`, the names the request's query held: an operation using it
+    /// refuses parameters it does not apply when they are sent, and a default the
+    /// contract gives them does not count as sent.
+    pub sent: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

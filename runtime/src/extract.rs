@@ -231,12 +231,31 @@ pub fn query<T: DeserializeOwned>(
     params(pairs, schema)
 }
 
+/// The names of the parameters a request's query held (`$sent` of a parameter struct), as
+/// against the defaults the contract fills in: an operation refuses a parameter it does
+/// not apply when the client sent it, not when the contract gives it a default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Sent(pub Vec<String>);
+
+impl Sent {
+    /// Whether the request's query held parameter `name` (its contract name).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|n| n == name)
+    }
+}
+
 fn params<T: DeserializeOwned>(
     pairs: Vec<(String, String)>,
     schema: &'static Schema,
 ) -> Result<T, ApiError> {
+    let mut sent: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
+    sent.sort();
+    sent.dedup();
     let mut value = coerce_params(schema, pairs);
     validate(schema, &mut value, Mode::Params).map_err(ApiError::Validation)?;
+    if let serde_json::Value::Object(o) = &mut value {
+        o.insert("$sent".into(), sent.into());
+    }
     serde_json::from_value(value)
         .map_err(|e| ApiError::BadRequest(format!("invalid parameters: {e}")))
 }

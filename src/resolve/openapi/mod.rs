@@ -271,13 +271,18 @@ impl<'a> Resolver<'a> {
                     continue;
                 }
                 let at = format!("`{} {}`", op.method_upper, op.path);
+                let sent = what == "Query" && !op.unapplied_query.is_empty();
                 match out.iter_mut().find(|(s, _)| s.name == *name) {
-                    Some((_, ats)) => ats.push(at),
+                    Some((s, ats)) => {
+                        s.sent |= sent;
+                        ats.push(at)
+                    }
                     None => out.push((
                         ParamStruct {
                             name: name.clone(),
                             doc: String::new(),
                             fields: fields.clone(),
+                            sent,
                         },
                         vec![format!("{what} parameters of {at}")],
                     )),
