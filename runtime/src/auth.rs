@@ -594,9 +594,19 @@ impl Presented {
                     .any(|(p, l, _)| *p == param && *l == location)
                 {
                     let value = match location {
+                        // A key in `Authorization` (Azure's contracts put one there): a value
+                        // that names the Bearer or Basic scheme is that scheme's credential
+                        // (RFC 9110 §11.4), not a key, so a valid token is not a wrong key.
                         Location::Header => headers
                             .get(param)
                             .and_then(|v| v.to_str().ok())
+                            .filter(|v| {
+                                !param.eq_ignore_ascii_case("authorization")
+                                    || !v.split_once(' ').is_some_and(|(scheme, _)| {
+                                        scheme.eq_ignore_ascii_case("bearer")
+                                            || scheme.eq_ignore_ascii_case("basic")
+                                    })
+                            })
                             .map(String::from),
                         Location::Query => query_value(query, param),
                         Location::Cookie => cookie(headers, param),
@@ -1278,6 +1288,42 @@ mod tests {
                 .send_raw("GET", "/editors", None, &[("authorization", &t)])
                 .await;
             assert_eq!(r.status, expected, "roles {roles:?}: {}", r.body);
+        }
+    }
+
+    /// With an API key declared in `Authorization`, a bearer token there is a token: one
+    /// without the scope is 403, not a wrong key's 401.
+    #[tokio::test]
+    async fn a_token_beside_a_key_in_authorization_is_read_as_a_token() {
+        let app = app().await;
+        let subject = Uuid::now_v7();
+        let without = token(&app.state, subject, &strings(&["reader"]), &[]);
+        let with = token(
+            &app.state,
+            subject,
+            &strings(&["reader"]),
+            &strings(&["items:write"]),
+        );
+        let (key, _) =
+            crate::accounts::issue_api_key(&app.state, "robot", &strings(&["reader"]), &[], None)
+                .await
+                .unwrap();
+        for (credential, expected) in [
+            (without.as_str(), StatusCode::FORBIDDEN),
+            (with.as_str(), StatusCode::OK),
+            (key.as_str(), StatusCode::OK),
+            ("not-a-key", StatusCode::UNAUTHORIZED),
+            ("Bearer not-a-token", StatusCode::UNAUTHORIZED),
+        ] {
+            let r = app
+                .send_raw(
+                    "GET",
+                    "/token-or-key",
+                    None,
+                    &[("authorization", credential)],
+                )
+                .await;
+            assert_eq!(r.status, expected, "{credential}: {}", r.body);
         }
     }
 

@@ -66,6 +66,14 @@ pub static BEARER: Scheme = Scheme {
     name: "bearer",
     kind: SchemeKind::Bearer,
 };
+/// An API key in `Authorization`, beside bearer tokens (as Azure's contracts declare).
+pub static AUTHORIZATION_KEY: Scheme = Scheme {
+    name: "authorizationKey",
+    kind: SchemeKind::ApiKey {
+        location: Location::Header,
+        param: "authorization",
+    },
+};
 pub static KEY: Scheme = Scheme {
     name: "key",
     kind: SchemeKind::ApiKey {
@@ -168,6 +176,22 @@ pub static BY_COOKIE: Requirement = requirement(
 );
 pub static NOBODY: Requirement = requirement("nobody", &[], &[], &DEFAULT);
 pub static LIMITED: Requirement = requirement("limited", &[&[]], &[], &TIGHT);
+/// A token with scope `items:write`, or an API key in `Authorization`.
+pub static TOKEN_OR_KEY: Requirement = requirement(
+    "tokenOrKey",
+    &[
+        &[Need {
+            scheme: &BEARER,
+            scopes: &["items:write"],
+        }],
+        &[Need {
+            scheme: &AUTHORIZATION_KEY,
+            scopes: &[],
+        }],
+    ],
+    &[],
+    &DEFAULT,
+);
 /// Deprecated since 2026-01-01T00:00:00Z, sunset 2027-06-30; editors only.
 pub static OLD: Requirement = Requirement {
     deprecation: Some(&crate::auth::Deprecation {
@@ -268,6 +292,10 @@ fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/public", get(whoami.layer(Guard::new(state, &PUBLIC))))
         .route("/old", get(whoami.layer(Guard::new(state, &OLD))))
+        .route(
+            "/token-or-key",
+            get(whoami.layer(Guard::new(state, &TOKEN_OR_KEY))),
+        )
         .route("/editors", get(whoami.layer(Guard::new(state, &EDITORS))))
         .route("/scoped", post(whoami.layer(Guard::new(state, &SCOPED))))
         .route("/keyed", get(whoami.layer(Guard::new(state, &KEYED))))
