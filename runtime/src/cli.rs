@@ -9,6 +9,9 @@
 //! <name> set-roles ID --role R…          the account's access tokens end at once
 //! <name> disable-user ID                 it can no longer sign in; its sessions end
 //! <name> delete-user ID
+//! <name> probe [PATH]                    exit 0 if the service on PORT answers PATH (default
+//!                                        the health path) with 2xx: a container health check
+//!                                        for images without a shell or curl
 //! <name> migrate status                  applied and pending migrations, pre-checks run
 //! <name> migrate up                      applies the pending migrations
 //! <name> migrate down [--to V] [--force] reverts the newest (or all after V)
@@ -27,7 +30,7 @@ use std::process::ExitCode;
 
 /// The usage line of `program`.
 fn usage(program: &str) -> String {
-    format!("usage: {program} [serve | migrate status | migrate up | migrate down [--to VERSION] [--force] | create-user --email E [--role R]... | issue-api-key --name N [--role R]... [--scope S]... | revoke-api-key ID | set-roles ID --role R... | disable-user ID | delete-user ID]")
+    format!("usage: {program} [serve | probe [PATH] | migrate status | migrate up | migrate down [--to VERSION] [--force] | create-user --email E [--role R]... | issue-api-key --name N [--role R]... [--scope S]... | revoke-api-key ID | set-roles ID --role R... | disable-user ID | delete-user ID]")
 }
 
 /// The values of every `--flag value` pair named `flag`.
@@ -55,8 +58,12 @@ pub fn main(service: &'static Service, routes: Routes) -> ExitCode {
 }
 
 async fn command(service: &'static Service, routes: Routes) -> ExitCode {
-    let _log_writer = crate::observability::init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("probe") {
+        // Needs no configuration beyond PORT and HEALTH_PATH: it runs beside the service.
+        return probe(service, args.get(1).map(String::as_str)).await;
+    }
+    let _log_writer = crate::observability::init_logging();
     let config = match Config::from_env(service) {
         Ok(c) => c,
         Err(e) => {
@@ -84,6 +91,50 @@ async fn command(service: &'static Service, routes: Routes) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `probe [PATH]`: GET `PATH` (default `HEALTH_PATH`, else the service's health path) from
+/// `127.0.0.1:PORT` (default 8080) over HTTP/1.1, within 3 seconds; exit 0 on a 2xx status,
+/// 1 otherwise (the docker and compose `HEALTHCHECK` contract).
+async fn probe(service: &'static Service, path: Option<&str>) -> ExitCode {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8080);
+    let path = path
+        .map(str::to_string)
+        .or_else(|| std::env::var("HEALTH_PATH").ok())
+        .unwrap_or_else(|| service.paths.health.to_string());
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await?;
+        let mut head = vec![0u8; 64];
+        let n = stream.read(&mut head).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&head[..n]).into_owned())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(3), ask).await {
+        Ok(Ok(head)) if head.split(' ').nth(1).is_some_and(|s| s.starts_with('2')) => {
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(head)) => {
+            eprintln!("{path}: {}", head.lines().next().unwrap_or("no answer"));
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            eprintln!("{path}: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("{path}: no answer within 3 s");
+            ExitCode::FAILURE
         }
     }
 }
