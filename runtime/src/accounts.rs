@@ -355,9 +355,14 @@ async fn login(
     body: crate::extract::RawBody,
 ) -> Result<Response, ApiError> {
     let body: CredentialsBody = crate::extract::json(body, &CREDENTIALS, Mode::Body)?;
-    let user = verify_login(&state, &body.email, &body.password)
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
+    let Some(user) = verify_login(&state, &body.email, &body.password).await? else {
+        crate::observability::security(
+            crate::observability::SecurityEvent::SignInFailed,
+            "login",
+            "wrong password, or no such enabled account",
+        );
+        return Err(ApiError::InvalidCredentials);
+    };
     let pair = start_session(&state, &user).await?;
     Ok(no_store(crate::respond::body(
         state.service.envelope,
@@ -630,7 +635,13 @@ async fn rotate(state: &AppState, token: &str) -> Result<TokenPair, ApiError> {
     let revoked: Option<chrono::DateTime<chrono::Utc>> = row.try_get("revoked_at")?;
     let roles = words(&row.try_get::<String, _>("roles")?);
     if revoked.is_some() {
-        tracing::warn!(family = %family, "refresh token reused: revoking its family");
+        crate::observability::security(
+            crate::observability::SecurityEvent::RefreshTokenReused,
+            "refreshToken",
+            &format!(
+                "a spent refresh token of family {family} was presented: the family is revoked"
+            ),
+        );
         revoke_family(state, family).await?;
         return Err(ApiError::InvalidCredentials);
     }
@@ -917,12 +928,21 @@ pub async fn revoke_api_key_by_id(db: &Pool, id: Uuid) -> Result<bool, ApiError>
 /// roles and scopes it was issued.
 pub async fn api_key_caller(state: &AppState, key: &str) -> Result<Option<Caller>, ApiError> {
     let row = sqlx::query(
-        "SELECT id, roles, scopes FROM auth_api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        "SELECT id, roles, scopes, revoked_at IS NOT NULL AS revoked FROM auth_api_keys WHERE key_hash = $1",
     )
     .bind(crate::auth::token_hash(key))
     .fetch_optional(&state.db)
     .await?;
     let Some(r) = row else { return Ok(None) };
+    if r.try_get::<bool, _>("revoked")? {
+        let id: Uuid = r.try_get("id")?;
+        crate::observability::security(
+            crate::observability::SecurityEvent::RevokedKeyUsed,
+            "-",
+            &format!("revoked API key {id} presented"),
+        );
+        return Ok(None);
+    }
     Ok(Some(Caller::new(
         Some(r.try_get("id")?),
         words(&r.try_get::<String, _>("roles")?),

@@ -723,6 +723,33 @@ async fn evaluate(
     // A credential that was presented but is wrong is refused even where anonymous
     // callers are welcome: the client believes it is authenticated, and it is not.
     if presented.any_invalid() {
+        let which = [
+            (
+                matches!(presented.bearer, Some(Found::Invalid)),
+                "a bearer token",
+            ),
+            (
+                matches!(presented.basic, Some(Found::Invalid)),
+                "a password",
+            ),
+            (
+                presented
+                    .keys
+                    .iter()
+                    .any(|(_, _, f)| matches!(f, Found::Invalid)),
+                "an API key",
+            ),
+        ];
+        let what: Vec<&str> = which
+            .iter()
+            .filter(|(bad, _)| *bad)
+            .map(|(_, w)| *w)
+            .collect();
+        crate::observability::security(
+            crate::observability::SecurityEvent::InvalidCredential,
+            requirement.operation,
+            &format!("{} that does not authenticate", what.join(" and ")),
+        );
         return Decision::Unauthenticated(matches!(presented.bearer, Some(Found::Invalid)));
     }
     match admitted {
@@ -921,6 +948,7 @@ where
 {
     match admit(&guard, req).await {
         Ok((req, verdict, authenticated)) => {
+            let subject = req.extensions().get::<Caller>().and_then(|c| c.subject);
             let policy = guard.requirement.idempotency;
             let mut res = if crate::idempotency::applies(policy, req.method()) {
                 // Keys are the caller's own: another caller's identical key is another key.
@@ -946,6 +974,10 @@ where
             if authenticated && !res.headers().contains_key(header::CACHE_CONTROL) {
                 res.headers_mut()
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+            if let Some(subject) = subject {
+                res.extensions_mut()
+                    .insert(crate::observability::Subject(subject));
             }
             deprecated(&guard, answered(&guard, &verdict, res))
         }
@@ -986,7 +1018,11 @@ async fn admit(
             .check(&crate::ratelimit::AUTH, client_address(state, &req))
             .await;
         if !verdict.allowed {
-            return Err(too_many_requests(&verdict));
+            return Err(too_many_requests(
+                requirement.operation,
+                &crate::ratelimit::AUTH,
+                &verdict,
+            ));
         }
     }
     let decision = evaluate(state, requirement, req.headers(), req.uri().query()).await;
@@ -1000,7 +1036,11 @@ async fn admit(
     };
     let verdict = state.limiter.check(requirement.bucket, key).await;
     if !verdict.allowed {
-        return Err(too_many_requests(&verdict));
+        return Err(too_many_requests(
+            requirement.operation,
+            requirement.bucket,
+            &verdict,
+        ));
     }
     let refusal = match decision {
         Decision::Admit(_, true)
@@ -1035,7 +1075,14 @@ async fn admit(
             );
             res
         }
-        Decision::Forbidden => ApiError::Forbidden.into_response(),
+        Decision::Forbidden => {
+            crate::observability::security(
+                crate::observability::SecurityEvent::Forbidden,
+                requirement.operation,
+                "the caller lacks the role or scope the operation needs",
+            );
+            ApiError::Forbidden.into_response()
+        }
     };
     Err(answered(guard, &verdict, refusal))
 }
@@ -1052,8 +1099,18 @@ fn answered(guard: &Guard, verdict: &crate::ratelimit::Verdict, mut res: Respons
     res
 }
 
-/// 429 with the limiter's headers (`Retry-After` among them).
-fn too_many_requests(verdict: &crate::ratelimit::Verdict) -> Response {
+/// 429 with the limiter's headers (`Retry-After` among them), logged as a security event.
+fn too_many_requests(
+    operation: &str,
+    bucket: &Bucket,
+    verdict: &crate::ratelimit::Verdict,
+) -> Response {
+    crate::observability::security(
+        crate::observability::SecurityEvent::RateLimited,
+        operation,
+        &format!("over the `{}` bucket", bucket.name),
+    );
+    metrics::counter!("rate_limit_rejections_total", "bucket" => bucket.name).increment(1);
     let mut res = ApiError::RateLimited.into_response();
     verdict.write_headers(res.headers_mut());
     res
@@ -1289,6 +1346,82 @@ mod tests {
                 .await;
             assert_eq!(r.status, expected, "roles {roles:?}: {}", r.body);
         }
+    }
+
+    /// Security events are WARN lines with a machine-readable `event` and never a secret;
+    /// the access log names the service and the caller's subject.
+    #[tokio::test]
+    async fn security_events_are_warnings_with_an_event_and_no_secret() {
+        use crate::observability::capture;
+        let app = app().await;
+        let subject = Uuid::now_v7();
+        let reader = token(&app.state, subject, &strings(&["reader"]), &[]);
+        let (key, record) =
+            crate::accounts::issue_api_key(&app.state, "robot", &strings(&["reader"]), &[], None)
+                .await
+                .unwrap();
+        crate::accounts::revoke_api_key_by_id(&app.state.db, record.id)
+            .await
+            .unwrap();
+        crate::accounts::create_user(
+            &app.state,
+            "ann@example.com",
+            "the right password",
+            &strings(&["reader"]),
+        )
+        .await
+        .unwrap();
+        let forged = format!("{reader}x");
+        let ((), lines) = capture(async {
+            app.send_raw("GET", "/editors", None, &[("authorization", &forged)])
+                .await;
+            app.send_raw("GET", "/editors", None, &[("authorization", &reader)])
+                .await;
+            app.send_raw("GET", "/keyed", None, &[("x-api-key", &key)])
+                .await;
+            for _ in 0..4 {
+                app.send_raw("GET", "/limited", None, &[]).await;
+            }
+            app.send_raw(
+                "POST",
+                "/auth/login",
+                Some(r#"{"email": "ann@example.com", "password": "a wrong password"}"#),
+                &[("content-type", "application/json")],
+            )
+            .await;
+        })
+        .await;
+        let events: Vec<&str> = lines
+            .iter()
+            .filter(|l| l["level"] == "WARN")
+            .filter_map(|l| l["event"].as_str())
+            .collect();
+        for e in [
+            "invalid_credential",
+            "forbidden",
+            "revoked_key_used",
+            "rate_limited",
+            "sign_in_failed",
+        ] {
+            assert!(events.contains(&e), "{e} missing from {events:?}");
+        }
+        let text = serde_json::to_string(&lines).unwrap();
+        for secret in [
+            forged.as_str(),
+            key.as_str(),
+            "a wrong password",
+            "the right password",
+        ] {
+            assert!(!text.contains(secret), "a secret reached the log: {secret}");
+        }
+        let (_, lines) =
+            capture(app.send_raw("GET", "/optional", None, &[("authorization", &reader)])).await;
+        let access = lines
+            .iter()
+            .find(|l| l["message"] == "request finished")
+            .expect("access line");
+        assert_eq!(access["user_id"], subject.to_string());
+        assert_eq!(access["service"], "fixture");
     }
 
     /// With an API key declared in `Authorization`, a bearer token there is a token: one

@@ -83,6 +83,12 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
             return ApiError::Unauthorized.into_response();
         }
     }
+    // The pool's connections at the moment of the scrape.
+    let open = state.db.size();
+    let idle = u32::try_from(state.db.num_idle()).unwrap_or(u32::MAX);
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("db_pool_connections", "state" => "in_use")
+        .set(f64::from(open.saturating_sub(idle)));
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::observability::metrics_handle().render(),

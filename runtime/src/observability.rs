@@ -480,8 +480,16 @@ impl Observed {
         );
         res.headers_mut().insert(X_REQUEST_ID, id.clone());
         let operation = res.extensions().get::<Operation>().map_or("-", |o| o.0);
+        let user_id = res
+            .extensions()
+            .get::<Subject>()
+            .map(|s| s.0.to_string())
+            .unwrap_or_else(|| "-".into());
+        let service = crate::Service::current().map_or("-", |s| s.name);
         REQUEST_ID.sync_scope(id, || {
             tracing::info!(
+                service,
+                user_id = user_id.as_str(),
                 method = method.as_str(),
                 path = uri.path(),
                 operation,
@@ -493,6 +501,110 @@ impl Observed {
         res
     }
 }
+
+/// A log sink that can be read back ([`capture`]).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<serde_json::Value> {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// Runs `work` with every log line it writes (at every level) captured in the service's
+/// JSON format, for tests: its output and the lines, one JSON object each. Lines written by
+/// tasks it spawns are not captured.
+pub async fn capture<F: std::future::Future>(work: F) -> (F::Output, Vec<serde_json::Value>) {
+    use tracing::instrument::WithSubscriber;
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .event_format(JsonLine)
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let out = work.with_subscriber(subscriber).await;
+    (out, captured.lines())
+}
+
+/// A security event: a WARN log line with a machine-readable `event` (and the request id,
+/// as every line in a request), counted in `security_events_total{event}`. Never carries a
+/// secret: no password, token or key, only what identifies the caller (subject, key id,
+/// client address) and the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityEvent {
+    /// A sign-in with a wrong password, an unknown or a disabled account.
+    SignInFailed,
+    /// A token, key or password that does not authenticate, on an operation that needs one.
+    InvalidCredential,
+    /// An authenticated caller without the role, scope or ownership the operation needs.
+    Forbidden,
+    /// A request over its rate-limit bucket.
+    RateLimited,
+    /// A spent refresh token presented again: its whole family is revoked.
+    RefreshTokenReused,
+    /// A revoked API key presented.
+    RevokedKeyUsed,
+}
+
+impl SecurityEvent {
+    /// The `event` value: `sign_in_failed`, `invalid_credential`, `forbidden`,
+    /// `rate_limited`, `refresh_token_reused`, `revoked_key_used`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityEvent::SignInFailed => "sign_in_failed",
+            SecurityEvent::InvalidCredential => "invalid_credential",
+            SecurityEvent::Forbidden => "forbidden",
+            SecurityEvent::RateLimited => "rate_limited",
+            SecurityEvent::RefreshTokenReused => "refresh_token_reused",
+            SecurityEvent::RevokedKeyUsed => "revoked_key_used",
+        }
+    }
+}
+
+/// Logs and counts security event `event` about `operation` (`-` for none); `detail` says
+/// what happened in words, without any secret. Authentication failures are counted in
+/// `auth_failures_total{reason}` as well.
+pub fn security(event: SecurityEvent, operation: &str, detail: &str) {
+    tracing::warn!(event = event.as_str(), operation, detail, "security event");
+    metrics::counter!("security_events_total", "event" => event.as_str()).increment(1);
+    if matches!(
+        event,
+        SecurityEvent::SignInFailed
+            | SecurityEvent::InvalidCredential
+            | SecurityEvent::RevokedKeyUsed
+    ) {
+        metrics::counter!("auth_failures_total", "reason" => event.as_str()).increment(1);
+    }
+}
+
+/// The subject of the request's caller, for the access log's `user_id` (a response
+/// extension the guard sets).
+#[derive(Debug, Clone, Copy)]
+pub struct Subject(pub uuid::Uuid);
 
 /// The metric handles of one (route, method, status), registered on first use. Recording
 /// through a handle is an atomic add; the `metrics` macros with owned labels would build
@@ -561,22 +673,6 @@ fn method_label(method: &Method) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    /// A log sink the test can read back.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("sink").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn logged(event: impl FnOnce()) -> Vec<serde_json::Value> {
         let captured = Captured::default();

@@ -460,6 +460,41 @@ mod tests {
         assert_eq!(right.status, StatusCode::OK);
     }
 
+    /// The scrape shows the pool's connections and the authentication failures and
+    /// rate-limit rejections by their reason and bucket.
+    #[tokio::test]
+    async fn metrics_count_pool_connections_auth_failures_and_rejections() {
+        let app = app_with(&[]).await;
+        let _ = app.send("GET", "/metrics", None).await;
+        app.send_raw(
+            "GET",
+            "/editors",
+            None,
+            &[("authorization", "Bearer not-a-token")],
+        )
+        .await;
+        for _ in 0..4 {
+            app.send_raw("GET", "/limited", None, &[]).await;
+        }
+        let r = app.send_raw("GET", "/metrics", None, &[]).await;
+        let text = match &r.body {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        for needle in [
+            "db_pool_connections{state=\"idle\"}",
+            "db_pool_connections{state=\"in_use\"}",
+            "auth_failures_total{reason=\"invalid_credential\"}",
+            "rate_limit_rejections_total{bucket=\"tight\"}",
+            "security_events_total{event=\"rate_limited\"}",
+        ] {
+            assert!(
+                text.contains(needle),
+                "{needle} missing from the scrape:\n{text}"
+            );
+        }
+    }
+
     /// A server on a free loopback port with `limits`; returns its address and the sender
     /// that shuts it down.
     async fn listen(
