@@ -311,7 +311,7 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .map(String::from)
                 .collect(),
-            cors_allowed_headers: list(var("CORS_ALLOWED_HEADERS").as_deref().unwrap_or("authorization,content-type,x-request-id,if-match,if-none-match,idempotency-key")),
+            cors_allowed_headers: list(var("CORS_ALLOWED_HEADERS").as_deref().unwrap_or("authorization,content-type,x-request-id,if-match,if-none-match,idempotency-key,traceparent,tracestate")),
             header_read_timeout: Duration::from_secs(setting(lookup, "HEADER_READ_TIMEOUT_SECS", 10u64)?.max(1)),
             max_connections: setting(lookup, "MAX_CONNECTIONS", 1024usize)?.max(1),
             metrics_token: var("METRICS_TOKEN").map(Secret::new),

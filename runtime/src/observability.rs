@@ -11,8 +11,14 @@
 //! ```
 //!
 //! Every line is one flat JSON object: `timestamp` (RFC 3339, UTC), `level`, `target`,
-//! `request_id` (inside a request: taken from the request's task, so every event of the
-//! request carries it without a span), then the event's own fields. Lines reach stdout in
+//! `request_id`, `trace_id` and `span_id` (inside a request: taken from the request's task,
+//! so every event of the request carries them without a span), then the event's own fields.
+//!
+//! Trace context follows W3C Trace Context (Level 1): a valid `traceparent` puts the request
+//! in the caller's trace (its parent id logged as `parent_span_id`, its `tracestate` kept);
+//! without one, or with an invalid one, the request starts a trace. Each request is a span
+//! of its own, with a new span id; [`trace_context`] gives the headers to send on outgoing
+//! calls, so the trace continues through them. Lines reach stdout in
 //! batches ([`LogBuffer`]): a request copies its line into memory and goes on, without a
 //! system call or a thread wake-up of its own; lines are never dropped.
 
@@ -32,6 +38,110 @@ tokio::task_local! {
     /// The id of the request being served, kept as the header value it is echoed in (a
     /// reference-counted buffer: scoping it and echoing it copy nothing).
     static REQUEST_ID: HeaderValue;
+    /// The request's place in its trace.
+    static TRACE: Trace;
+}
+
+/// A request's W3C Trace Context: the trace it belongs to and its own span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    /// 32 lowercase hex digits, never all zeros.
+    pub trace_id: String,
+    /// This request's span: 16 lowercase hex digits, never all zeros.
+    pub span_id: String,
+    /// The caller's span, from its `traceparent`; `None` when this request started the trace.
+    pub parent_span_id: Option<String>,
+    /// The trace flags (2 hex digits; `01`: sampled).
+    pub flags: String,
+    /// The caller's `tracestate`, passed on unchanged.
+    pub tracestate: Option<String>,
+}
+
+/// The `traceparent` request header (W3C Trace Context §3.2).
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+/// The `tracestate` request header (W3C Trace Context §3.3).
+pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+
+impl Trace {
+    /// The context of a request with these headers: the caller's trace when `traceparent`
+    /// is valid (`VERSION-TRACEID-PARENTID-FLAGS`, lowercase hex, version `ff` invalid,
+    /// neither id all zeros; a future version may add fields after these), else a new one.
+    pub fn of(headers: &axum::http::HeaderMap) -> Trace {
+        let span_id = random_hex(8);
+        let parsed = headers
+            .get(&TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_traceparent);
+        match parsed {
+            Some((trace_id, parent, flags)) => Trace {
+                trace_id,
+                span_id,
+                parent_span_id: Some(parent),
+                flags,
+                tracestate: headers
+                    .get(&TRACESTATE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            },
+            None => Trace {
+                trace_id: random_hex(16),
+                span_id,
+                parent_span_id: None,
+                flags: "00".into(),
+                tracestate: None,
+            },
+        }
+    }
+
+    /// The `traceparent` value naming this request's span as the parent of a call it makes.
+    pub fn traceparent(&self) -> String {
+        format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags)
+    }
+}
+
+/// (trace id, parent id, flags) of a valid `traceparent` value.
+fn parse_traceparent(v: &str) -> Option<(String, String, String)> {
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let mut parts = v.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let rest_ok = match version {
+        "00" => parts.next().is_none(),
+        _ => true,
+    };
+    let valid = hex(version, 2)
+        && version != "ff"
+        && rest_ok
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2);
+    valid.then(|| (trace.to_string(), parent.to_string(), flags.to_string()))
+}
+
+/// `bytes` random bytes as lowercase hex, never all zeros.
+fn random_hex(bytes: usize) -> String {
+    loop {
+        let id = uuid::Uuid::new_v4();
+        let hex: String = id.simple().to_string()[..bytes * 2].to_string();
+        if hex.bytes().any(|b| b != b'0') {
+            return hex;
+        }
+    }
+}
+
+/// The trace context of the request being served, for the headers of an outgoing call:
+/// `traceparent` (this request's span as the parent) and `tracestate`. `None` outside a
+/// request.
+pub fn trace_context() -> Option<(String, Option<String>)> {
+    TRACE
+        .try_with(|t| (t.traceparent(), t.tracestate.clone()))
+        .ok()
 }
 
 /// The `X-Request-ID` header: the request's id, taken from the client or made here.
@@ -207,6 +317,13 @@ where
         line.string("level", meta.level().as_str());
         line.string("target", meta.target());
         let _ = REQUEST_ID.try_with(|id| line.string("request_id", id.to_str().unwrap_or("-")));
+        let _ = TRACE.try_with(|t| {
+            line.string("trace_id", &t.trace_id);
+            line.string("span_id", &t.span_id);
+            if let Some(p) = &t.parent_span_id {
+                line.string("parent_span_id", p);
+            }
+        });
         event.record(&mut line);
         if line.failed {
             return Err(std::fmt::Error);
@@ -427,6 +544,7 @@ pub struct Operation(pub &'static str);
 /// metrics say of it. [`Observed::finish`] runs the rest of the request with the id.
 pub struct Observed {
     id: HeaderValue,
+    trace: Trace,
     method: Method,
     uri: Uri,
     route: Option<MatchedPath>,
@@ -445,6 +563,7 @@ impl Observed {
             .unwrap_or_else(new_request_id);
         Observed {
             id,
+            trace: Trace::of(req.headers()),
             method: req.method().clone(),
             uri: req.uri().clone(),
             route: req.extensions().get::<MatchedPath>().cloned(),
@@ -457,12 +576,15 @@ impl Observed {
     pub async fn finish(self, handling: impl std::future::Future<Output = Response>) -> Response {
         let Observed {
             id,
+            trace,
             method,
             uri,
             route,
             started,
         } = self;
-        let mut res = REQUEST_ID.scope(id.clone(), handling).await;
+        let mut res = TRACE
+            .scope(trace.clone(), REQUEST_ID.scope(id.clone(), handling))
+            .await;
         let elapsed = started.elapsed();
         let seconds = elapsed.as_secs_f64();
         let status = res.status();
@@ -486,17 +608,19 @@ impl Observed {
             .map(|s| s.0.to_string())
             .unwrap_or_else(|| "-".into());
         let service = crate::Service::current().map_or("-", |s| s.name);
-        REQUEST_ID.sync_scope(id, || {
-            tracing::info!(
-                service,
-                user_id = user_id.as_str(),
-                method = method.as_str(),
-                path = uri.path(),
-                operation,
-                status = status.as_u16(),
-                duration_ms = elapsed.as_micros() as f64 / 1000.0,
-                "request finished"
-            )
+        TRACE.sync_scope(trace, || {
+            REQUEST_ID.sync_scope(id, || {
+                tracing::info!(
+                    service,
+                    user_id = user_id.as_str(),
+                    method = method.as_str(),
+                    path = uri.path(),
+                    operation,
+                    status = status.as_u16(),
+                    duration_ms = elapsed.as_micros() as f64 / 1000.0,
+                    "request finished"
+                )
+            })
         });
         res
     }
@@ -797,6 +921,80 @@ mod tests {
             chrono::DateTime::parse_from_rfc3339(timestamp).is_ok(),
             "{timestamp}"
         );
+    }
+
+    #[test]
+    fn traceparent_values_are_checked_as_w3c_trace_context_says() {
+        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            parse_traceparent(ok),
+            Some((
+                "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                "00f067aa0ba902b7".into(),
+                "01".into()
+            ))
+        );
+        // A later version may carry more fields; version 00 may not.
+        assert!(
+            parse_traceparent("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what")
+                .is_some()
+        );
+        for bad in [
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            assert_eq!(parse_traceparent(bad), None, "{bad}");
+        }
+    }
+
+    /// Every line of a request carries its trace: the caller's when it sent a valid
+    /// `traceparent` (with the caller's span as the parent), a new one otherwise.
+    #[tokio::test]
+    async fn log_lines_carry_the_trace_of_the_request() {
+        let app = crate::fixture::app().await;
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let (_, joined) = capture(app.send_raw(
+            "GET",
+            "/public",
+            None,
+            &[("traceparent", parent), ("tracestate", "vendor=opaque")],
+        ))
+        .await;
+        let access = joined
+            .iter()
+            .find(|l| l["message"] == "request finished")
+            .expect("access line");
+        assert_eq!(access["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(access["parent_span_id"], "00f067aa0ba902b7");
+        let span = access["span_id"].as_str().expect("span id");
+        assert!(
+            span.len() == 16 && span != "00f067aa0ba902b7",
+            "a span of its own: {span}"
+        );
+        for headers in [vec![], vec![("traceparent", "00-zz-zz-01")]] {
+            let (_, started) = capture(app.send_raw("GET", "/public", None, &headers)).await;
+            let access = started
+                .iter()
+                .find(|l| l["message"] == "request finished")
+                .expect("access line");
+            let trace = access["trace_id"].as_str().expect("trace id");
+            assert!(
+                trace.len() == 32 && trace != "4bf92f3577b34da6a3ce929d0e0e4736",
+                "{trace}"
+            );
+            assert!(access.get("parent_span_id").is_none());
+        }
+        let t = Trace::of(&axum::http::HeaderMap::new());
+        let passed_on = TRACE
+            .sync_scope(t.clone(), trace_context)
+            .expect("inside a request");
+        assert_eq!(passed_on.0, format!("00-{}-{}-00", t.trace_id, t.span_id));
+        assert_eq!(trace_context(), None, "outside a request");
     }
 
     #[test]
