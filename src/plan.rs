@@ -42,6 +42,8 @@ const PROJECT_FILES: &[(&str, &str, Owner)] = &[
         "deploy/kubernetes.yaml.j2",
         Owner::User,
     ),
+    ("requests.http", "requests.http.j2", Owner::User),
+    ("scripts/load.sh", "scripts/load.sh.j2", Owner::User),
     ("openapi.json", "openapi.json.j2", Owner::Generated),
     ("docs.html", "docs.html.j2", Owner::Generated),
     (
