@@ -428,9 +428,15 @@ fn deployment_files_pass_hadolint_and_kubernetes_validate() {
         let parsed = Command::new("bash").arg("-n").arg(&load).status().unwrap();
         assert!(parsed.success(), "{name}: scripts/load.sh does not parse");
         let requests = std::fs::read_to_string(dir.join("requests.http")).unwrap();
-        assert!(requests.contains("/login") && requests.contains(": create"), "{name}: requests.http:\n{requests}");
+        assert!(
+            requests.contains("/login") && requests.contains(": create"),
+            "{name}: requests.http:\n{requests}"
+        );
         let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
-        assert!(readme.contains("## Try it") && readme.contains("curl -s -X POST"), "{name}: the README's examples");
+        assert!(
+            readme.contains("## Try it") && readme.contains("curl -s -X POST"),
+            "{name}: the README's examples"
+        );
         let ignore = std::fs::read_to_string(dir.join(".dockerignore")).unwrap();
         assert!(
             ignore.contains("/target") && ignore.contains(".env"),

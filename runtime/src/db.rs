@@ -40,7 +40,9 @@ pub struct PoolSettings {
     /// A caller waits at most this long for a connection, then gets 503.
     pub acquire_timeout: Duration,
     /// A query runs at most this long: PostgreSQL's `statement_timeout` (the server
-    /// cancels it); SQLite's busy timeout, the longest a statement waits for the write lock.
+    /// cancels it); on SQLite both the busy timeout (the longest a statement waits for the
+    /// write lock) and the statement clock, which interrupts a statement running longer.
+    /// Either way the request is answered 503. Migrations run without it.
     pub statement_timeout: Duration,
     /// An unused connection is closed after this long.
     pub idle_timeout: Duration,
@@ -77,6 +79,7 @@ impl PoolSettings {
 #[cfg(feature = "sqlite")]
 pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Pool, sqlx::Error> {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+    let statement_timeout = settings.statement_timeout;
     let memory = url.contains(":memory:") || url.contains("mode=memory");
     let mut options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
@@ -100,8 +103,88 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Pool, sqlx::E
         // connection's worker thread on every query, there to find a dropped network
         // connection. An embedded database has none to drop.
         .test_before_acquire(false)
+        .after_connect(move |conn, _| {
+            Box::pin(async move { statement_clock::install(conn, statement_timeout).await })
+        })
         .connect_with(options)
         .await
+}
+
+/// SQLite has no statement timeout of its own: each connection gets a clock that starts
+/// when a statement starts running (`sqlite3_trace_v2`, `SQLITE_TRACE_STMT`) and a progress
+/// handler, called every 1,000 virtual-machine instructions, that interrupts the statement
+/// once it has run `limit` (`SQLITE_INTERRUPT`, answered 503). Waiting for a lock is the
+/// busy timeout's, which is the same length.
+#[cfg(feature = "sqlite")]
+mod statement_clock {
+    use std::os::raw::{c_int, c_uint, c_void};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    /// When the running statement started, in nanoseconds since [`epoch`]; 0: none.
+    struct Clock {
+        started: AtomicU64,
+    }
+
+    fn epoch() -> Instant {
+        static EPOCH: OnceLock<Instant> = OnceLock::new();
+        *EPOCH.get_or_init(Instant::now)
+    }
+
+    fn now() -> u64 {
+        u64::try_from(epoch().elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// The `SQLITE_TRACE_STMT` callback: a statement starts running.
+    extern "C" fn on_statement(
+        _: c_uint,
+        clock: *mut c_void,
+        _: *mut c_void,
+        _: *mut c_void,
+    ) -> c_int {
+        // SAFETY: `clock` is the `Clock` leaked by `install`, alive for the process.
+        let clock = unsafe { &*(clock as *const Clock) };
+        clock.started.store(now(), Ordering::Relaxed);
+        0
+    }
+
+    /// Installs the clock and the progress handler on `conn`. The clock (8 bytes) is leaked
+    /// on purpose: SQLite may call the trace callback until the connection closes, and a
+    /// leaked clock cannot be freed too early. Connections are replaced every
+    /// `DB_MAX_LIFETIME_SECS`, so this is a few bytes an hour.
+    pub async fn install(
+        conn: &mut sqlx::SqliteConnection,
+        limit: Duration,
+    ) -> Result<(), sqlx::Error> {
+        let clock: &'static Clock = Box::leak(Box::new(Clock {
+            started: AtomicU64::new(0),
+        }));
+        let limit = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+        let mut handle = conn.lock_handle().await?;
+        // SAFETY: the handle is the connection's open database, locked for this call; the
+        // callback and its context outlive it.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_trace_v2(
+                handle.as_raw_handle().as_ptr(),
+                libsqlite3_sys::SQLITE_TRACE_STMT as c_uint,
+                Some(on_statement),
+                clock as *const Clock as *mut c_void,
+            )
+        };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            return Err(sqlx::Error::Protocol(format!(
+                "cannot install the statement clock (SQLite error {rc})"
+            )));
+        }
+        handle.set_progress_handler(1000, move || {
+            let started = clock.started.load(Ordering::Relaxed);
+            started == 0 || now().saturating_sub(started) < limit
+        });
+        Ok(())
+    }
 }
 
 /// Opens a pool with `settings`. Errors: an invalid URL, or a server that cannot be
@@ -215,6 +298,50 @@ pub fn reference_error(
 mod tests {
     use super::*;
 
+    /// A statement that runs past the statement timeout is interrupted and answered 503;
+    /// the clock starts again with each statement, so a slow session of quick statements
+    /// is not, and the connection serves on.
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_sqlite_statement_past_its_timeout_is_interrupted_as_unavailable() {
+        let file = std::env::temp_dir().join(format!("apigen-clock-{}.db", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}", file.display());
+        let settings = PoolSettings {
+            statement_timeout: std::time::Duration::from_millis(500),
+            ..PoolSettings::TEST
+        };
+        let pool = connect(&url, &settings).await.unwrap();
+        let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c";
+        let started = std::time::Instant::now();
+        let e = sqlx::query_scalar::<_, i64>(endless)
+            .fetch_one(&pool)
+            .await
+            .expect_err("interrupted");
+        let waited = started.elapsed();
+        assert!(
+            waited < std::time::Duration::from_secs(3),
+            "stopped after {waited:?}"
+        );
+        assert!(matches!(
+            crate::ApiError::from(e),
+            crate::ApiError::Unavailable
+        ));
+        let mut conn = pool.acquire().await.unwrap();
+        for _ in 0..3 {
+            let one: i64 = sqlx::query_scalar("SELECT 1")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(one, 1);
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        drop(conn);
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+    }
+
     #[tokio::test]
     async fn numbered_dollar_placeholders_bind_by_number_in_sqlite() {
         let pool = connect("sqlite::memory:", &PoolSettings::TEST)
@@ -288,5 +415,35 @@ mod tests {
         )
         .await
         .unwrap());
+    }
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod postgres_tests {
+    use super::*;
+
+    /// PostgreSQL cancels a statement at `statement_timeout` (query_canceled, 57014): 503.
+    #[tokio::test]
+    async fn a_postgres_statement_past_its_timeout_is_unavailable() {
+        let settings = PoolSettings {
+            statement_timeout: std::time::Duration::from_millis(300),
+            ..PoolSettings::TEST
+        };
+        let pool = connect(&crate::testing::postgres_url(), &settings)
+            .await
+            .unwrap();
+        let e = sqlx::query("SELECT pg_sleep(5)")
+            .execute(&pool)
+            .await
+            .expect_err("cancelled");
+        assert!(matches!(
+            crate::ApiError::from(e),
+            crate::ApiError::Unavailable
+        ));
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
     }
 }

@@ -346,8 +346,8 @@ impl IntoResponse for ApiError {
 impl From<sqlx::Error> for ApiError {
     /// Unique violations and deleting a row still referenced are 409 (the request is valid,
     /// but conflicts with the rows stored: RFC 9110 §15.5.10), a reference to no row 422
-    /// (RFC 9110 §15.5.21), check violations 400, pool and I/O failures
-    /// 503; everything else is an opaque 500.
+    /// (RFC 9110 §15.5.21), check violations 400, pool and I/O failures and statements
+    /// stopped at their timeout 503; everything else is an opaque 500.
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => ApiError::NotFound,
@@ -372,6 +372,11 @@ impl From<sqlx::Error> for ApiError {
             ),
             sqlx::Error::Database(db) if db.is_check_violation() => {
                 ApiError::BadRequest("a value breaks a constraint".into())
+            }
+            // A statement stopped at DB_STATEMENT_TIMEOUT_SECS: PostgreSQL's query_canceled
+            // (57014), SQLite's SQLITE_INTERRUPT (9, from the runtime's statement clock).
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("57014" | "9")) => {
+                ApiError::Unavailable
             }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::Io(_)

@@ -182,7 +182,7 @@ pub struct Status {
 /// the versions applied. Errors: see [`MigrationError`]; the failing migration changed
 /// nothing, the ones before it stay applied.
 pub async fn up(pool: &Pool, migrator: &Migrator) -> Result<Vec<i64>, MigrationError> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = unbounded(pool).await?;
     let applied = begin(&mut conn, migrator).await?;
     let mut done = Vec::new();
     let mut result = Ok(());
@@ -220,7 +220,7 @@ pub async fn down(
     to: Option<i64>,
     force: bool,
 ) -> Result<Vec<i64>, MigrationError> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = unbounded(pool).await?;
     let applied = begin(&mut conn, migrator).await?;
     let result = revert_all(&mut conn, migrator, &applied, to, force).await;
     end(&mut conn, migrator).await?;
@@ -282,7 +282,7 @@ async fn revert_all(
 /// the database (their rows' keys listed). Creates sqlx's bookkeeping table if it is
 /// missing, and changes nothing else. Errors: the database cannot be read.
 pub async fn status(pool: &Pool, migrator: &Migrator) -> Result<Status, MigrationError> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = unbounded(pool).await?;
     conn.ensure_migrations_table().await?;
     let applied: HashMap<i64, Vec<u8>> = conn
         .list_applied_migrations()
@@ -349,6 +349,34 @@ pub fn prechecks(sql: &str) -> Vec<(&str, &str)> {
         }
     }
     out
+}
+
+/// A connection of `pool` without the statement timeout (`DB_STATEMENT_TIMEOUT_SECS` is for
+/// requests; rebuilding a large table may take longer), closed rather than returned to the
+/// pool when dropped, so no request runs on it unbounded.
+async fn unbounded(pool: &Pool) -> Result<PoolConnection<Db>, MigrationError> {
+    let mut conn = pool.acquire().await?;
+    // An in-memory SQLite database lives in its one connection: that one is kept (a test's
+    // database then runs without the statement clock).
+    #[cfg(feature = "sqlite")]
+    {
+        let file = pool
+            .connect_options()
+            .get_filename()
+            .to_string_lossy()
+            .into_owned();
+        if !file.contains("memory") {
+            conn.close_on_drop();
+        }
+        conn.lock_handle().await?.remove_progress_handler();
+    }
+    #[cfg(feature = "postgres")]
+    conn.close_on_drop();
+    #[cfg(feature = "postgres")]
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    Ok(conn)
 }
 
 /// Locks, creates the bookkeeping table, refuses a dirty database or an applied version
