@@ -663,6 +663,15 @@ impl Captured {
 /// tasks it spawns are not captured.
 pub async fn capture<F: std::future::Future>(work: F) -> (F::Output, Vec<serde_json::Value>) {
     use tracing::instrument::WithSubscriber;
+    // tracing caches which levels and callsites anyone listens to, and a test thread that
+    // logs while no capture is alive could leave that cache saying "nobody" under a
+    // capture on another thread. A global subscriber that listens to everything and
+    // writes nothing keeps the cache open in a process that captures.
+    static OPEN: std::sync::Once = std::sync::Once::new();
+    OPEN.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+        tracing::callsite::rebuild_interest_cache();
+    });
     let captured = Captured::default();
     let sink = captured.clone();
     let subscriber = tracing_subscriber::fmt()
