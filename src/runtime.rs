@@ -14,7 +14,8 @@ static RUNTIME: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/runtime");
 pub const DIR: &str = "runtime";
 
 /// The runtime crate's files as they go into a project (`runtime/Cargo.toml`,
-/// `runtime/src/…`, `runtime/sql/…`, `runtime/README.md`), in path order.
+/// `runtime/src/…`, `runtime/sql/…`, `runtime/assets/…`, `runtime/README.md`), in path
+/// order.
 pub fn files() -> Vec<File> {
     let mut out = Vec::new();
     collect(&RUNTIME, &mut out);
@@ -28,7 +29,8 @@ fn collect(dir: &Dir<'static>, out: &mut Vec<File>) {
         let shipped = path == "Cargo.toml"
             || path == "README.md"
             || path.starts_with("src/")
-            || path.starts_with("sql/");
+            || path.starts_with("sql/")
+            || path.starts_with("assets/");
         if let (true, Some(text)) = (shipped, f.contents_utf8()) {
             out.push(File {
                 path: format!("{DIR}/{path}"),

@@ -68,6 +68,8 @@ struct Case {
     database: &'static str,
     /// Cargo features of the generated project to build and test with.
     features: &'static str,
+    /// Open its reference page in headless Chromium too (SQLite projects).
+    browse: bool,
 }
 
 fn run(dir: &Path, args: &[&str], envs: &[(&str, String)]) -> Result<(), String> {
@@ -153,7 +155,126 @@ fn check(case: &Case, work: &Path) -> Result<(), String> {
     )?;
     run(&out, &["fmt", "--check"], &envs)?;
     run(&out, &[&["test"], features].concat(), &envs)?;
+    if case.browse {
+        browse_docs(case, &out)?;
+    }
     Ok(())
+}
+
+/// Headless Chromium (Debian's `chromium`, installed with apt when missing).
+fn chromium() -> Result<PathBuf, String> {
+    static FOUND: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let which = |name: &str| {
+                Command::new("which")
+                    .arg(name)
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())
+                    .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+            };
+            if let Some(p) = which("chromium") {
+                return Ok(p);
+            }
+            let installed = Command::new("apt-get")
+                .args(["install", "-y", "-q", "chromium"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .output()
+                .map_err(|e| format!("cannot run apt-get: {e}"))?;
+            if !installed.status.success() {
+                return Err(format!(
+                    "apt-get install chromium failed:\n{}",
+                    String::from_utf8_lossy(&installed.stderr)
+                ));
+            }
+            which("chromium").ok_or_else(|| "chromium is not on PATH after apt-get".into())
+        })
+        .clone()
+}
+
+/// Starts the built service and opens its reference page in headless Chromium: every
+/// operation of the contract is on the rendered page (an element with its operation id),
+/// and the browser's console shows no error (nothing it blocked by the page's
+/// Content-Security-Policy either).
+fn browse_docs(case: &Case, out: &Path) -> Result<(), String> {
+    let browser = chromium()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let db = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut service = Command::new(root().join("target/e2e/debug").join(&case.name))
+        .current_dir(out)
+        .env("PORT", port.to_string())
+        .env("APP_ENV", "development")
+        .env("DATABASE_URL", format!("sqlite://{}", db.path().join("docs.db").display()))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the service: {e}"))?;
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed().as_secs() > 60 {
+            let _ = service.kill();
+            return Err("the service did not start".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The page's path: `/docs`, unless the contract claims it (`.env.example` says where).
+    let env = std::fs::read_to_string(out.join(".env.example")).map_err(|e| e.to_string())?;
+    let docs_path = env
+        .lines()
+        .find_map(|l| l.strip_prefix("DOCS_PATH="))
+        .unwrap_or("/docs")
+        .to_string();
+    let docs = {
+        let openapi: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("openapi.json")).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        openapi
+    };
+    let page = Command::new(&browser)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("http://127.0.0.1:{port}{docs_path}"))
+        .output();
+    let _ = service.kill();
+    let _ = service.wait();
+    let page = page.map_err(|e| format!("cannot run chromium: {e}"))?;
+    let dom = String::from_utf8_lossy(&page.stdout);
+    let console: Vec<String> = String::from_utf8_lossy(&page.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Refused to"))
+        .map(str::to_string)
+        .collect();
+    if !console.is_empty() {
+        return Err(format!("the reference page logged to the console:\n{}", console.join("\n")));
+    }
+    let mut missing = Vec::new();
+    for item in docs["paths"].as_object().into_iter().flat_map(|p| p.values()) {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
+                if !dom.contains(&format!("id=\"{id}\"")) {
+                    missing.push(format!("{method} {id}"));
+                }
+            }
+        }
+    }
+    if missing.is_empty() && dom.contains("class=\"op") {
+        Ok(())
+    } else {
+        Err(format!("operations missing from the rendered reference page: {missing:?}"))
+    }
 }
 
 #[test]
@@ -165,6 +286,7 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             spec: None,
             database: "sqlite",
             features: "",
+            browse: true,
         },
         // Production-shaped: PostgreSQL and rate limits shared through Redis.
         Case {
@@ -172,18 +294,21 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             spec: None,
             database: "postgres",
             features: "redis",
+            browse: false,
         },
         Case {
             name: "tasks_openapi".into(),
             spec: Some(root().join("specs/tasks.openapi.yaml")),
             database: "sqlite",
             features: "",
+            browse: true,
         },
         Case {
             name: "edge_case_names".into(),
             spec: Some(root().join("tests/fixtures/names.openapi.yaml")),
             database: "sqlite",
             features: "",
+            browse: true,
         },
     ];
     for c in CORPUS {
@@ -205,6 +330,7 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             spec: Some(corpus.join(c)),
             database: "sqlite",
             features: "",
+            browse: false,
         });
     }
     // The security examples on PostgreSQL too (accounts, keys and tokens in its dialect).
@@ -214,6 +340,7 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             spec: Some(corpus.join(format!("oas-examples/package/3.0/yaml/{doc}.yaml"))),
             database: "postgres",
             features: "",
+            browse: false,
         });
     }
     let work = tempfile::tempdir().expect("temp dir");
@@ -244,6 +371,7 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
         spec: Some(offset_spec),
         database: "sqlite",
         features: "",
+        browse: false,
     });
     let mut failures = Vec::new();
     for case in &cases {

@@ -1,19 +1,52 @@
-//! The contract the service serves: `/openapi.json` and an HTML reference page at `/docs`,
-//! both from the [`crate::Service`] (the generated project embeds them at build time).
+//! The contract the service serves: `/openapi.json`, and a reference page at `/docs` that
+//! renders it in API terms (JSON types, formats, constraints, examples, who may call each
+//! operation) with a form to try each one. The page's script is this crate's
+//! `assets/docs.js`, served at `/docs?app.js` (the page's own route, so no path of the
+//! contract can clash with it): no CDN, nothing from another origin, and the
+//! page's Content-Security-Policy allows scripts and requests from the service alone.
 
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
+use std::sync::Arc;
 
-/// Both at the paths `state`'s configuration gives ([`crate::Config::paths`]).
+/// The page's script (ECMAScript 2020, no dependency).
+pub const SCRIPT: &str = include_str!("../assets/docs.js");
+
+/// What the page may load (CSP Level 3): its script and the contract from the service,
+/// requests to the service for "Try it", its inline styles; framed by no one.
+pub const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The contract, the page and its script at the paths `state`'s configuration gives
+/// ([`crate::Config::paths`]); the page names the contract's and the script's paths.
 pub fn router(state: &AppState) -> Router<AppState> {
     let paths = &state.config.paths;
-    Router::new()
-        .route(&paths.openapi, get(openapi))
-        .route(&paths.docs, get(docs))
+    let page: Arc<str> = state
+        .service
+        .docs_html
+        .replace("__APIGEN_OPENAPI_PATH__", &paths.openapi)
+        .replace("__APIGEN_DOCS_PATH__", &paths.docs)
+        .into();
+    Router::new().route(&paths.openapi, get(openapi)).route(
+        &paths.docs,
+        get(move |RawQuery(query): RawQuery| {
+            let page = page.clone();
+            async move {
+                if query.as_deref() == Some("app.js") {
+                    script().into_response()
+                } else {
+                    (
+                        [(header::CONTENT_SECURITY_POLICY, PAGE_POLICY)],
+                        Html(page.to_string()),
+                    )
+                        .into_response()
+                }
+            }
+        }),
+    )
 }
 
 /// The OpenAPI document, byte for byte as apigen wrote it.
@@ -24,10 +57,13 @@ async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// The reference page: its own styles inline and nothing else loaded, framed by no one.
-async fn docs(State(state): State<AppState>) -> impl IntoResponse {
+/// The page's script.
+fn script() -> impl IntoResponse {
     (
-        [(header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")],
-        Html(state.service.docs_html),
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        SCRIPT,
     )
 }
