@@ -208,7 +208,10 @@ fn browse_docs(case: &Case, out: &Path) -> Result<(), String> {
         .current_dir(out)
         .env("PORT", port.to_string())
         .env("APP_ENV", "development")
-        .env("DATABASE_URL", format!("sqlite://{}", db.path().join("docs.db").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", db.path().join("docs.db").display()),
+        )
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -258,10 +261,17 @@ fn browse_docs(case: &Case, out: &Path) -> Result<(), String> {
         .map(str::to_string)
         .collect();
     if !console.is_empty() {
-        return Err(format!("the reference page logged to the console:\n{}", console.join("\n")));
+        return Err(format!(
+            "the reference page logged to the console:\n{}",
+            console.join("\n")
+        ));
     }
     let mut missing = Vec::new();
-    for item in docs["paths"].as_object().into_iter().flat_map(|p| p.values()) {
+    for item in docs["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
         for (method, op) in item.as_object().into_iter().flatten() {
             if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
                 if !dom.contains(&format!("id=\"{id}\"")) {
@@ -273,7 +283,9 @@ fn browse_docs(case: &Case, out: &Path) -> Result<(), String> {
     if missing.is_empty() && dom.contains("class=\"op") {
         Ok(())
     } else {
-        Err(format!("operations missing from the rendered reference page: {missing:?}"))
+        Err(format!(
+            "operations missing from the rendered reference page: {missing:?}"
+        ))
     }
 }
 

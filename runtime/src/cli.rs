@@ -139,20 +139,25 @@ async fn probe(service: &'static Service, path: Option<&str>) -> ExitCode {
     }
 }
 
-/// `migrate status | up | down`: never applies anything first. `Ok(false)`: status found
-/// a blocked or edited migration (exit 1).
+/// A pool for a command: at most `connections`, none held once it is done.
+async fn command_pool(config: &Config, connections: u32) -> Result<db::Pool, sqlx::Error> {
+    let settings = db::PoolSettings {
+        max_connections: connections,
+        min_connections: 0,
+        ..db::PoolSettings::from_config(config)
+    };
+    db::connect(&config.database_url, &settings).await
+}
+
+/// `migrate status | up | down`: never applies anything first. Exit 1 when `status` finds
+/// a pending migration that rows would stop, or an applied file that was edited.
 async fn migrate(
     service: &'static Service,
     args: &[String],
     config: Config,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     use crate::migrations::{self, Outcome};
-    let settings = db::PoolSettings {
-        max_connections: 1,
-        min_connections: 0,
-        ..db::PoolSettings::from_config(&config)
-    };
-    let pool = db::connect(&config.database_url, &settings).await?;
+    let pool = command_pool(&config, 1).await?;
     let m = service.migrator;
     let code = match args.get(1).map(String::as_str) {
         Some("status") => {
@@ -231,13 +236,7 @@ async fn admin(
     args: &[String],
     config: Config,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    // A command needs two connections at most, and none held once it is done.
-    let settings = db::PoolSettings {
-        max_connections: 2,
-        min_connections: 0,
-        ..db::PoolSettings::from_config(&config)
-    };
-    let pool = db::connect(&config.database_url, &settings).await?;
+    let pool = command_pool(&config, 2).await?;
     db::migrate(&pool, service.migrator).await?;
     let state = AppState::new(service, pool, config)?;
     let usage = || usage(service.name);
