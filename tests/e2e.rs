@@ -232,13 +232,10 @@ fn browse_docs(case: &Case, out: &Path) -> Result<(), String> {
         .find_map(|l| l.strip_prefix("DOCS_PATH="))
         .unwrap_or("/docs")
         .to_string();
-    let docs = {
-        let openapi: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(out.join("openapi.json")).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
-        openapi
-    };
+    let docs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("openapi.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
     let page = Command::new(&browser)
         .args([
             "--headless=new",
