@@ -58,7 +58,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_crate_ships_its_manifest_sources_and_sql_and_nothing_else() {
+    fn the_crate_ships_its_manifest_sources_sql_and_assets_and_nothing_else() {
         let files = files();
         let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
         for want in [
@@ -66,6 +66,7 @@ mod tests {
             "runtime/src/lib.rs",
             "runtime/src/auth.rs",
             "runtime/sql/sqlite/0001_accounts.sql",
+            "runtime/assets/docs.js",
         ] {
             assert!(paths.contains(&want), "{want} missing from {paths:?}");
         }
@@ -73,7 +74,8 @@ mod tests {
             paths.iter().all(|p| p.starts_with("runtime/Cargo.toml")
                 || p.starts_with("runtime/README.md")
                 || p.starts_with("runtime/src/")
-                || p.starts_with("runtime/sql/")),
+                || p.starts_with("runtime/sql/")
+                || p.starts_with("runtime/assets/")),
             "{paths:?}"
         );
         assert!(files.iter().all(|f| f.owner == Owner::Runtime));
