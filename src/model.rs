@@ -724,6 +724,9 @@ pub struct Operation {
     /// A replace, update or delete: the handler reads `If-Match` and the service function
     /// takes the precondition.
     pub conditional: bool,
+    /// The handler takes the request's headers: `If-Match` (conditional) or
+    /// `If-None-Match` (a read whose answer carries an ETag).
+    pub reads_headers: bool,
 }
 
 /// The contract's security (OpenAPI 3.0.3 §4.7.27 Security Scheme Object, §4.7.30

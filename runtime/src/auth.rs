@@ -1424,19 +1424,22 @@ mod tests {
         assert_eq!(access["service"], "fixture");
     }
 
+    /// Two access tokens of one reader: without scopes, and with `items:write`.
+    fn reader_tokens(app: &crate::testing::TestApp) -> (String, String) {
+        let subject = Uuid::now_v7();
+        let reader = strings(&["reader"]);
+        (
+            token(&app.state, subject, &reader, &[]),
+            token(&app.state, subject, &reader, &strings(&["items:write"])),
+        )
+    }
+
     /// With an API key declared in `Authorization`, a bearer token there is a token: one
     /// without the scope is 403, not a wrong key's 401.
     #[tokio::test]
     async fn a_token_beside_a_key_in_authorization_is_read_as_a_token() {
         let app = app().await;
-        let subject = Uuid::now_v7();
-        let without = token(&app.state, subject, &strings(&["reader"]), &[]);
-        let with = token(
-            &app.state,
-            subject,
-            &strings(&["reader"]),
-            &strings(&["items:write"]),
-        );
+        let (without, with) = reader_tokens(&app);
         let (key, _) =
             crate::accounts::issue_api_key(&app.state, "robot", &strings(&["reader"]), &[], None)
                 .await
@@ -1463,14 +1466,7 @@ mod tests {
     #[tokio::test]
     async fn scopes_are_checked_against_the_token() {
         let app = app().await;
-        let subject = Uuid::now_v7();
-        let without = token(&app.state, subject, &strings(&["reader"]), &[]);
-        let with = token(
-            &app.state,
-            subject,
-            &strings(&["reader"]),
-            &strings(&["items:write"]),
-        );
+        let (without, with) = reader_tokens(&app);
         assert_eq!(
             app.send_raw("POST", "/scoped", None, &[("authorization", &without)])
                 .await

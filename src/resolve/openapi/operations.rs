@@ -525,6 +525,7 @@ impl Resolver<'_> {
             owned_row: String::new(),
             etag: false,
             conditional: matches!(kind, "replace" | "update" | "delete"),
+            reads_headers: false,
         };
         // Decide whether the entity can serve this operation.
         if !reasons.is_empty() {
