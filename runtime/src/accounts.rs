@@ -9,6 +9,7 @@
 //! | `POST /logout` | holder of a refresh token | revokes its whole family |
 //! | `GET /me` | any authenticated caller | who the credential says you are |
 //! | `POST /api-keys`, `GET /api-keys`, `DELETE /api-keys/{id}` | the administrator role | issue (the key is shown once), list, revoke |
+//! | `GET /audit` | the administrator role | the audit trail, newest first ([`crate::audit`]) |
 //!
 //! Refresh tokens and API keys are stored as SHA-256 hashes; passwords as argon2id PHC
 //! strings. Presenting a refresh token that was already rotated revokes every token of
@@ -292,6 +293,11 @@ static ADMIN: Requirement = Requirement {
     idempotency: crate::idempotency::Policy::Off,
     deprecation: None,
 };
+/// The audit listing: administrators only, as for API keys.
+static AUDIT: Requirement = Requirement {
+    operation: "auditTrail",
+    ..ADMIN
+};
 
 /// The account routes under the service's `auth_prefix`, each behind its guard.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -318,6 +324,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             &at("/api-keys/{id}"),
             delete(revoke_api_key.layer(Guard::new(state, &ADMIN))),
+        )
+        .route(
+            &at("/audit"),
+            get(crate::audit::list_handler.layer(Guard::new(state, &AUDIT))),
         )
         .route(
             &at("/users/{id}"),

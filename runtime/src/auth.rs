@@ -949,26 +949,36 @@ where
     match admit(&guard, req).await {
         Ok((req, verdict, authenticated)) => {
             let subject = req.extensions().get::<Caller>().and_then(|c| c.subject);
+            let actor = crate::audit::Actor::of(
+                req.extensions()
+                    .get::<Caller>()
+                    .unwrap_or(&Caller::anonymous()),
+                guard.requirement.operation,
+            );
             let policy = guard.requirement.idempotency;
-            let mut res = if crate::idempotency::applies(policy, req.method()) {
-                // Keys are the caller's own: another caller's identical key is another key.
-                let scope = match req.extensions().get::<Caller>() {
-                    Some(Caller {
-                        via: Via::ApiKey(id),
-                        ..
-                    }) => format!("key:{id}"),
-                    Some(Caller {
-                        subject: Some(s), ..
-                    }) => format!("user:{s}"),
-                    _ => "anonymous".to_string(),
-                };
-                crate::idempotency::run(&guard.state, &scope, policy, req, &mut handler).await
-            } else {
-                match handler.call(req).await {
-                    Ok(res) => res,
-                    Err(never) => match never {},
+            // The changes the handler makes are recorded in the audit trail as this caller's.
+            let mut res = crate::audit::scope(actor, async {
+                if crate::idempotency::applies(policy, req.method()) {
+                    // Keys are the caller's own: another caller's identical key is another key.
+                    let scope = match req.extensions().get::<Caller>() {
+                        Some(Caller {
+                            via: Via::ApiKey(id),
+                            ..
+                        }) => format!("key:{id}"),
+                        Some(Caller {
+                            subject: Some(s), ..
+                        }) => format!("user:{s}"),
+                        _ => "anonymous".to_string(),
+                    };
+                    crate::idempotency::run(&guard.state, &scope, policy, req, &mut handler).await
+                } else {
+                    match handler.call(req).await {
+                        Ok(res) => res,
+                        Err(never) => match never {},
+                    }
                 }
-            };
+            })
+            .await;
             // An answer for one authenticated caller must not be stored for another
             // (RFC 9111 §5.2.2.5), unless the handler chose its own caching.
             if authenticated && !res.headers().contains_key(header::CACHE_CONTROL) {

@@ -55,6 +55,9 @@ pub struct Config {
     /// `SOFT_DELETE_RETENTION_DAYS`: soft-deleted rows older than this are purged once a
     /// minute (rows still referenced are kept); default unset: kept until restored.
     pub soft_delete_retention: Option<Duration>,
+    /// `AUDIT_RETENTION_DAYS`: audit records older than this are purged once a minute
+    /// (default 365; 0 keeps them for ever).
+    pub audit_retention: Option<Duration>,
     /// `REQUEST_TIMEOUT_SECS`: a request is answered 503 after this long (default 30).
     pub request_timeout: Duration,
     /// `BODY_LIMIT_BYTES`: request bodies above this are refused with 413 (default 1 MiB).
@@ -302,6 +305,10 @@ impl Config {
             soft_delete_retention: match var("SOFT_DELETE_RETENTION_DAYS") {
                 None => None,
                 Some(_) => Some(Duration::from_secs(setting::<u64>(lookup, "SOFT_DELETE_RETENTION_DAYS", 0)? * 86_400)),
+            },
+            audit_retention: match setting::<u64>(lookup, "AUDIT_RETENTION_DAYS", 365)? {
+                0 => None,
+                days => Some(Duration::from_secs(days * 86_400)),
             },
             request_timeout: Duration::from_secs(setting(lookup, "REQUEST_TIMEOUT_SECS", 30)?),
             body_limit_bytes: setting(lookup, "BODY_LIMIT_BYTES", 1024 * 1024)?,

@@ -207,7 +207,7 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Pool, sqlx::E
 
 /// Runs `migrator`'s pending migrations ([`crate::migrations::up`]: one transaction each,
 /// foreign keys checked inside it, SQLite table rebuilds keeping what apigen did not
-/// create), then creates the runtime's own idempotency table if it is missing.
+/// create), then creates the runtime's own idempotency and audit tables if they are missing.
 /// Errors: see [`crate::migrations::MigrationError`].
 pub async fn migrate(
     pool: &Pool,
@@ -218,6 +218,9 @@ pub async fn migrate(
     sqlx::query(crate::idempotency::TABLE).execute(pool).await?;
     #[cfg(feature = "postgres")]
     crate::idempotency::ensure_table(pool).await?;
+    for statement in crate::audit::TABLE {
+        sqlx::query(statement).execute(pool).await?;
+    }
     Ok(())
 }
 

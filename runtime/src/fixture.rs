@@ -213,6 +213,12 @@ pub static IDEMPOTENT: Requirement = Requirement {
     idempotency: crate::idempotency::Policy::Optional,
     ..requirement("orders", &[&[]], &[], &DEFAULT)
 };
+/// Signed in or not; POST honours `Idempotency-Key`.
+pub static LEDGER: Requirement = Requirement {
+    operation: "ledger",
+    idempotency: crate::idempotency::Policy::Optional,
+    ..OPTIONAL
+};
 /// POST requires `Idempotency-Key`.
 pub static KEY_REQUIRED: Requirement = Requirement {
     idempotency: crate::idempotency::Policy::Required,
@@ -282,6 +288,48 @@ async fn order(uri: axum::http::Uri, body: String) -> Response {
     res
 }
 
+/// Writes a row of `fixture_ledger` (and its audit record) through [`crate::write::Write`],
+/// as a generated repository does; answers 500 after writing when the query says `fail`.
+async fn ledger(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    uri: axum::http::Uri,
+    body: String,
+) -> Response {
+    let write = async {
+        sqlx::query("CREATE TABLE IF NOT EXISTS fixture_ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, note TEXT NOT NULL)")
+            .execute(&state.db)
+            .await?;
+        let mut w = crate::write::Write::begin(&state.db).await?;
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO fixture_ledger (note) VALUES ($1) RETURNING id")
+                .bind(&body)
+                .fetch_one(w.conn())
+                .await?;
+        let mut fields = crate::audit::Fields::new();
+        fields.value("note", Some(&body));
+        crate::audit::record(
+            w.conn(),
+            crate::audit::Action::Create,
+            "fixture_ledger",
+            &id.to_string(),
+            fields,
+        )
+        .await?;
+        w.commit().await?;
+        Ok::<i64, sqlx::Error>(id)
+    };
+    match write.await {
+        Err(e) => crate::ApiError::from(e).into_response(),
+        Ok(_) if uri.query().unwrap_or_default().contains("fail") => {
+            crate::ApiError::Internal("the fixture fails after writing".into()).into_response()
+        }
+        Ok(id) => crate::respond::json(
+            axum::http::StatusCode::CREATED,
+            &serde_json::json!({ "id": id }),
+        ),
+    }
+}
+
 /// Panics, as a service with a bug would.
 async fn panics() -> Response {
     panic!("the fixture's deliberate panic")
@@ -314,6 +362,10 @@ fn routes(state: &AppState) -> Router<AppState> {
             "/orders",
             post(order.layer(Guard::new(state, &IDEMPOTENT)))
                 .put(order.layer(Guard::new(state, &IDEMPOTENT))),
+        )
+        .route(
+            "/ledger",
+            post(ledger.layer(Guard::new(state, &LEDGER))),
         )
         .route(
             "/payments",

@@ -10,9 +10,13 @@
 //! the first still runs is 409. A server error (5xx) releases the claim, so a retry runs
 //! again. Keys expire after `IDEMPOTENCY_TTL_SECS` (default 24 h) and are purged.
 //!
-//! The answer is stored right after the handler returns, not in the handler's own
-//! transaction: should the process die between the two, the claim is taken as abandoned
-//! once it is older than the request timeout, and a retry then runs again.
+//! The claim is committed at once, so a concurrent repeat sees it. The handler then runs
+//! with one transaction for all its writes ([`crate::write::in_request`]), and the answer is
+//! stored in that same transaction before it commits: the change and its stored answer are
+//! kept together or not at all. Should the process die first, both roll back, the claim is
+//! taken as abandoned once it is older than the request timeout, and a retry runs again —
+//! never applying the change twice. A server error rolls the change back and releases
+//! the claim.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -130,10 +134,33 @@ where
         Ok(Claim::Refused(e)) => return e.into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     }
-    let res = call(handler, Request::from_parts(parts, Body::from(bytes))).await;
-    match store(state, scope, &key, res).await {
-        Ok(res) => res,
-        Err(e) => ApiError::from(e).into_response(),
+    let (res, finished) =
+        crate::write::in_request(call(handler, Request::from_parts(parts, Body::from(bytes))))
+            .await;
+    let tx = finished.transaction().await;
+    if res.status().is_server_error() {
+        // The change (if any) rolls back with `tx`; a retry runs again.
+        drop(tx);
+        return match release(state, scope, &key).await {
+            Ok(()) => res,
+            Err(e) => ApiError::from(e).into_response(),
+        };
+    }
+    let (answer, res) = Answer::of(res).await;
+    let stored = match tx {
+        Some(mut tx) => match answer.save(&mut *tx, scope, &key).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        },
+        None => answer.save(&state.db, scope, &key).await,
+    };
+    match stored {
+        Ok(()) => res,
+        Err(e) => {
+            // Neither the change nor its answer was kept: let a retry run again.
+            let _ = release(state, scope, &key).await;
+            ApiError::from(e).into_response()
+        }
     }
 }
 
@@ -233,45 +260,64 @@ fn replay(status: i32, headers: Option<&str>, body: Vec<u8>) -> Response {
     res
 }
 
-/// Stores the answer of the request holding the key (a server error releases the key
-/// instead) and hands it on.
-async fn store(
-    state: &AppState,
-    scope: &str,
-    key: &str,
-    res: Response,
-) -> Result<Response, sqlx::Error> {
-    if res.status().is_server_error() {
-        sqlx::query("DELETE FROM apigen_idempotency WHERE scope = $1 AND key = $2")
-            .bind(scope)
-            .bind(key)
-            .execute(&state.db)
-            .await?;
-        return Ok(res);
-    }
-    let (parts, body) = res.into_parts();
-    let bytes: Bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    let kept: Vec<(String, String)> = KEPT
-        .iter()
-        .filter_map(|n| {
-            parts
-                .headers
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| (n.as_str().to_string(), v.to_string()))
-        })
-        .collect();
-    sqlx::query("UPDATE apigen_idempotency SET status = $1, headers = $2, body = $3 WHERE scope = $4 AND key = $5")
-        .bind(i32::from(parts.status.as_u16()))
-        .bind(serde_json::to_string(&kept).unwrap_or_default())
-        .bind(bytes.to_vec())
+/// Gives up the claim on `key`, so a retry runs again. Errors: the database's.
+async fn release(state: &AppState, scope: &str, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM apigen_idempotency WHERE scope = $1 AND key = $2")
         .bind(scope)
         .bind(key)
         .execute(&state.db)
         .await?;
-    Ok(Response::from_parts(parts, Body::from(bytes)))
+    Ok(())
+}
+
+/// The part of an answer that is stored for replay: status, the [`KEPT`] headers, body.
+struct Answer {
+    status: i32,
+    headers: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    /// Reads `res` through: what to store, and the same answer to send.
+    async fn of(res: Response) -> (Answer, Response) {
+        let (parts, body) = res.into_parts();
+        let bytes: Bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        let kept: Vec<(String, String)> = KEPT
+            .iter()
+            .filter_map(|n| {
+                parts
+                    .headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| (n.as_str().to_string(), v.to_string()))
+            })
+            .collect();
+        let answer = Answer {
+            status: i32::from(parts.status.as_u16()),
+            headers: serde_json::to_string(&kept).unwrap_or_default(),
+            body: bytes.to_vec(),
+        };
+        (answer, Response::from_parts(parts, Body::from(bytes)))
+    }
+
+    /// Stores the answer on the claim of `key`, through `db` (the request's transaction,
+    /// or the pool when the request wrote nothing). Errors: the database's.
+    async fn save<'c, E>(self, db: E, scope: &str, key: &str) -> Result<(), sqlx::Error>
+    where
+        E: sqlx::Executor<'c, Database = crate::db::Db>,
+    {
+        sqlx::query("UPDATE apigen_idempotency SET status = $1, headers = $2, body = $3 WHERE scope = $4 AND key = $5")
+            .bind(self.status)
+            .bind(self.headers)
+            .bind(self.body)
+            .bind(scope)
+            .bind(key)
+            .execute(db)
+            .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -406,5 +452,56 @@ mod tests {
         assert!(applies(Policy::Required, &Method::PATCH));
         assert!(!applies(Policy::Optional, &Method::PUT));
         assert!(!applies(Policy::Off, &Method::POST));
+    }
+
+    async fn ledger_rows(app: &crate::testing::TestApp) -> (i64, i64) {
+        let rows = sqlx::query_scalar("SELECT count(*) FROM fixture_ledger")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap_or(0);
+        let audit = sqlx::query_scalar(
+            "SELECT count(*) FROM apigen_audit WHERE resource = 'fixture_ledger'",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        (rows, audit)
+    }
+
+    /// The change, its audit record and the stored answer commit together: a request that
+    /// fails after writing leaves none of them, and its retry applies the change once.
+    #[tokio::test]
+    async fn the_change_and_its_stored_answer_commit_in_one_transaction() {
+        let app = app().await;
+        let key = [("idempotency-key", "ledger-1")];
+        let r = app
+            .send_with("POST", "/ledger?fail", Some("\"a\""), &key)
+            .await;
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            ledger_rows(&app).await,
+            (0, 0),
+            "the failed request's write rolled back"
+        );
+        let r = app.send_with("POST", "/ledger", Some("\"b\""), &key).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let again = app.send_with("POST", "/ledger", Some("\"b\""), &key).await;
+        assert_eq!(again.body, r.body);
+        assert_eq!(again.headers.get(REPLAYED).unwrap(), "true");
+        assert_eq!(
+            ledger_rows(&app).await,
+            (1, 1),
+            "one change, one audit record"
+        );
+        let stored: Option<i32> =
+            sqlx::query_scalar("SELECT status FROM apigen_idempotency WHERE key = 'ledger-1'")
+                .fetch_one(&app.state.db)
+                .await
+                .unwrap();
+        assert_eq!(stored, Some(201));
+        // Without a key each write commits on its own.
+        let r = app.send("POST", "/ledger", Some("\"c\"")).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        assert_eq!(ledger_rows(&app).await, (2, 2));
     }
 }

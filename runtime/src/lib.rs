@@ -24,6 +24,7 @@ compile_error!("apigen-runtime: enable exactly one of the `sqlite` and `postgres
 compile_error!("apigen-runtime: enable one of the `sqlite` and `postgres` features");
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod conditional;
@@ -49,6 +50,7 @@ pub mod service;
 pub mod state;
 pub mod testing;
 pub mod validation;
+pub mod write;
 
 pub use auth::Caller;
 pub use config::Config;

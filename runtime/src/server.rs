@@ -115,6 +115,7 @@ pub async fn run(
     let keys = pool.clone();
     let retention = state.config.soft_delete_retention;
     let soft = service.soft_delete_tables;
+    let audit_retention = state.config.audit_retention;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -122,6 +123,13 @@ pub async fn run(
             limiter.prune();
             if let Err(e) = crate::idempotency::purge(&keys).await {
                 tracing::warn!(error = %e, "purging expired idempotency keys failed");
+            }
+            if let Some(keep) = audit_retention {
+                let before =
+                    chrono::Utc::now() - chrono::Duration::from_std(keep).unwrap_or_default();
+                if let Err(e) = crate::audit::purge(&keys, before).await {
+                    tracing::warn!(error = %e, "purging audit records past their retention failed");
+                }
             }
             if let Some(keep) = retention.filter(|_| !soft.is_empty()) {
                 let before =
