@@ -415,6 +415,9 @@ pub struct Column {
     pub default_sql: String,
     /// The column's previous name when the contract declares a rename, or empty.
     pub renamed_from: String,
+    /// Write-only or a password (`format: password`): the audit trail names it when it
+    /// changes but never records its value.
+    pub hidden: bool,
 }
 
 /// An equality filter a repository's list takes: the field of its `Filter` struct, the SQL

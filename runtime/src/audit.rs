@@ -127,9 +127,44 @@ impl Fields {
         self.names.push(name);
     }
 
+    /// Records `name` if a change from `before` (`None`: the row is new) to `after` touched
+    /// it: a new row's field counts when it is not null. A `hidden` field (write-only, or a
+    /// password) is named without its value.
+    pub fn change<T: Serialize + PartialEq>(
+        &mut self,
+        name: &'static str,
+        before: Option<&T>,
+        after: &T,
+        hidden: bool,
+    ) {
+        let value = match before {
+            Some(b) if b == after => return,
+            _ => serde_json::to_value(after).unwrap_or(serde_json::Value::Null),
+        };
+        if before.is_none() && value.is_null() {
+            return;
+        }
+        if hidden {
+            self.hidden(name);
+        } else {
+            self.names.push(name);
+            self.after.insert(name.to_string(), value);
+        }
+    }
+
     /// The names recorded so far.
     pub fn names(&self) -> &[&'static str] {
         &self.names
+    }
+}
+
+/// A row's key as the audit trail stores it: a string key as it is, any other as JSON
+/// (`42`, a UUID's text).
+pub fn key<T: Serialize + ?Sized>(key: &T) -> String {
+    match serde_json::to_value(key) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
     }
 }
 
@@ -334,6 +369,27 @@ mod tests {
         assert!(Query::parse(Some("before=x")).is_err());
         assert!(Query::parse(Some("actor=me")).is_err());
         assert_eq!(Query::parse(None).unwrap(), Query::default());
+    }
+
+    #[test]
+    fn a_change_names_the_fields_it_touched() {
+        let mut f = Fields::new();
+        f.change("title", Some(&"a"), &"b", false);
+        f.change("same", Some(&1), &1, false);
+        f.change("secret", Some(&"x"), &"y", true);
+        f.change::<Option<i32>>("unset", None, &None, false);
+        f.change("set", None, &Some(3), false);
+        assert_eq!(f.names(), ["title", "secret", "set"]);
+        assert_eq!(
+            serde_json::Value::Object(f.after),
+            serde_json::json!({ "title": "b", "set": 3 })
+        );
+        assert_eq!(key(&42), "42");
+        assert_eq!(key("a b"), "a b");
+        assert_eq!(
+            key(&uuid::Uuid::nil()),
+            "00000000-0000-0000-0000-000000000000"
+        );
     }
 
     #[test]

@@ -230,9 +230,10 @@ pub async fn exists<'q, K>(sql: &'q str, key: K, pool: &Pool) -> Result<bool, sq
 where
     K: 'q + Send + sqlx::Encode<'q, Db> + sqlx::Type<Db>,
 {
+    let mut conn = crate::write::Conn::open(pool).await?;
     Ok(sqlx::query(sql)
         .bind(key)
-        .fetch_optional(pool)
+        .fetch_optional(conn.conn())
         .await?
         .is_some())
 }

@@ -273,6 +273,7 @@ impl Resolver<'_> {
             json,
             optional,
             default_sql: p.default.as_ref().and_then(sql_literal).unwrap_or_default(),
+            hidden: p.write_only || node.format == Some("password"),
             renamed_from: p
                 .renamed_from
                 .as_deref()
@@ -700,6 +701,7 @@ impl Resolver<'_> {
             copy: true,
             default_sql: default.into(),
             renamed_from: String::new(),
+            hidden: false,
         });
         (name, field)
     }
