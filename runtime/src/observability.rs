@@ -474,6 +474,14 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .set_buckets(&[
                     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ])
+                .expect("static buckets are valid")
+                // Statements take microseconds to milliseconds.
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full("db_query_duration_seconds".into()),
+                    &[
+                        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5,
+                    ],
+                )
                 .expect("static buckets are valid");
             let recorder = builder.build_recorder();
             let handle = recorder.handle();

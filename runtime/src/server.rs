@@ -468,8 +468,8 @@ mod tests {
         assert_eq!(right.status, StatusCode::OK);
     }
 
-    /// The scrape shows the pool's connections and the authentication failures and
-    /// rate-limit rejections by their reason and bucket.
+    /// The scrape shows the pool's connections, how long writes take, and the
+    /// authentication failures and rate-limit rejections by their reason and bucket.
     #[tokio::test]
     async fn metrics_count_pool_connections_auth_failures_and_rejections() {
         let app = app_with(&[]).await;
@@ -484,6 +484,9 @@ mod tests {
         for _ in 0..4 {
             app.send_raw("GET", "/limited", None, &[]).await;
         }
+        let json = [("content-type", "application/json")];
+        let r = app.send_raw("POST", "/ledger", Some("\"x\""), &json).await;
+        assert_eq!(r.status, axum::http::StatusCode::CREATED, "{}", r.body);
         let r = app.send_raw("GET", "/metrics", None, &[]).await;
         let text = match &r.body {
             serde_json::Value::String(s) => s.clone(),
@@ -495,6 +498,7 @@ mod tests {
             "auth_failures_total{reason=\"invalid_credential\"}",
             "rate_limit_rejections_total{bucket=\"tight\"}",
             "security_events_total{event=\"rate_limited\"}",
+            "db_query_duration_seconds_bucket{kind=\"write\",le=\"0.0001\"}",
         ] {
             assert!(
                 text.contains(needle),

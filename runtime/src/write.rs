@@ -19,6 +19,7 @@
 
 use crate::db::{Db, Pool};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// A connection of [`Db`]: what a statement of a [`Write`] runs on.
@@ -67,6 +68,7 @@ impl Shared {
 /// opened it (so the read sees what the request wrote), else one from the pool.
 pub struct Conn {
     inner: ConnInner,
+    started: Instant,
 }
 
 enum ConnInner {
@@ -89,11 +91,14 @@ impl Conn {
             if guard.tx.is_some() && !guard.broken {
                 return Ok(Conn {
                     inner: ConnInner::Shared(guard),
+                    started: Instant::now(),
                 });
             }
         }
+        let started = Instant::now();
         Ok(Conn {
             inner: ConnInner::Pooled(pool.acquire().await?),
+            started,
         })
     }
 
@@ -106,11 +111,26 @@ impl Conn {
     }
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        observe("read", self.started);
+    }
+}
+
+/// Records in `db_query_duration_seconds{kind}` the time since `started`: a read's from
+/// asking for its connection to giving it back (the wait for a free connection included),
+/// a write's from `BEGIN` to `COMMIT` or rollback.
+fn observe(kind: &'static str, started: Instant) {
+    metrics::histogram!("db_query_duration_seconds", "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// The transaction of one change. Begin it with [`Write::begin`], run statements on
 /// [`Write::conn`], finish with [`Write::commit`]; dropped without committing, it rolls
 /// back (a savepoint of the request transaction rolls back to where it began).
 pub struct Write {
     inner: Option<Inner>,
+    started: Instant,
 }
 
 enum Inner {
@@ -123,9 +143,11 @@ impl Write {
     /// ([`in_request`]), else a transaction of its own on `pool`. Errors: the database's;
     /// `sqlx::Error::Protocol` when another [`Write`] of the same request is still open.
     pub async fn begin(pool: &Pool) -> Result<Write, sqlx::Error> {
+        let started = Instant::now();
         let Ok(shared) = REQUEST.try_with(Arc::clone) else {
             return Ok(Write {
                 inner: Some(Inner::Own(begin(pool).await?)),
+                started,
             });
         };
         let Ok(mut guard) = shared.try_lock_owned() else {
@@ -146,6 +168,7 @@ impl Write {
         sqlx::query(SAVEPOINT).execute(&mut **tx).await?;
         Ok(Write {
             inner: Some(Inner::Shared(guard)),
+            started,
         })
     }
 
@@ -182,6 +205,7 @@ impl Write {
 
 impl Drop for Write {
     fn drop(&mut self) {
+        observe("write", self.started);
         // An own transaction rolls back when dropped (sqlx queues the ROLLBACK); a shared
         // one is rolled back to its savepoint by whoever uses the transaction next.
         if let Some(Inner::Shared(guard)) = self.inner.as_mut() {
