@@ -297,12 +297,13 @@ fn generated_projects_build_lint_and_pass_their_own_tests() {
             features: "",
             browse: true,
         },
-        // Production-shaped: PostgreSQL and rate limits shared through Redis.
+        // Production-shaped: PostgreSQL, rate limits shared through Redis, spans exported
+        // over OTLP (its generated test starts a receiver).
         Case {
             name: "bookstore_postgres".into(),
             spec: None,
             database: "postgres",
-            features: "redis",
+            features: "redis,otel",
             browse: false,
         },
         Case {

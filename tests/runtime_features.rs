@@ -1,5 +1,5 @@
 //! The runtime crate in the builds `cargo test` at the top does not make: PostgreSQL with
-//! Redis, and the `regex` engine. `cargo test` itself runs the runtime's unit tests on
+//! Redis and OTLP span export, and the `regex` engine. `cargo test` itself runs the runtime's unit tests on
 //! SQLite; here they run again on PostgreSQL (`$APIGEN_TEST_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`) with the Redis-backed limiter
 //! (`$APIGEN_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`), and clippy checks every
@@ -39,8 +39,11 @@ fn cargo(args: &[&str]) {
 }
 
 #[test]
-fn the_runtime_is_lint_clean_and_tested_on_postgres_with_redis_and_with_regex() {
-    for features in ["postgres,redis,unicode-patterns", "sqlite,unicode-patterns"] {
+fn the_runtime_is_lint_clean_and_tested_on_postgres_with_redis_otel_and_with_regex() {
+    for features in [
+        "postgres,redis,unicode-patterns,otel",
+        "sqlite,unicode-patterns,otel",
+    ] {
         cargo(&[
             "clippy",
             "--locked",
@@ -62,6 +65,6 @@ fn the_runtime_is_lint_clean_and_tested_on_postgres_with_redis_and_with_regex() 
         "apigen-runtime",
         "--no-default-features",
         "--features",
-        "postgres,redis",
+        "postgres,redis,otel",
     ]);
 }

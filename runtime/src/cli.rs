@@ -73,6 +73,14 @@ async fn command(service: &'static Service, routes: Routes) -> ExitCode {
     };
     let command = args.first().map(String::as_str).unwrap_or("serve");
     if command == "serve" {
+        #[cfg(feature = "otel")]
+        let _spans = match crate::otel::init_from_env(service.name) {
+            Ok(guard) => guard,
+            Err(e) => {
+                tracing::error!(error = %e, "invalid OTLP exporter configuration");
+                return ExitCode::from(2);
+            }
+        };
         return match crate::server::run(service, routes, config).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -40,6 +40,8 @@ pub mod health;
 pub mod idempotency;
 pub mod migrations;
 pub mod observability;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod pagination;
 pub mod patch;
 pub mod ratelimit;

@@ -87,7 +87,8 @@ impl Trace {
                 trace_id: random_hex(16),
                 span_id,
                 parent_span_id: None,
-                flags: "00".into(),
+                // Sampled when this service records its spans (the `otel` feature, started).
+                flags: if sampled_here() { "01" } else { "00" }.into(),
                 tracestate: None,
             },
         }
@@ -96,6 +97,18 @@ impl Trace {
     /// The `traceparent` value naming this request's span as the parent of a call it makes.
     pub fn traceparent(&self) -> String {
         format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags)
+    }
+}
+
+/// Whether this service exports the spans of the traces it starts.
+fn sampled_here() -> bool {
+    #[cfg(feature = "otel")]
+    {
+        crate::otel::enabled()
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        false
     }
 }
 
@@ -616,6 +629,19 @@ impl Observed {
             .map(|s| s.0.to_string())
             .unwrap_or_else(|| "-".into());
         let service = crate::Service::current().map_or("-", |s| s.name);
+        #[cfg(feature = "otel")]
+        {
+            let ended = std::time::SystemTime::now();
+            crate::otel::record(
+                &trace,
+                method.as_str(),
+                route.as_ref().map_or("unmatched", MatchedPath::as_str),
+                uri.path(),
+                status.as_u16(),
+                ended.checked_sub(elapsed).unwrap_or(ended),
+                ended,
+            );
+        }
         TRACE.sync_scope(trace, || {
             REQUEST_ID.sync_scope(id, || {
                 tracing::info!(
@@ -1010,7 +1036,12 @@ mod tests {
         let passed_on = TRACE
             .sync_scope(t.clone(), trace_context)
             .expect("inside a request");
-        assert_eq!(passed_on.0, format!("00-{}-{}-00", t.trace_id, t.span_id));
+        assert_eq!(
+            passed_on.0,
+            format!("00-{}-{}-{}", t.trace_id, t.span_id, t.flags)
+        );
+        // Sampled only where this service exports spans (the `otel` feature, started).
+        assert_eq!(t.flags, if sampled_here() { "01" } else { "00" });
         assert_eq!(trace_context(), None, "outside a request");
     }
 

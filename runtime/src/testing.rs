@@ -567,3 +567,58 @@ mod tests {
         assert!(creds_for(TABLE, "GET", "/files/7/more").is_empty());
     }
 }
+
+/// A real OTLP/HTTP receiver for tests of span export (feature `otel`).
+#[cfg(feature = "otel")]
+pub mod otlp {
+    pub use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    /// A minimal OTLP/HTTP receiver on a loopback port, on a thread of its own: answers
+    /// every POST 200 and hands on each export request it decoded. The URL to send spans
+    /// to (`http://127.0.0.1:PORT/v1/traces`) and the receiving end.
+    pub fn receiver() -> (String, std::sync::mpsc::Receiver<ExportTraceServiceRequest>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let mut length = 0usize;
+                    loop {
+                        let mut header = String::new();
+                        reader.read_line(&mut header).unwrap();
+                        let header = header.trim_end();
+                        if header.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap();
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    if let Ok(request) = ExportTraceServiceRequest::decode(body.as_slice()) {
+                        let _ = tx.send(request);
+                    }
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n");
+                }
+            }
+        });
+        (url, rx)
+    }
+
+    /// Bytes as lowercase hex (trace and span ids).
+    pub fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
