@@ -23,6 +23,7 @@
 # --quick: 1 round of 3 s and no clean builds (reuses the target dirs under $BENCH_DIR);
 #   for trying the script.
 # --build: only the clean builds (BUILD_ROUNDS alternating rounds each, default 2).
+# --serve: only the services (3 and 4), at full length, without the clean builds.
 # Needs: wrk and GNU time (Debian packages wrk, time), curl, python3, PostgreSQL on
 # 127.0.0.1:5432 (PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres; the
 # benchmark creates and drops its own database, apigen_bench).
@@ -31,6 +32,7 @@ cd "$(dirname "$0")/.."
 . scripts/service.sh
 QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
 BUILD_ONLY=0; [ "${1:-}" = "--build" ] && BUILD_ONLY=1
+SERVE_ONLY=0; [ "${1:-}" = "--serve" ] && SERVE_ONLY=1
 BUILD_ROUNDS=${BUILD_ROUNDS:-2}
 DURATION=$([ $QUICK = 1 ] && echo 3s || echo 10s)
 ROUNDS=$([ $QUICK = 1 ] && echo 1 || echo 5)
@@ -65,7 +67,7 @@ measure_apigen() {  # name command...
 }
 GITHUB=$CORPUS/octokit/package/generated/api.github.com.json
 PETSTORE=$CORPUS/oas-examples/package/3.0/yaml/petstore.yaml
-if [ $BUILD_ONLY = 0 ]; then
+if [ $BUILD_ONLY = 0 ] && [ $SERVE_ONLY = 0 ]; then
 measure_apigen "inspect github" "$APIGEN" inspect "$GITHUB"
 measure_apigen "new github" "$APIGEN" new "$W/apigen-out" --spec "$GITHUB"
 measure_apigen "inspect petstore" "$APIGEN" inspect "$PETSTORE"
@@ -86,7 +88,7 @@ clean_build() {  # dir target [cargo args]
   end=$(date +%s.%N)
   python3 -c "print(round($end - $start, 1))"
 }
-if [ $QUICK = 0 ]; then
+if [ $QUICK = 0 ] && [ $SERVE_ONLY = 0 ]; then
   # Alternating rounds, so a slow spell of the machine falls on both; the ratio is of the
   # means (one clean build each moved by 20 s between sessions).
   gen_all=() base_all=()

@@ -41,10 +41,10 @@ pub(crate) const TABLE: &[&str] = &[
 
 /// Who is acting in the request being served, and through which operation: set by the
 /// guard around the handler ([`scope`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Actor {
-    /// `user:<uuid>`, `key:<uuid>` or `anonymous`.
-    pub who: String,
+    /// The API key the caller used, if it used one.
+    pub key: Option<uuid::Uuid>,
     /// The account acting (for an API key, the account it acts for).
     pub subject: Option<uuid::Uuid>,
     /// The contract's `operationId`.
@@ -52,17 +52,25 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// The actor of `caller` calling `operation`.
+    /// The actor of `caller` calling `operation` (copied, nothing allocated: most
+    /// requests change nothing).
     pub fn of(caller: &Caller, operation: &'static str) -> Actor {
-        let who = match (&caller.via, caller.subject) {
-            (Via::ApiKey(id), _) => format!("key:{id}"),
-            (_, Some(s)) => format!("user:{s}"),
-            _ => "anonymous".to_string(),
-        };
         Actor {
-            who,
+            key: match caller.via {
+                Via::ApiKey(id) => Some(id),
+                _ => None,
+            },
             subject: caller.subject,
             operation,
+        }
+    }
+
+    /// `key:<uuid>`, `user:<uuid>` or `anonymous`.
+    pub fn who(&self) -> String {
+        match (self.key, self.subject) {
+            (Some(id), _) => format!("key:{id}"),
+            (None, Some(s)) => format!("user:{s}"),
+            (None, None) => "anonymous".to_string(),
         }
     }
 }
@@ -179,19 +187,18 @@ pub async fn record(
     key: &str,
     fields: Fields,
 ) -> Result<(), sqlx::Error> {
-    let actor = ACTOR.try_with(Clone::clone).unwrap_or(Actor {
-        who: "system".into(),
-        subject: None,
-        operation: "-",
-    });
+    let (who, subject, operation) = match ACTOR.try_with(|a| *a) {
+        Ok(a) => (a.who(), a.subject, a.operation),
+        Err(_) => ("system".to_string(), None, "-"),
+    };
     let names = serde_json::to_string(&fields.names).unwrap_or_else(|_| "[]".into());
     let after = serde_json::Value::Object(fields.after).to_string();
     sqlx::query("INSERT INTO apigen_audit (at, request_id, actor, subject, operation, resource, resource_id, action, fields, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(chrono::Utc::now())
         .bind(crate::observability::current_request_id())
-        .bind(&actor.who)
-        .bind(actor.subject.map(|s| s.to_string()))
-        .bind(actor.operation)
+        .bind(who)
+        .bind(subject.map(|s| s.to_string()))
+        .bind(operation)
         .bind(resource)
         .bind(key)
         .bind(action.as_str())

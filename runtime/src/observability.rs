@@ -478,6 +478,19 @@ impl<W: std::fmt::Write> std::fmt::Write for JsonEscaped<'_, W> {
     }
 }
 
+/// `db_query_duration_seconds{kind="read"}` and `{kind="write"}`, registered once, when the
+/// recorder is installed: a statement records through a handle (an atomic add) instead
+/// of looking its key up.
+static DB_DURATION: OnceLock<(metrics::Histogram, metrics::Histogram)> = OnceLock::new();
+
+/// The handle of `db_query_duration_seconds` for writes (`true`) or reads; `None` before
+/// the recorder is installed (nothing would be scraped).
+pub(crate) fn db_duration(write: bool) -> Option<&'static metrics::Histogram> {
+    DB_DURATION
+        .get()
+        .map(|(read, written)| if write { written } else { read })
+}
+
 /// The process-wide Prometheus recorder (installed on first use).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -510,6 +523,10 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .expect("a thread can be spawned at start-up");
             // Another recorder may exist in tests that build several apps; keep the first.
             let _ = metrics::set_global_recorder(recorder);
+            let _ = DB_DURATION.set((
+                metrics::histogram!("db_query_duration_seconds", "kind" => "read"),
+                metrics::histogram!("db_query_duration_seconds", "kind" => "write"),
+            ));
             handle
         })
         .clone()

@@ -121,8 +121,9 @@ impl Drop for Conn {
 /// asking for its connection to giving it back (the wait for a free connection included),
 /// a write's from `BEGIN` to `COMMIT` or rollback.
 fn observe(kind: &'static str, started: Instant) {
-    metrics::histogram!("db_query_duration_seconds", "kind" => kind)
-        .record(started.elapsed().as_secs_f64());
+    if let Some(histogram) = crate::observability::db_duration(kind == "write") {
+        histogram.record(started.elapsed().as_secs_f64());
+    }
 }
 
 /// The transaction of one change. Begin it with [`Write::begin`], run statements on
