@@ -312,7 +312,6 @@ mod tests {
             drop(open);
         })
         .await;
-        // Nothing is visible until the request commits.
         let tx = done.transaction().await.expect("the writes opened one");
         tx.commit().await.unwrap();
         assert_eq!(values(&pool).await, [1, 2]);
