@@ -11,7 +11,7 @@ use regex_lite::Regex;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, RwLock};
 
 /// One rule node. Statics refer to each other, so cyclic schemas are fine.
 pub struct Schema {
@@ -263,15 +263,29 @@ pub struct FieldError {
     pub issue: String,
 }
 
-static PATTERNS: LazyLock<Mutex<HashMap<&'static str, Regex>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Each contract pattern compiled once, on first use. A compiled regex is shared (`Arc`)
+/// and matched outside the lock, so requests on different threads never wait for each
+/// other's matches; the write lock is taken only the first time a pattern is seen.
+static PATTERNS: LazyLock<RwLock<HashMap<&'static str, Arc<Regex>>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+
+fn compiled(pattern: &'static str) -> Arc<Regex> {
+    if let Some(re) = PATTERNS
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(pattern)
+    {
+        return Arc::clone(re);
+    }
+    let mut cache = PATTERNS.write().unwrap_or_else(|e| e.into_inner());
+    Arc::clone(cache.entry(pattern).or_insert_with(|| {
+        // apigen checks at generation that every pattern compiles in this engine.
+        Arc::new(Regex::new(pattern).unwrap_or_else(|_| Regex::new("").expect("empty regex")))
+    }))
+}
 
 fn pattern_matches(pattern: &'static str, s: &str) -> bool {
-    let mut cache = PATTERNS.lock().unwrap_or_else(|e| e.into_inner());
-    let re = cache.entry(pattern).or_insert_with(|| {
-        Regex::new(pattern).unwrap_or_else(|_| Regex::new("").expect("empty regex"))
-    });
-    re.is_match(s)
+    compiled(pattern).is_match(s)
 }
 
 /// Validates `value` against `schema`, fixing it up in place (defaults, trim, lowercase).
