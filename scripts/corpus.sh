@@ -11,6 +11,12 @@
 #   The corpus is fetched with
 #   corpus/fetch.sh into $APIGEN_CORPUS (default ~/.cache/apigen-corpus).
 #   Generated projects share one target dir: $APIGEN_CORPUS_TARGET (default target/corpus).
+#   They also share one copy of the runtime crate: every project apigen writes carries the
+#   same runtime/ (the script checks it is byte-identical to the first one's), so its path
+#   dependency is pointed at that one copy and the runtime compiles once for the whole run,
+#   not once per document. The runtime is linted and tested in apigen's own suite; here
+#   clippy lints each project's own crate. APIGEN_CORPUS_OWN_RUNTIME=1 keeps each
+#   project's own copy (as a user builds it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 GEN_ONLY=0; SAMPLE=0; SEED=1
@@ -56,6 +62,16 @@ while read -r doc; do
   generated=$((generated+1))
   note=$(echo "$out" | grep -m1 '^wrote' | sed 's/.*(\(.*\)).*/\1/')
   gen="ok $(secs "$t0" "$t1")s"
+  if [ "${APIGEN_CORPUS_OWN_RUNTIME:-0}" != 1 ]; then
+    [ -d "$WORK/runtime" ] || cp -r "$dir/runtime" "$WORK/runtime"
+    if ! diff -rq "$dir/runtime" "$WORK/runtime" >/dev/null; then
+      echo "corpus: $doc: the project's runtime/ differs from the first project's" >&2; exit 2
+    fi
+    sed -i "s|^apigen-runtime = { path = \"runtime\"|apigen-runtime = { path = \"$WORK/runtime\"|" "$dir/Cargo.toml"
+    grep -q "^apigen-runtime = { path = \"$WORK/runtime\"" "$dir/Cargo.toml" ||
+      { echo "corpus: $doc: no runtime path dependency to share" >&2; exit 2; }
+    rm -rf "$dir/runtime"
+  fi
   if [ $GEN_ONLY -eq 1 ]; then printf '%-60s %-10s %s\n' "$doc" "$gen" "$note"; pass=$((pass+1)); continue; fi
   (cd "$dir" && cargo build --tests --quiet >"$WORK/build.log" 2>&1); b=$?; t2=$(now)
   (cd "$dir" && cargo clippy --all-targets --quiet -- -D warnings >"$WORK/clippy.log" 2>&1); c=$?; t3=$(now)

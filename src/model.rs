@@ -566,6 +566,15 @@ pub struct Paging {
     /// The boolean `deleted` parameter of a soft-deleting table's list: administrators
     /// list the deleted rows (empty: none).
     pub deleted: String,
+    /// The most rows one page holds, when `limit` names a page-size parameter: the
+    /// parameter's `maximum` in the contract (a larger request is refused by validation),
+    /// else the larger of the service's page cap (100) and the parameter's `default`. A
+    /// request above it is 400, never a shorter page the client cannot tell from the last.
+    pub max_limit: i64,
+    /// The page-size parameter's name in the query, when it is optional (for the tests),
+    /// and the smallest page it accepts (its `minimum`, at least 1).
+    pub limit_query: String,
+    pub min_limit: i64,
     /// The sort parameter is a string enum (else a plain string).
     pub sort_enum: bool,
 }
@@ -1032,6 +1041,15 @@ pub struct ResourceTests {
     /// that sends it answers 501.
     pub unapplied_param: String,
     pub unapplied_value: String,
+    /// The list's optional page-size parameter (query name): a page holds what is asked
+    /// (`limit_small` rows, at least the parameter's minimum: `limit_small_rows` of the
+    /// test's two), all rows at its maximum (`limit_max`), and a request for `limit_over`
+    /// (one more, when that is an integer) is 400, never a shorter page.
+    pub limit_param: String,
+    pub limit_small: i64,
+    pub limit_small_rows: i64,
+    pub limit_max: i64,
+    pub limit_over: Option<i64>,
     /// A filter the two samples disagree on: (query name, value as URL text, JSON value).
     pub filter_param: String,
     pub filter_value: String,

@@ -696,3 +696,51 @@ fn deprecation_dates_are_read_and_bad_ones_located() {
         &["the sunset", "before the deprecation"],
     );
 }
+
+/// A list's page-size parameter bounds its pages as the contract declares it (issue 18,
+/// item 4: box's, linode's and jira's lists page by up to 1,000 rows, and a page cut to
+/// 100 without a sign looked like the last one to an offset client).
+#[test]
+fn page_sizes_follow_the_contracts_limit_parameter() {
+    // (the `limit` parameter's schema, the page cap, whether the resolver says it chose one)
+    let cases = [
+        ("{ type: integer, maximum: 1000 }", 1000, false),
+        (
+            "{ type: integer, format: int32, maximum: 500, default: 100 }",
+            500,
+            false,
+        ),
+        (
+            "{ type: integer, maximum: 50, exclusiveMaximum: true }",
+            49,
+            false,
+        ),
+        ("{ type: integer, default: 1000 }", 1000, true),
+        ("{ type: integer }", 100, true),
+        ("{ type: integer, default: 20 }", 100, true),
+    ];
+    for (schema, cap, told) in cases {
+        let text = format!("{HEAD}paths:\n  /pets:\n    get:\n      parameters:\n        - {{ name: limit, in: query, schema: {schema} }}\n        - {{ name: offset, in: query, schema: {{ type: integer }} }}\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{ type: array, items: {{ $ref: '#/components/schemas/Pet' }} }}\n    post:\n      requestBody:\n        content:\n          application/json:\n            schema: {{ $ref: '#/components/schemas/Pet' }}\n      responses:\n        '201':\n          description: ok\n          content:\n            application/json:\n              schema: {{ $ref: '#/components/schemas/Pet' }}\ncomponents:\n  schemas:\n    Pet:\n      type: object\n      required: [name]\n      properties:\n        id: {{ type: integer, format: int64, readOnly: true }}\n        name: {{ type: string }}\n");
+        let loaded = load_str("pets.yaml", &text).unwrap();
+        let m = resolve(&loaded, &ResolveOptions::default())
+            .unwrap_or_else(|e| panic!("{schema}: {}", as_text(e)));
+        let list = m
+            .resources
+            .iter()
+            .flat_map(|r| &r.operations)
+            .find(|o| o.kind == OperationKind::List)
+            .expect("a list");
+        assert!(
+            list.implemented,
+            "{schema}: {}",
+            list.not_implemented_reason
+        );
+        assert_eq!(list.paging.max_limit, cap, "{schema}");
+        assert_eq!(list.paging.limit_query, "limit", "{schema}");
+        let said = m.diagnostics.iter().any(|d| {
+            d.to_string()
+                .contains("has no maximum: a page holds at most")
+        });
+        assert_eq!(said, told, "{schema}: {:?}", m.diagnostics);
+    }
+}

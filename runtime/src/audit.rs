@@ -298,8 +298,8 @@ pub async fn list(pool: &Pool, query: &Query) -> Result<Vec<Entry>, sqlx::Error>
     if let Some(b) = query.before {
         qb.push(" AND id < ").push_bind(b);
     }
-    qb.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(query.limit.unwrap_or(50));
+    qb.push(" ORDER BY id DESC");
+    crate::pagination::push_limit(&mut qb, query.limit.unwrap_or(50));
     let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
     Ok(rows
         .into_iter()

@@ -892,13 +892,27 @@ impl Resolver<'_> {
             // Paging and sorting parameters the contract declares (only a list reads them).
             let list_params = if kind == "list" { query_tys } else { &[] };
             let soft = self.raw_schema_flag(&ent_ty, "x-apigen-soft-delete");
-            for (p, (name, _)) in op.query_params.iter().zip(list_params.iter()) {
+            // A page-size parameter without a `maximum`: the cap the service chose for it.
+            let mut uncapped: Option<(String, i64)> = None;
+            for (p, (name, ty)) in op.query_params.iter().zip(list_params.iter()) {
                 let base = p.ty.trim_start_matches("Option<").trim_end_matches('>');
                 let is_int = base == "i64" || base == "i32";
                 let paging = &mut op.paging;
                 match name.as_str() {
                     "limit" | "perPage" | "per_page" | "pageSize" | "page_size" if is_int => {
-                        paging.limit = p.field.clone()
+                        let node = &self.tb.nodes[ty.node];
+                        paging.limit = p.field.clone();
+                        paging.max_limit = page_cap(node);
+                        if !p.required {
+                            paging.limit_query = name.clone();
+                        }
+                        paging.min_limit = node.minimum.map_or(1, |m| {
+                            let m = if node.exclusive_minimum { m + 1.0 } else { m };
+                            m.ceil().clamp(1.0, i64::MAX as f64) as i64
+                        });
+                        if node.maximum.is_none() {
+                            uncapped = Some((name.clone(), paging.max_limit));
+                        }
                     }
                     "offset" | "skip" if is_int => paging.offset = p.field.clone(),
                     "page" if is_int => paging.page = p.field.clone(),
@@ -910,6 +924,14 @@ impl Resolver<'_> {
                     }
                     _ => {}
                 }
+            }
+            if let Some((name, cap)) = uncapped {
+                self.diag(
+                    Severity::Info,
+                    &ptr(&ptr("/paths", &op.path), &op.method),
+                    format!("page-size parameter `{name}` of `{} {}` has no maximum: a page holds at most {cap} rows, and a request for more answers 400", op.method_upper, op.path),
+                    &format!("declare `maximum` on `{name}` to publish the limit (the service then serves pages up to it)"),
+                );
             }
             let paging = &op.paging;
             let understood = [
@@ -1214,4 +1236,26 @@ fn path_segments_expr(path: &str) -> String {
         })
         .collect();
     format!("&[{}]", parts.join(", "))
+}
+
+/// The most rows one page of a list holds, from its page-size parameter's schema: the
+/// contract's `maximum` (one less when exclusive), else the larger of [`MAX_PAGE`] and
+/// the parameter's `default`, so a list the contract pages by 1,000 rows is never cut to
+/// 100 without a sign (an offset client would take the short page for the last one).
+fn page_cap(limit: &crate::resolve::types::Node) -> i64 {
+    if let Some(max) = limit.maximum {
+        let max = if limit.exclusive_maximum {
+            max - 1.0
+        } else {
+            max
+        };
+        // An integer parameter's bound; far beyond any page a database answers at once.
+        return max.floor().clamp(1.0, i64::MAX as f64) as i64;
+    }
+    let default = limit.default.as_ref().and_then(|d| match d {
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        d => d.as_i64(),
+    });
+    let default = default.unwrap_or(0);
+    default.max(MAX_PAGE)
 }

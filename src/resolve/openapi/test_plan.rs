@@ -150,6 +150,14 @@ impl Resolver<'_> {
         if let Some(l) = find("list") {
             t.list_url = self.sample_url(l).unwrap_or_default();
             t.list_mode = l.paging.mode;
+            if !l.paging.limit_query.is_empty() && l.paging.min_limit <= l.paging.max_limit {
+                t.limit_param = l.paging.limit_query.clone();
+                t.limit_small = l.paging.min_limit;
+                // The test creates two rows.
+                t.limit_small_rows = l.paging.min_limit.min(2);
+                t.limit_max = l.paging.max_limit;
+                t.limit_over = l.paging.max_limit.checked_add(1);
+            }
             if !l.list_wrapper.is_empty() {
                 t.list_pointer = ptr("", &l.list_wrapper);
             }
