@@ -24,6 +24,7 @@
 #   for trying the script.
 # --build: only the clean builds (BUILD_ROUNDS alternating rounds each, default 2).
 # --serve: only the services (3 and 4), at full length, without the clean builds.
+# BENCH_DATABASES: the databases of 3 and 4, default "sqlite postgres".
 # Needs: wrk and GNU time (Debian packages wrk, time), curl, python3, PostgreSQL on
 # 127.0.0.1:5432 (PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres; the
 # benchmark creates and drops its own database, apigen_bench).
@@ -194,7 +195,14 @@ deep_pages() {  # db token
   result "ratio $db page500_to_page1 $(python3 -c "print(round($(cat "$W/median-page500_$db") / $(cat "$W/median-page1_$db") * 100, 1))") %"
 }
 DEEP_ROWS=${DEEP_ROWS:-10000}
-rm -f "$W"/bench.db*
-bench_db sqlite "sqlite://$W/bench.db" "$W/generated-sqlite" "$W/baseline-sqlite"
-psql "$PG_ADMIN" -q -c 'DROP DATABASE IF EXISTS apigen_bench' -c 'CREATE DATABASE apigen_bench'
-bench_db postgres "$PG" "$W/generated-pg" "$W/baseline-pg"
+for db in ${BENCH_DATABASES:-sqlite postgres}; do
+  case $db in
+    sqlite)
+      rm -f "$W"/bench.db*
+      bench_db sqlite "sqlite://$W/bench.db" "$W/generated-sqlite" "$W/baseline-sqlite" ;;
+    postgres)
+      psql "$PG_ADMIN" -q -c 'DROP DATABASE IF EXISTS apigen_bench' -c 'CREATE DATABASE apigen_bench'
+      bench_db postgres "$PG" "$W/generated-pg" "$W/baseline-pg" ;;
+    *) echo "bench: BENCH_DATABASES takes sqlite and postgres, not $db" >&2; exit 2 ;;
+  esac
+done
