@@ -860,6 +860,12 @@ pub struct Probed {
     pub basic: bool,
     pub api_key: bool,
     pub refuses_all: bool,
+    /// A protected operation a bearer token alone can call: the sign-in and revocation
+    /// tests have one to call (an operation that also admits anonymous callers does not
+    /// count: the tests' `PROBES` leave those out).
+    pub bearer: bool,
+    /// A protected state-changing operation a cookie API key alone can call (CSRF test).
+    pub cookie_changes: bool,
 }
 
 /// One protected operation in the generated denial-matrix tests.

@@ -744,3 +744,23 @@ fn page_sizes_follow_the_contracts_limit_parameter() {
         assert_eq!(said, told, "{schema}: {:?}", m.diagnostics);
     }
 }
+
+/// The sign-in and revocation tests are generated only where a protected operation takes a
+/// bearer token: openbankingproject.ch's operations all admit anonymous callers too
+/// (`security: [{}, {BearerAuth: []}]`), and its generated revocation test found no
+/// operation to call and failed (found by the sampled corpus run).
+#[test]
+fn token_tests_need_an_operation_only_a_token_opens() {
+    // (the operation's `security`, whether the token tests are generated)
+    let cases = [
+        ("[{}, { bearer: [] }]", false),
+        ("[{ bearer: [] }]", true),
+        ("[{ bearer: [] }, { key: [] }]", true),
+        ("[{ key: [] }]", false),
+    ];
+    for (security, bearer) in cases {
+        let text = format!("{HEAD}components:\n  securitySchemes:\n    bearer: {{ type: http, scheme: bearer }}\n    key: {{ type: apiKey, in: header, name: X-Key }}\npaths:\n  /things:\n    get:\n      security: {security}\n      responses:\n        '200': {{ description: ok }}\n");
+        let m = check_ok("things.yaml", &text, &[]);
+        assert_eq!(m.security.probed.bearer, bearer, "{security}");
+    }
+}

@@ -667,6 +667,11 @@ impl SecurityResolver {
             basic: protected.iter().any(|p| p.basic),
             api_key: protected.iter().any(|p| !p.api_key.is_empty()),
             refuses_all: protected.iter().any(|p| p.refuses_all),
+            bearer: protected.iter().any(|p| p.bearer && !p.refuses_all),
+            cookie_changes: protected.iter().any(|p| {
+                p.api_key.starts_with("cookie:")
+                    && !matches!(p.method.as_str(), "GET" | "HEAD" | "OPTIONS")
+            }),
         };
         let has_basic = used("Basic");
         let has_api_key = used("ApiKey");
