@@ -764,3 +764,29 @@ fn token_tests_need_an_operation_only_a_token_opens() {
         assert_eq!(m.security.probed.bearer, bearer, "{security}");
     }
 }
+
+/// An array parameter's default written as the text it travels as in a query
+/// (soundcloud's `access: { default: "playable,preview" }`) is that list of items; a list
+/// item that does not fit is a warning and no default (soundcloud's lists answered 400 to
+/// every request without the parameter: the default reached serde as a string).
+#[test]
+fn array_defaults_written_as_query_text_are_lists() {
+    let text = format!("{HEAD}paths:\n  /a:\n    get:\n      parameters:\n        - {{ name: access, in: query, explode: false, schema: {{ type: array, default: 'playable,preview', items: {{ type: string, enum: [playable, preview, blocked] }} }} }}\n        - {{ name: ids, in: query, schema: {{ type: array, default: '1, x', items: {{ type: integer }} }} }}\n        - {{ name: sizes, in: query, schema: {{ type: array, default: ['2', 3], items: {{ type: integer }} }} }}\n      responses: {{ '204': {{ description: ok }} }}\n");
+    let m = check_ok(
+        "array-defaults.yaml",
+        &text,
+        &[r#"[\\\"playable\\\",\\\"preview\\\"]"#, r#"[2,3]"#],
+    );
+    let unfit: Vec<String> = m
+        .diagnostics
+        .iter()
+        .filter(|d| d.message.contains("does not fit"))
+        .map(|d| d.message.clone())
+        .collect();
+    assert_eq!(
+        unfit,
+        ["default \"1, x\" does not fit the schema (array); it is not applied"],
+        "{:?}",
+        m.diagnostics
+    );
+}

@@ -1119,7 +1119,22 @@ impl<'a> TypeBuilder<'a> {
     /// defaults into requests as they are.
     pub fn fit_default(&mut self, node: usize, d: Value, pointer: &str) -> Option<Value> {
         let kind = self.nodes[node].kind;
-        let fitted = match (kind, &d) {
+        let fitted = self.fit(node, &d);
+        if fitted.is_none() && !d.is_null() {
+            self.diag(
+                Severity::Warning,
+                &ptr(pointer, "default"),
+                format!("default {d} does not fit the schema ({kind}); it is not applied"),
+                "make the default a value of the schema's type",
+            );
+        }
+        fitted
+    }
+
+    /// `d` as a value of node `node`'s type, where it can be read as one; `None` otherwise.
+    fn fit(&self, node: usize, d: &Value) -> Option<Value> {
+        let kind = self.nodes[node].kind;
+        let fitted = match (kind, d) {
             ("integer", Value::Number(n)) if n.is_i64() || n.is_u64() => Some(d.clone()),
             ("integer", Value::String(s)) => s.trim().parse::<i64>().ok().map(Value::from),
             ("number", Value::Number(_)) => Some(d.clone()),
@@ -1139,19 +1154,31 @@ impl<'a> TypeBuilder<'a> {
             ("string", Value::Number(_) | Value::Bool(_)) => Some(Value::String(d.to_string())),
             ("string" | "integer" | "number" | "boolean", Value::Null) => None,
             ("string" | "integer" | "number" | "boolean", _) => None,
+            ("array", Value::Null) => None,
+            ("array", _) => {
+                let items: Vec<Value> = match d {
+                    Value::Array(items) => items.clone(),
+                    // An array parameter's default written as it travels in a query
+                    // (soundcloud's `access`: "playable,preview"): a form-style list.
+                    Value::String(text) => text
+                        .split(',')
+                        .map(|item| Value::String(item.trim().to_string()))
+                        .collect(),
+                    one => vec![one.clone()],
+                };
+                match self.nodes[node].items {
+                    Some(item) => items
+                        .iter()
+                        .map(|v| self.fit(item, v))
+                        .collect::<Option<Vec<_>>>()
+                        .map(Value::Array),
+                    None => Some(Value::Array(items)),
+                }
+            }
             _ => Some(d.clone()),
         };
         let allowed = &self.nodes[node].enum_values;
-        let fitted = fitted.filter(|v| allowed.is_empty() || allowed.contains(v));
-        if fitted.is_none() && !d.is_null() {
-            self.diag(
-                Severity::Warning,
-                &ptr(pointer, "default"),
-                format!("default {d} does not fit the schema ({kind}); it is not applied"),
-                "make the default a value of the schema's type",
-            );
-        }
-        fitted
+        fitted.filter(|v| allowed.is_empty() || allowed.contains(v))
     }
 
     /// Renders node `i` as the literal-carrying `SchemaNode` the templates print: its rule
