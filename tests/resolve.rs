@@ -790,3 +790,34 @@ fn array_defaults_written_as_query_text_are_lists() {
         m.diagnostics
     );
 }
+
+/// A nested list whose query repeats its path parameter (biapi.pro's
+/// `/connections/{id_connection}/logs?id_connection=`): the path fixes the column, and the
+/// query parameter is left unapplied (501 when sent) instead of filtering the same column
+/// twice, which did not compile (found by the sampled corpus run).
+#[test]
+fn a_query_parameter_repeating_the_scope_is_not_a_second_filter() {
+    let text = format!("{HEAD}paths:\n  /connections/{{id_connection}}/logs:\n    get:\n      parameters:\n        - {{ name: id_connection, in: path, required: true, schema: {{ type: integer }} }}\n        - {{ name: id_connection, in: query, schema: {{ type: integer }} }}\n        - {{ name: error, in: query, schema: {{ type: string }} }}\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{ type: array, items: {{ $ref: '#/components/schemas/Log' }} }}\ncomponents:\n  schemas:\n    Log:\n      type: object\n      properties:\n        id: {{ type: integer, readOnly: true }}\n        id_connection: {{ type: integer }}\n        error: {{ type: string }}\n");
+    let m = check_ok("logs.yaml", &text, &[]);
+    let list = m
+        .resources
+        .iter()
+        .flat_map(|r| &r.operations)
+        .find(|o| o.kind == OperationKind::List)
+        .expect("a list");
+    assert!(list.implemented, "{}", list.not_implemented_reason);
+    assert_eq!(list.scope.len(), 1, "the path scopes the list");
+    let filters: Vec<&str> = list.filters.iter().map(|f| f.filter.as_str()).collect();
+    assert_eq!(
+        filters,
+        ["error"],
+        "the query's id_connection is not a second filter"
+    );
+    assert!(
+        list.unapplied_query
+            .iter()
+            .any(|u| u.name == "id_connection"),
+        "{:?}",
+        list.unapplied_query
+    );
+}

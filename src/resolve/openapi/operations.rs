@@ -965,6 +965,13 @@ impl Resolver<'_> {
                         (None, Some((_, f))) => format!("{}{}", f.name, crate::model::MANY_SUFFIX),
                         (None, None) => continue,
                     };
+                    // The path already fixes this column (biapi's `id_connection` in both
+                    // the path and the query of `/connections/{id_connection}/logs`): the
+                    // query parameter stays unapplied, so a request sending it is refused
+                    // rather than filtered one way and silently not the other.
+                    if op.scope.iter().any(|s| s.column == filter) {
+                        continue;
+                    }
                     // A required parameter always filters.
                     op.filters.push(QueryFilter {
                         query_field: p.field.clone(),
