@@ -2,7 +2,7 @@
 //! one `check` helper. Regression cases name the public document that broke.
 
 use apigen::load::load_str;
-use apigen::model::{Model, OperationKind};
+use apigen::model::{Model, Operation, OperationKind};
 use apigen::resolve::{resolve, ResolveOptions};
 use apigen::Error;
 
@@ -45,6 +45,15 @@ fn check_err(name: &str, text: &str, needles: &[&str]) {
 }
 
 const HEAD: &str = "openapi: 3.0.3\ninfo: { title: t, version: '1' }\n";
+
+/// The model's one list operation.
+fn the_list(m: &Model) -> &Operation {
+    m.resources
+        .iter()
+        .flat_map(|r| &r.operations)
+        .find(|o| o.kind == OperationKind::List)
+        .expect("a list")
+}
 
 #[test]
 fn cyclic_allof_wrappers_terminate() {
@@ -724,12 +733,7 @@ fn page_sizes_follow_the_contracts_limit_parameter() {
         let loaded = load_str("pets.yaml", &text).unwrap();
         let m = resolve(&loaded, &ResolveOptions::default())
             .unwrap_or_else(|e| panic!("{schema}: {}", as_text(e)));
-        let list = m
-            .resources
-            .iter()
-            .flat_map(|r| &r.operations)
-            .find(|o| o.kind == OperationKind::List)
-            .expect("a list");
+        let list = the_list(&m);
         assert!(
             list.implemented,
             "{schema}: {}",
@@ -799,12 +803,7 @@ fn array_defaults_written_as_query_text_are_lists() {
 fn a_query_parameter_repeating_the_scope_is_not_a_second_filter() {
     let text = format!("{HEAD}paths:\n  /connections/{{id_connection}}/logs:\n    get:\n      parameters:\n        - {{ name: id_connection, in: path, required: true, schema: {{ type: integer }} }}\n        - {{ name: id_connection, in: query, schema: {{ type: integer }} }}\n        - {{ name: error, in: query, schema: {{ type: string }} }}\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{ type: array, items: {{ $ref: '#/components/schemas/Log' }} }}\ncomponents:\n  schemas:\n    Log:\n      type: object\n      properties:\n        id: {{ type: integer, readOnly: true }}\n        id_connection: {{ type: integer }}\n        error: {{ type: string }}\n");
     let m = check_ok("logs.yaml", &text, &[]);
-    let list = m
-        .resources
-        .iter()
-        .flat_map(|r| &r.operations)
-        .find(|o| o.kind == OperationKind::List)
-        .expect("a list");
+    let list = the_list(&m);
     assert!(list.implemented, "{}", list.not_implemented_reason);
     assert_eq!(list.scope.len(), 1, "the path scopes the list");
     let filters: Vec<&str> = list.filters.iter().map(|f| f.filter.as_str()).collect();
