@@ -1132,7 +1132,7 @@ impl<'a> TypeBuilder<'a> {
     }
 
     /// `d` as a value of node `node`'s type, where it can be read as one; `None` otherwise.
-    fn fit(&self, node: usize, d: &Value) -> Option<Value> {
+    pub(crate) fn fit(&self, node: usize, d: &Value) -> Option<Value> {
         let kind = self.nodes[node].kind;
         let fitted = match (kind, d) {
             ("integer", Value::Number(n)) if n.is_i64() || n.is_u64() => Some(d.clone()),

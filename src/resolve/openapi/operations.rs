@@ -902,7 +902,13 @@ impl Resolver<'_> {
                     "limit" | "perPage" | "per_page" | "pageSize" | "page_size" if is_int => {
                         let node = &self.tb.nodes[ty.node];
                         paging.limit = p.field.clone();
-                        paging.max_limit = page_cap(node);
+                        // The default as the service applies it (`"1000"` read as 1000).
+                        let default = node
+                            .default
+                            .as_ref()
+                            .and_then(|d| self.tb.fit(ty.node, d))
+                            .and_then(|d| d.as_i64());
+                        paging.max_limit = page_cap(node, default);
                         if !p.required {
                             paging.limit_query = name.clone();
                         }
@@ -1249,7 +1255,7 @@ fn path_segments_expr(path: &str) -> String {
 /// contract's `maximum` (one less when exclusive), else the larger of [`MAX_PAGE`] and
 /// the parameter's `default`, so a list the contract pages by 1,000 rows is never cut to
 /// 100 without a sign (an offset client would take the short page for the last one).
-fn page_cap(limit: &crate::resolve::types::Node) -> i64 {
+fn page_cap(limit: &crate::resolve::types::Node, default: Option<i64>) -> i64 {
     if let Some(max) = limit.maximum {
         let max = if limit.exclusive_maximum {
             max - 1.0
@@ -1259,10 +1265,5 @@ fn page_cap(limit: &crate::resolve::types::Node) -> i64 {
         // An integer parameter's bound; far beyond any page a database answers at once.
         return max.floor().clamp(1.0, i64::MAX as f64) as i64;
     }
-    let default = limit.default.as_ref().and_then(|d| match d {
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        d => d.as_i64(),
-    });
-    let default = default.unwrap_or(0);
-    default.max(MAX_PAGE)
+    default.unwrap_or(0).max(MAX_PAGE)
 }
