@@ -727,6 +727,8 @@ fn page_sizes_follow_the_contracts_limit_parameter() {
         ("{ type: integer, default: 1000 }", 1000, true),
         ("{ type: integer }", 100, true),
         ("{ type: integer, default: 20 }", 100, true),
+        // The bound of int32 is the format's, not a page size.
+        ("{ type: integer, format: int32, default: 500 }", 500, true),
     ];
     for (schema, cap, told) in cases {
         let text = format!("{HEAD}paths:\n  /pets:\n    get:\n      parameters:\n        - {{ name: limit, in: query, schema: {schema} }}\n        - {{ name: offset, in: query, schema: {{ type: integer }} }}\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{ type: array, items: {{ $ref: '#/components/schemas/Pet' }} }}\n    post:\n      requestBody:\n        content:\n          application/json:\n            schema: {{ $ref: '#/components/schemas/Pet' }}\n      responses:\n        '201':\n          description: ok\n          content:\n            application/json:\n              schema: {{ $ref: '#/components/schemas/Pet' }}\ncomponents:\n  schemas:\n    Pet:\n      type: object\n      required: [name]\n      properties:\n        id: {{ type: integer, format: int64, readOnly: true }}\n        name: {{ type: string }}\n");

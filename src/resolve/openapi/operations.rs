@@ -916,7 +916,7 @@ impl Resolver<'_> {
                             let m = if node.exclusive_minimum { m + 1.0 } else { m };
                             m.ceil().clamp(1.0, i64::MAX as f64) as i64
                         });
-                        if node.maximum.is_none() {
+                        if page_maximum(node).is_none() {
                             uncapped = Some((name.clone(), paging.max_limit));
                         }
                     }
@@ -1256,14 +1256,20 @@ fn path_segments_expr(path: &str) -> String {
 /// the parameter's `default`, so a list the contract pages by 1,000 rows is never cut to
 /// 100 without a sign (an offset client would take the short page for the last one).
 fn page_cap(limit: &crate::resolve::types::Node, default: Option<i64>) -> i64 {
-    if let Some(max) = limit.maximum {
-        let max = if limit.exclusive_maximum {
-            max - 1.0
-        } else {
-            max
-        };
-        // An integer parameter's bound; far beyond any page a database answers at once.
-        return max.floor().clamp(1.0, i64::MAX as f64) as i64;
+    match page_maximum(limit) {
+        Some(max) => max.floor().clamp(1.0, i64::MAX as f64) as i64,
+        None => default.unwrap_or(0).max(MAX_PAGE),
     }
-    default.unwrap_or(0).max(MAX_PAGE)
+}
+
+/// The largest page the contract's page-size parameter allows (one less than an exclusive
+/// `maximum`), if it chose one: the bound `format: int32` implies is no page size (a page of
+/// 2^31 rows is no cap at all).
+fn page_maximum(limit: &crate::resolve::types::Node) -> Option<f64> {
+    let max = limit.maximum.filter(|m| *m < i32::MAX as f64)?;
+    Some(if limit.exclusive_maximum {
+        max - 1.0
+    } else {
+        max
+    })
 }
