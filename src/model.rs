@@ -58,7 +58,8 @@ pub struct Model {
     pub routes: Vec<Route>,
     /// Where the service's own endpoints go by default ([`ServicePaths::for_routes`]).
     pub service_paths: ServicePaths,
-    /// The `axum::routing` functions the router starts routes with (`get`, `post`, …).
+    /// The `axum::routing` functions the router starts its plain routes with (`get`, `post`,
+    /// …); routes matched by template name theirs in full.
     pub route_methods: Vec<String>,
     /// The OpenAPI document the service serves at `/openapi.json`, pretty-printed.
     pub openapi_json: String,

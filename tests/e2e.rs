@@ -10,6 +10,8 @@
 //! test (in the project built with its `redis` feature) uses `$APIGEN_TEST_REDIS_URL`
 //! (default `redis://127.0.0.1:6379`).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -83,7 +85,7 @@ fn run(dir: &Path, args: &[&str], envs: &[(&str, String)]) -> Result<(), String>
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+    let out = support::output_within(&mut cmd, support::CARGO_LIMIT)?;
     eprintln!(
         "  cargo {} in {}: {:.1}s",
         args.join(" "),

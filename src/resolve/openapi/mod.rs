@@ -553,8 +553,10 @@ impl<'a> Resolver<'a> {
             .into_iter()
             .map(|(path, by_template)| route_of(path, by_template))
             .collect();
+        // Routes matched by template name their methods in full (`axum::routing::post`), so
+        // only plain routes need the import.
         let mut route_methods: Vec<String> = Vec::new();
-        for r in &routes {
+        for r in routes.iter().filter(|r| r.variants.is_empty()) {
             if let Some(first) = r.handlers.first() {
                 if !route_methods.contains(&first.method) {
                     route_methods.push(first.method.clone());
