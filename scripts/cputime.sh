@@ -11,7 +11,8 @@
 #   keep-alive connection after 300 warm-up requests, for: a book by id, page 1 of
 #   GET /api/v1/books?limit=20, and page DEPTH (default 500) of the same list.
 # Each binary gets a database of its own (apigen_cputime), seeded with 200 + 20 * DEPTH
-# books through the API. Needs: PostgreSQL on 127.0.0.1:5432 (PG_ADMIN_URL), python3,
+# books through the API, one after another (seed_deep_books in service.sh), then vacuumed
+# and analysed. Needs: PostgreSQL on 127.0.0.1:5432 (PG_ADMIN_URL), python3,
 # curl, pgrep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,11 +64,8 @@ for bin in "$@"; do
   wait_http "http://127.0.0.1:3844/readyz"
   token=$(admin_token "$bin" http://127.0.0.1:3844 /api/v1/auth)
   id=$(seed_bookstore http://127.0.0.1:3844 "$token" 200)
-  author=$(curl -sf -X POST http://127.0.0.1:3844/api/v1/authors -H "authorization: Bearer $token" \
-    -H 'content-type: application/json' -d '{"name":"Octavia E. Butler","email":"octavia@bench.test"}' | json_field id)
-  seq 1 $((20 * DEPTH)) | xargs -P 8 -I{} curl -sf -o /dev/null -X POST http://127.0.0.1:3844/api/v1/books \
-    -H "authorization: Bearer $token" -H 'content-type: application/json' \
-    -d "{\"title\":\"Deep {}\",\"authorId\":\"$author\",\"priceCents\":{}}"
+  seed_deep_books http://127.0.0.1:3844 "$token" $((20 * DEPTH))
+  psql "$DATABASE_URL" -q -c 'VACUUM ANALYZE'
   cursor=
   for ((i = 1; i < DEPTH; i++)); do
     cursor=$(curl -sf "http://127.0.0.1:3844/api/v1/books?limit=20${cursor:+&cursor=$cursor}" \

@@ -54,5 +54,30 @@ seed_bookstore() {
   echo "$id"
 }
 
+# seed_deep_books BASE_URL TOKEN COUNT: one more author and COUNT books ("Deep N"), sent one
+# after another over one keep-alive connection. One after another on purpose: rows written
+# by concurrent clients land on interleaved heap pages (PostgreSQL extends a table for each
+# inserting backend), so a deep page's 20 rows would sit on ~10 pages while page 1's (seeded
+# one by one) sit on one, and a depth benchmark would measure that layout, not the depth.
+seed_deep_books() {
+  local base=$1 token=$2 count=$3 author
+  author=$(curl -sf -X POST "$base/api/v1/authors" -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' -d '{"name":"Octavia E. Butler","email":"octavia@bench.test"}' | json_field id) || return 1
+  python3 - "$base" "$token" "$count" "$author" <<'PY'
+import http.client, json, sys, urllib.parse
+base, token, count, author = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+url = urllib.parse.urlsplit(base)
+conn = http.client.HTTPConnection(url.hostname, url.port)
+headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+for i in range(1, count + 1):
+    body = json.dumps({"title": f"Deep {i}", "authorId": author, "priceCents": i})
+    conn.request("POST", "/api/v1/books", body, headers)
+    answer = conn.getresponse()
+    answer.read()
+    if answer.status != 201:
+        sys.exit(f"seed_deep_books: book {i} answered {answer.status}")
+PY
+}
+
 # rss_kb PID: resident set size of a process in KiB.
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }

@@ -54,14 +54,14 @@ impl Cursor {
         if self.value.is_null() {
             return Ok(None);
         }
-        serde_json::from_value(self.value.clone())
+        T::deserialize(&self.value)
             .map(Some)
             .map_err(|_| invalid_cursor())
     }
 
     /// The key, as the key column's Rust type. Errors: 400 when it does not fit.
     pub fn key_as<K: serde::de::DeserializeOwned>(&self) -> Result<K, ApiError> {
-        serde_json::from_value(self.key.clone()).map_err(|_| invalid_cursor())
+        K::deserialize(&self.key).map_err(|_| invalid_cursor())
     }
 }
 
