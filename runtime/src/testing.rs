@@ -122,8 +122,7 @@ async fn database(
 async fn database(
     migrator: &sqlx::migrate::Migrator,
 ) -> (db::Pool, String, Option<(String, String)>) {
-    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-    use std::str::FromStr;
+    use sqlx::postgres::PgPoolOptions;
     let base = postgres_url();
     let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
     let server = sqlx::PgPool::connect(&base)
@@ -134,21 +133,27 @@ async fn database(
         .await
         .expect("create test schema");
     server.close().await;
-    // The schema's name is also the connections' `application_name`, so the cleanup can
-    // find and end them (see `Drop for TestApp`).
-    let options = PgConnectOptions::from_str(&base)
-        .expect("valid DATABASE_URL")
-        .options([("search_path", schema.as_str())])
-        .application_name(&schema);
     let pool = PgPoolOptions::new()
         .max_connections(4)
-        .connect_with(options)
+        .connect_with(schema_options(&base, &schema))
         .await
         .expect("connect to test schema");
     db::migrate(&pool, migrator)
         .await
         .expect("migrations apply");
     (pool, base.clone(), Some((base, schema)))
+}
+
+/// Connections to `base` that work in `schema` (its `search_path`) and carry its name as
+/// their `application_name`, so the cleanup can find and end them (see `Drop for TestApp`).
+/// Panics on a `DATABASE_URL` that is not a PostgreSQL URL.
+#[cfg(feature = "postgres")]
+fn schema_options(base: &str, schema: &str) -> sqlx::postgres::PgConnectOptions {
+    use std::str::FromStr;
+    sqlx::postgres::PgConnectOptions::from_str(base)
+        .expect("valid DATABASE_URL")
+        .options([("search_path", schema)])
+        .application_name(schema)
 }
 
 /// Drops the test's schema. The test's runtime is blocked while this runs, so a transaction
@@ -598,9 +603,7 @@ mod tests {
     #[cfg(feature = "postgres")]
     #[tokio::test]
     async fn a_schema_is_dropped_even_while_an_abandoned_transaction_holds_its_locks() {
-        use sqlx::postgres::PgConnectOptions;
         use sqlx::{ConnectOptions, Connection};
-        use std::str::FromStr;
         let base = postgres_url();
         let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
@@ -608,13 +611,8 @@ mod tests {
             .execute(&mut admin)
             .await
             .unwrap();
-        let mut held = PgConnectOptions::from_str(&base)
-            .unwrap()
-            .options([("search_path", schema.as_str())])
-            .application_name(&schema)
-            .connect()
-            .await
-            .unwrap();
+        // A connection as the test pools open them.
+        let mut held = schema_options(&base, &schema).connect().await.unwrap();
         for sql in [
             "CREATE TABLE rows (id integer)",
             "BEGIN",
