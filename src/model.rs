@@ -737,9 +737,9 @@ pub struct Operation {
     /// A replace, update or delete: the handler reads `If-Match` and the service function
     /// takes the precondition.
     pub conditional: bool,
-    /// The handler takes the request's headers: `If-Match` (conditional) or
-    /// `If-None-Match` (a read whose answer carries an ETag).
-    pub reads_headers: bool,
+    /// A read whose answer carries an `ETag`: the handler takes `If-None-Match` (the
+    /// runtime's `conditional::IfNoneMatchHeader`) and may answer 304.
+    pub if_none_match: bool,
 }
 
 /// The contract's security (OpenAPI 3.0.3 §4.7.27 Security Scheme Object, §4.7.30

@@ -6,8 +6,14 @@
 //! `If-None-Match` (304, RFC 9110 §13.1.2, weak comparison); writes honour `If-Match`
 //! (412, §13.1.1, strong comparison) and, with `REQUIRE_IF_MATCH`, refuse to run without
 //! one (428, RFC 6585 §3). Header parsing is the `headers` crate's.
+//!
+//! A handler takes what it needs as an extractor — [`Precondition`] (`If-Match`) or
+//! [`IfNoneMatchHeader`] — so it never copies the request's whole header map.
 
 use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use headers::{ETag, HeaderMapExt, IfMatch, IfNoneMatch};
@@ -15,6 +21,17 @@ use headers::{ETag, HeaderMapExt, IfMatch, IfNoneMatch};
 /// The entity tag of a row at `version`: `"<version>"`, strong.
 pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
+}
+
+/// `"<version>"` written into `buf` (an `i64` has at most 20 characters, quotes make 22):
+/// the tag without a heap allocation.
+fn etag_bytes(version: i64, buf: &mut [u8; 22]) -> &[u8] {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(version).as_bytes();
+    buf[0] = b'"';
+    buf[1..=digits.len()].copy_from_slice(digits);
+    buf[digits.len() + 1] = b'"';
+    &buf[..digits.len() + 2]
 }
 
 fn typed(version: i64) -> ETag {
@@ -69,15 +86,6 @@ impl Precondition {
     }
 }
 
-/// Whether a GET or HEAD of the row at `version` may answer 304: its `If-None-Match` is
-/// `*` or lists the row's tag, weak or strong (RFC 9110 §13.1.2). A malformed header is
-/// ignored, as if absent (the full answer is always correct).
-pub fn not_modified(headers: &HeaderMap, version: i64) -> bool {
-    headers
-        .typed_get::<IfNoneMatch>()
-        .is_some_and(|m| !m.precondition_passes(&typed(version)))
-}
-
 /// 304 Not Modified with the row's `ETag` and no body.
 pub fn not_modified_response(version: i64) -> Response {
     with_etag(StatusCode::NOT_MODIFIED.into_response(), version)
@@ -85,10 +93,50 @@ pub fn not_modified_response(version: i64) -> Response {
 
 /// `res` with the `ETag` of the row at `version`.
 pub fn with_etag(mut res: Response, version: i64) -> Response {
-    if let Ok(tag) = HeaderValue::from_str(&etag(version)) {
+    let mut buf = [0u8; 22];
+    if let Ok(tag) = HeaderValue::from_bytes(etag_bytes(version, &mut buf)) {
         res.headers_mut().insert(header::ETAG, tag);
     }
     res
+}
+
+/// A write's `If-Match`, taken from the request as an extractor: `REQUEST_IF_MATCH`
+/// comes from the state's configuration. Rejections: [`Precondition::from_headers`]'s
+/// (400, 428).
+impl FromRequestParts<AppState> for Precondition {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Precondition::from_headers(&parts.headers, state.config.require_if_match)
+    }
+}
+
+/// The `If-None-Match` of a GET or HEAD (RFC 9110 §13.1.2), taken as an extractor. A
+/// malformed header is as if absent: the full answer is always correct.
+#[derive(Debug, Clone, Default)]
+pub struct IfNoneMatchHeader(Option<IfNoneMatch>);
+
+impl IfNoneMatchHeader {
+    /// Reads `If-None-Match` from `headers`.
+    pub fn from_headers(headers: &HeaderMap) -> IfNoneMatchHeader {
+        IfNoneMatchHeader(headers.typed_get::<IfNoneMatch>())
+    }
+
+    /// Whether the answer for the row at `version` is 304: the header is `*` or lists the
+    /// row's tag, weak or strong (weak comparison).
+    pub fn not_modified(&self, version: i64) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|m| !m.precondition_passes(&typed(version)))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatchHeader {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(IfNoneMatchHeader::from_headers(&parts.headers))
+    }
 }
 
 #[cfg(test)]
@@ -156,6 +204,8 @@ mod tests {
 
     #[test]
     fn if_none_match_compares_weakly() {
+        let not_modified =
+            |h: &HeaderMap, version| IfNoneMatchHeader::from_headers(h).not_modified(version);
         assert!(not_modified(&headers("if-none-match", "\"4\""), 4));
         assert!(not_modified(&headers("if-none-match", "W/\"4\""), 4));
         assert!(not_modified(&headers("if-none-match", "*"), 4));
@@ -164,5 +214,63 @@ mod tests {
         let res = not_modified_response(4);
         assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(res.headers()[header::ETAG], "\"4\"");
+    }
+
+    #[test]
+    fn the_tag_written_without_allocating_is_the_formatted_one() {
+        for v in [0, 1, 42, i64::MAX, i64::MIN, -7] {
+            let mut buf = [0u8; 22];
+            assert_eq!(etag_bytes(v, &mut buf), etag(v).as_bytes(), "{v}");
+            let res = with_etag(StatusCode::OK.into_response(), v);
+            assert_eq!(res.headers()[header::ETAG], etag(v).as_str());
+        }
+    }
+
+    fn parts(headers: &[(&'static str, &str)]) -> Parts {
+        let mut req = axum::http::Request::builder().uri("/x");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.body(()).expect("a request").into_parts().0
+    }
+
+    #[tokio::test]
+    async fn if_none_match_is_extracted_and_compared_weakly() {
+        let mut p = parts(&[("if-none-match", "W/\"4\", \"9\"")]);
+        let h = IfNoneMatchHeader::from_request_parts(&mut p, &())
+            .await
+            .unwrap();
+        assert!(h.not_modified(4) && h.not_modified(9) && !h.not_modified(5));
+        let mut none = parts(&[]);
+        let h = IfNoneMatchHeader::from_request_parts(&mut none, &())
+            .await
+            .unwrap();
+        assert!(!h.not_modified(1));
+        let mut bad = parts(&[("if-none-match", "4")]);
+        let h = IfNoneMatchHeader::from_request_parts(&mut bad, &())
+            .await
+            .unwrap();
+        assert!(!h.not_modified(4), "a malformed header is as if absent");
+    }
+
+    #[tokio::test]
+    async fn the_precondition_extractor_reads_if_match_and_the_state_requirement() {
+        let app = crate::fixture::app().await;
+        let mut p = parts(&[("if-match", "\"2\"")]);
+        let pre = Precondition::from_request_parts(&mut p, &app.state)
+            .await
+            .unwrap();
+        assert!(pre.passes(2) && !pre.passes(3));
+        let mut none = parts(&[]);
+        let pre = Precondition::from_request_parts(&mut none, &app.state)
+            .await
+            .unwrap();
+        assert!(!pre.is_set());
+        let strict = crate::fixture::app_with(&[("REQUIRE_IF_MATCH", "true")]).await;
+        let mut none = parts(&[]);
+        assert!(matches!(
+            Precondition::from_request_parts(&mut none, &strict.state).await,
+            Err(ApiError::PreconditionRequired)
+        ));
     }
 }

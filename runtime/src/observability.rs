@@ -27,7 +27,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::fmt::format::Writer;
@@ -35,11 +35,23 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 tokio::task_local! {
-    /// The id of the request being served, kept as the header value it is echoed in (a
-    /// reference-counted buffer: scoping it and echoing it copy nothing).
-    static REQUEST_ID: HeaderValue;
+    /// The request being served: one task-local (one swap per poll of the request's
+    /// future), shared by reference count between the request and its log line.
+    static CURRENT: Arc<Current>;
+}
+
+/// What every log line of a request carries.
+struct Current {
+    /// The request id, kept as the header value it is echoed in (a reference-counted
+    /// buffer: echoing it copies nothing).
+    id: HeaderValue,
     /// The request's place in its trace.
-    static TRACE: Trace;
+    trace: Trace,
+}
+
+/// Runs `f` with `current` as the request being served (the access log line, tests).
+fn in_request<R>(current: &Arc<Current>, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(Arc::clone(current), f)
 }
 
 /// A request's W3C Trace Context: the trace it belongs to and its own span.
@@ -137,23 +149,34 @@ fn parse_traceparent(v: &str) -> Option<(String, String, String)> {
     valid.then(|| (trace.to_string(), parent.to_string(), flags.to_string()))
 }
 
-/// `bytes` random bytes as lowercase hex, never all zeros.
+/// `bytes` (at most 16) random bytes as lowercase hex, never all zeros: `rand`'s
+/// thread-local generator (a ChaCha stream the OS seeds and reseeds), so an id costs no
+/// system call.
 fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut raw = [0u8; 16];
+    let raw = &mut raw[..bytes.min(16)];
     loop {
-        let id = uuid::Uuid::new_v4();
-        let hex: String = id.simple().to_string()[..bytes * 2].to_string();
-        if hex.bytes().any(|b| b != b'0') {
-            return hex;
+        rand::rng().fill_bytes(raw);
+        if raw.iter().any(|&b| b != 0) {
+            break;
         }
     }
+    let mut hex = [0u8; 32];
+    for (pair, &b) in hex.chunks_exact_mut(2).zip(raw.iter()) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+    String::from_utf8_lossy(&hex[..raw.len() * 2]).into_owned()
 }
 
 /// The trace context of the request being served, for the headers of an outgoing call:
 /// `traceparent` (this request's span as the parent) and `tracestate`. `None` outside a
 /// request.
 pub fn trace_context() -> Option<(String, Option<String>)> {
-    TRACE
-        .try_with(|t| (t.traceparent(), t.tracestate.clone()))
+    CURRENT
+        .try_with(|c| (c.trace.traceparent(), c.trace.tracestate.clone()))
         .ok()
 }
 
@@ -162,8 +185,8 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The id of the request being served, or `-` outside a request.
 pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(|id| id.to_str().unwrap_or("-").to_string())
+    CURRENT
+        .try_with(|c| c.id.to_str().unwrap_or("-").to_string())
         .unwrap_or_else(|_| "-".to_string())
 }
 
@@ -320,17 +343,21 @@ where
     ) -> std::fmt::Result {
         let meta = event.metadata();
         let stamp = rfc3339_micros(chrono::Utc::now());
-        writer.write_str("{\"timestamp\":\"")?;
-        writer.write_str(std::str::from_utf8(&stamp).map_err(|_| std::fmt::Error)?)?;
-        writer.write_char('"')?;
+        // The line is built in a buffer of its own with plain `String` pushes, then handed
+        // to the writer whole: each member written straight to the writer cost a dynamic
+        // call per piece, several hundred instructions a member.
         let mut line = JsonObject {
-            out: writer,
-            failed: false,
+            out: String::with_capacity(LINE_CAPACITY),
         };
+        line.out.push_str("{\"timestamp\":\"");
+        line.out
+            .push_str(std::str::from_utf8(&stamp).map_err(|_| std::fmt::Error)?);
+        line.out.push('"');
         line.string("level", meta.level().as_str());
         line.string("target", meta.target());
-        let _ = REQUEST_ID.try_with(|id| line.string("request_id", id.to_str().unwrap_or("-")));
-        let _ = TRACE.try_with(|t| {
+        let _ = CURRENT.try_with(|c| {
+            line.string("request_id", c.id.to_str().unwrap_or("-"));
+            let t = &c.trace;
             line.string("trace_id", &t.trace_id);
             line.string("span_id", &t.span_id);
             if let Some(p) = &t.parent_span_id {
@@ -338,12 +365,13 @@ where
             }
         });
         event.record(&mut line);
-        if line.failed {
-            return Err(std::fmt::Error);
-        }
-        line.out.write_str("}\n")
+        line.out.push_str("}\n");
+        writer.write_str(&line.out)
     }
 }
+
+/// Bytes a log line's buffer starts with: an access log line fits.
+const LINE_CAPACITY: usize = 512;
 
 /// `now` as an RFC 3339 UTC timestamp with microseconds (`2026-11-21T13:04:41.629636Z`,
 /// 27 ASCII bytes), digit by digit: with `write!` and seven arguments it took about a sixth
@@ -370,111 +398,124 @@ fn rfc3339_micros(now: chrono::DateTime<chrono::Utc>) -> [u8; 27] {
 }
 
 /// The rest of a JSON object being written after its first member: members are appended,
-/// the caller closes it. `Visit` cannot return errors, so a failed write is remembered.
-struct JsonObject<'w> {
-    out: Writer<'w>,
-    failed: bool,
+/// the caller closes it. Writing to a `String` cannot fail.
+struct JsonObject {
+    out: String,
 }
 
-impl JsonObject<'_> {
+impl JsonObject {
     fn key(&mut self, name: &str) {
-        self.failed |= self.out.write_char(',').is_err()
-            || push_json_string(&mut self.out, name).is_err()
-            || self.out.write_char(':').is_err();
+        self.out.push(',');
+        push_json_string(&mut self.out, name);
+        self.out.push(':');
     }
 
     fn string(&mut self, name: &str, value: &str) {
         self.key(name);
-        self.failed |= push_json_string(&mut self.out, value).is_err();
-    }
-
-    fn raw(&mut self, name: &str, value: impl std::fmt::Display) {
-        self.key(name);
-        self.failed |= write!(self.out, "{value}").is_err();
+        push_json_string(&mut self.out, value);
     }
 }
 
-impl Visit for JsonObject<'_> {
+impl Visit for JsonObject {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.string(field.name(), value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.raw(field.name(), value);
+        self.key(field.name());
+        self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.raw(field.name(), value);
+        self.key(field.name());
+        self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.raw(field.name(), value);
+        self.key(field.name());
+        self.out.push_str(if value { "true" } else { "false" });
     }
 
-    /// JSON has no NaN or infinity: those are written as `null`.
+    /// The shortest decimal that reads back as `value` (`ryu`); JSON has no NaN or
+    /// infinity, so those are written as `null`.
     fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field.name());
         if value.is_finite() {
-            self.raw(field.name(), value);
+            self.out.push_str(ryu::Buffer::new().format_finite(value));
         } else {
-            self.raw(field.name(), "null");
+            self.out.push_str("null");
         }
     }
 
     /// `Debug` and `%Display` values (the message among them) are written as strings,
     /// escaped as they are formatted.
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
         self.key(field.name());
-        self.failed |= self.out.write_char('"').is_err()
-            || std::fmt::Write::write_fmt(
-                &mut JsonEscaped(&mut self.out),
-                format_args!("{value:?}"),
-            )
-            .is_err()
-            || self.out.write_char('"').is_err();
+        self.out.push('"');
+        // Formatting into a `String` fails only if `value`'s own `Debug` does; what it
+        // wrote until then stays, and the string is closed either way.
+        let _ = write!(JsonEscaped(&mut self.out), "{value:?}");
+        self.out.push('"');
     }
 }
 
 /// Writes `s` as a JSON string (RFC 8259 §7: quote, backslash and control characters
 /// escaped).
-fn push_json_string(out: &mut impl std::fmt::Write, s: &str) -> std::fmt::Result {
-    out.write_char('"')?;
-    push_json_chars(out, s)?;
-    out.write_char('"')
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    push_json_chars(out, s);
+    out.push('"');
 }
 
-/// Writes `s` escaped for the inside of a JSON string; runs of characters that need no
-/// escape are written whole.
-fn push_json_chars(out: &mut impl std::fmt::Write, s: &str) -> std::fmt::Result {
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        // `b` is ASCII, so `i` and `i + 1` are character boundaries.
-        out.write_str(&s[start..i])?;
-        if escape.is_empty() {
-            write!(out, "\\u{b:04x}")?;
-        } else {
-            out.write_str(escape)?;
-        }
-        start = i + 1;
+/// Whether a byte must be escaped inside a JSON string (RFC 8259 §7): quote, backslash and
+/// the control characters U+0000 to U+001F.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
     }
-    out.write_str(&s[start..])
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// Writes `s` escaped for the inside of a JSON string; runs of characters that need no
+/// escape are copied whole.
+fn push_json_chars(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut rest = s;
+    while let Some(i) = rest.bytes().position(|b| NEEDS_ESCAPE[usize::from(b)]) {
+        // The byte at `i` is ASCII, so `i` and `i + 1` are character boundaries.
+        out.push_str(&rest[..i]);
+        let b = rest.as_bytes()[i];
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
+        }
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
 }
 
 /// A writer that escapes what is formatted into it for the inside of a JSON string, so a
 /// `Debug` value is written without an intermediate `String`.
-struct JsonEscaped<'a, W: std::fmt::Write>(&'a mut W);
+struct JsonEscaped<'a>(&'a mut String);
 
-impl<W: std::fmt::Write> std::fmt::Write for JsonEscaped<'_, W> {
+impl std::fmt::Write for JsonEscaped<'_> {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        push_json_chars(self.0, s)
+        push_json_chars(self.0, s);
+        Ok(())
     }
 }
 
@@ -532,32 +573,10 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// A new request id: a random UUID v4 (RFC 9562 §5.4) from a per-thread SplitMix64
-/// generator seeded once from the operating system. A request id must be unique, not
-/// secret; this spares every request a `getrandom` system call (`Uuid::new_v4`) without
-/// building a general-purpose random number crate into the service.
+/// A new request id: a random UUID v4 (RFC 9562 §5.4) from `rand`'s thread-local
+/// generator, so making one costs no system call (`Uuid::new_v4` asks the OS each time).
 fn new_request_id() -> HeaderValue {
-    thread_local! {
-        static STATE: std::cell::Cell<u64> = std::cell::Cell::new({
-            let mut seed = [0u8; 8];
-            // Without an OS source the clock seeds it: ids still tell requests apart.
-            if getrandom::fill(&mut seed).is_err() {
-                let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-                seed = (since.unwrap_or_default().as_nanos() as u64).to_le_bytes();
-            }
-            u64::from_le_bytes(seed)
-        });
-    }
-    let next = || {
-        STATE.with(|s| {
-            let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-            s.set(x);
-            let z = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        })
-    };
-    let bytes = (u128::from(next()) << 64 | u128::from(next())).to_le_bytes();
+    let bytes: [u8; 16] = rand::random();
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let text = uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
@@ -620,9 +639,8 @@ impl Observed {
             route,
             started,
         } = self;
-        let mut res = TRACE
-            .scope(trace.clone(), REQUEST_ID.scope(id.clone(), handling))
-            .await;
+        let current = Arc::new(Current { id, trace });
+        let mut res = CURRENT.scope(Arc::clone(&current), handling).await;
         let elapsed = started.elapsed();
         let seconds = elapsed.as_secs_f64();
         let status = res.status();
@@ -638,19 +656,15 @@ impl Observed {
                 }
             },
         );
-        res.headers_mut().insert(X_REQUEST_ID, id.clone());
+        res.headers_mut().insert(X_REQUEST_ID, current.id.clone());
         let operation = res.extensions().get::<Operation>().map_or("-", |o| o.0);
-        let user_id = res
-            .extensions()
-            .get::<Subject>()
-            .map(|s| s.0.to_string())
-            .unwrap_or_else(|| "-".into());
+        let user_id = res.extensions().get::<Subject>().map(|s| s.0.to_string());
         let service = crate::Service::current().map_or("-", |s| s.name);
         #[cfg(feature = "otel")]
         {
             let ended = std::time::SystemTime::now();
             crate::otel::record(
-                &trace,
+                &current.trace,
                 method.as_str(),
                 route.as_ref().map_or("unmatched", MatchedPath::as_str),
                 uri.path(),
@@ -659,19 +673,17 @@ impl Observed {
                 ended,
             );
         }
-        TRACE.sync_scope(trace, || {
-            REQUEST_ID.sync_scope(id, || {
-                tracing::info!(
-                    service,
-                    user_id = user_id.as_str(),
-                    method = method.as_str(),
-                    path = uri.path(),
-                    operation,
-                    status = status.as_u16(),
-                    duration_ms = elapsed.as_micros() as f64 / 1000.0,
-                    "request finished"
-                )
-            })
+        in_request(&current, || {
+            tracing::info!(
+                service,
+                user_id = user_id.as_deref().unwrap_or("-"),
+                method = method.as_str(),
+                path = uri.path(),
+                operation,
+                status = status.as_u16(),
+                duration_ms = elapsed.as_micros() as f64 / 1000.0,
+                "request finished"
+            )
         });
         res
     }
@@ -955,7 +967,11 @@ mod tests {
     #[test]
     fn an_access_log_line_is_one_flat_json_object() {
         let lines = logged(|| {
-            REQUEST_ID.sync_scope(HeaderValue::from_static("req-1"), || {
+            let current = Arc::new(Current {
+                id: HeaderValue::from_static("req-1"),
+                trace: Trace::of(&axum::http::HeaderMap::new()),
+            });
+            in_request(&current, || {
                 tracing::info!(
                     method = "GET",
                     path = "/a \"quoted\"\n\\path",
@@ -1050,9 +1066,11 @@ mod tests {
             assert!(access.get("parent_span_id").is_none());
         }
         let t = Trace::of(&axum::http::HeaderMap::new());
-        let passed_on = TRACE
-            .sync_scope(t.clone(), trace_context)
-            .expect("inside a request");
+        let current = Arc::new(Current {
+            id: HeaderValue::from_static("req-1"),
+            trace: t.clone(),
+        });
+        let passed_on = in_request(&current, trace_context).expect("inside a request");
         assert_eq!(
             passed_on.0,
             format!("00-{}-{}-{}", t.trace_id, t.span_id, t.flags)
@@ -1071,5 +1089,49 @@ mod tests {
         assert!(lines[0]["ratio"].is_null());
         // A Display value goes through `record_debug`, escaped as it is formatted.
         assert_eq!(lines[0]["error"], "a\u{1}b \"c\" \\d");
+    }
+
+    #[test]
+    fn every_character_survives_escaping_and_numbers_read_back() {
+        // Every ASCII byte, some multi-byte characters, and escapes at both ends.
+        let mut text: String = (0u8..0x80).map(char::from).collect();
+        text.push_str("é€😀\"\\\n");
+        text.insert(0, '"');
+        let mut out = String::new();
+        push_json_string(&mut out, &text);
+        assert_eq!(serde_json::from_str::<String>(&out).expect("JSON"), text);
+        assert!(out.contains("\\u001f") && out.contains("\\u0000"), "{out}");
+        let lines = logged(|| {
+            tracing::info!(
+                big = u64::MAX,
+                low = i64::MIN,
+                whole = 2.0,
+                tiny = 1e-7,
+                yes = true,
+                "numbers"
+            )
+        });
+        let line = &lines[0];
+        assert_eq!(line["big"], u64::MAX);
+        assert_eq!(line["low"], i64::MIN);
+        assert_eq!(line["whole"], 2.0);
+        assert_eq!(line["tiny"], 1e-7);
+        assert_eq!(line["yes"], true);
+    }
+
+    #[test]
+    fn random_ids_are_lowercase_hex_of_their_length_and_differ() {
+        for bytes in [8, 16] {
+            let ids: std::collections::HashSet<String> =
+                (0..500).map(|_| random_hex(bytes)).collect();
+            assert_eq!(ids.len(), 500);
+            for id in &ids {
+                assert_eq!(id.len(), bytes * 2, "{id}");
+                assert!(
+                    id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                    "{id}"
+                );
+            }
+        }
     }
 }

@@ -520,7 +520,7 @@ impl<'a> Resolver<'a> {
             self.finish_operations(&mut res);
             self.finalize(&mut res, entity.as_ref());
             for op in &mut res.operations {
-                op.reads_headers = op.conditional || (op.etag && op.kind == OperationKind::Read);
+                op.if_none_match = op.etag && op.kind == OperationKind::Read;
             }
             res.tests = self.tests(&res, entity.as_ref());
             resources.push(res);

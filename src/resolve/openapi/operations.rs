@@ -525,7 +525,7 @@ impl Resolver<'_> {
             owned_row: String::new(),
             etag: false,
             conditional: matches!(kind, "replace" | "update" | "delete"),
-            reads_headers: false,
+            if_none_match: false,
         };
         // Decide whether the entity can serve this operation.
         if !reasons.is_empty() {
