@@ -6,8 +6,9 @@
 #   bench: cputime <label> <request> service <us> postgres <us> per_request
 #
 # Usage: scripts/cputime.sh BINARY [BINARY...]   (release builds of the bookstore,
-#   specs/bookstore.yaml with --database postgres; the label is the binary's parent
-#   folder name). N requests each (default 5000), sent one after another over one
+#   specs/bookstore.yaml with --database postgres, or with --database sqlite and
+#   CPUTIME_DATABASE=sqlite: the database then runs inside the service, and the postgres
+#   column is 0; the label is the binary's parent folder name). N requests each (default 5000), sent one after another over one
 #   keep-alive connection after 300 warm-up requests, for: a book by id, page 1 of
 #   GET /api/v1/books?limit=20, and page DEPTH (default 500) of the same list.
 # Each binary gets a database of its own (apigen_cputime), seeded with 200 + 20 * DEPTH
@@ -20,7 +21,13 @@ cd "$(dirname "$0")/.."
 N=${N:-5000}
 DEPTH=${DEPTH:-500}
 PG_ADMIN=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-export DATABASE_URL=${PG_ADMIN%/*}/apigen_cputime PORT=3844
+CPUTIME_DATABASE=${CPUTIME_DATABASE:-postgres}
+case $CPUTIME_DATABASE in
+  postgres) DATABASE_URL=${PG_ADMIN%/*}/apigen_cputime ;;
+  sqlite) DATABASE_URL="sqlite://${TMPDIR:-/tmp}/apigen_cputime.db" ;;
+  *) echo "cputime: CPUTIME_DATABASE is postgres or sqlite, not $CPUTIME_DATABASE" >&2; exit 2 ;;
+esac
+export DATABASE_URL PORT=3844
 export JWT_SECRET=bench-secret-bench-secret-bench-secret-0123 RUST_LOG=info
 export RATE_LIMIT_PER_MINUTE=100000000 RATE_LIMIT_BURST=100000000
 pids=()
@@ -58,14 +65,18 @@ PY
 
 for bin in "$@"; do
   label=$(basename "$(dirname "$(readlink -f "$bin")")")
-  psql "$PG_ADMIN" -q -c 'DROP DATABASE IF EXISTS apigen_cputime' -c 'CREATE DATABASE apigen_cputime'
+  if [ "$CPUTIME_DATABASE" = postgres ]; then
+    psql "$PG_ADMIN" -q -c 'DROP DATABASE IF EXISTS apigen_cputime' -c 'CREATE DATABASE apigen_cputime'
+  else
+    rm -f "${TMPDIR:-/tmp}"/apigen_cputime.db*
+  fi
   "$bin" serve >"${TMPDIR:-/tmp}/cputime-service.log" 2>&1 &
   pid=$!; pids+=("$pid")
   wait_http "http://127.0.0.1:3844/readyz"
   token=$(admin_token "$bin" http://127.0.0.1:3844 /api/v1/auth)
   id=$(seed_bookstore http://127.0.0.1:3844 "$token" 200)
   seed_deep_books http://127.0.0.1:3844 "$token" $((20 * DEPTH))
-  psql "$DATABASE_URL" -q -c 'VACUUM ANALYZE'
+  [ "$CPUTIME_DATABASE" = postgres ] && psql "$DATABASE_URL" -q -c 'VACUUM ANALYZE'
   cursor=
   for ((i = 1; i < DEPTH; i++)); do
     cursor=$(curl -sf "http://127.0.0.1:3844/api/v1/books?limit=20${cursor:+&cursor=$cursor}" \
