@@ -231,6 +231,9 @@ pub struct Resource {
 pub struct Imports {
     pub models: Vec<String>,
     pub params: Vec<String>,
+    /// Routes only: what the handlers take from `apigen_runtime::conditional` (`self` for
+    /// `with_etag`, `IfNoneMatchHeader`, `Precondition`), in that order; empty for none.
+    pub conditional: Vec<String>,
 }
 
 impl Imports {

@@ -522,6 +522,16 @@ impl<'a> Resolver<'a> {
             for op in &mut res.operations {
                 op.if_none_match = op.etag && op.kind == OperationKind::Read;
             }
+            let ops = &res.operations;
+            res.imports.routes.conditional = [
+                ("self", ops.iter().any(|o| o.etag)),
+                ("IfNoneMatchHeader", ops.iter().any(|o| o.if_none_match)),
+                ("Precondition", ops.iter().any(|o| o.conditional)),
+            ]
+            .into_iter()
+            .filter(|&(_, used)| used)
+            .map(|(name, _)| name.to_string())
+            .collect();
             res.tests = self.tests(&res, entity.as_ref());
             resources.push(res);
         }
